@@ -1,0 +1,1 @@
+"""Analysis of runs: segmentation, metrics, detectors, importers, reports."""

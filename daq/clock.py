@@ -1,0 +1,163 @@
+"""One clock per run: real (monotonic + UTC anchor) or virtual (advanced by the simulation).
+
+Every wait in the project goes through :meth:`Clock.sleep`, so a simulated run on a
+:class:`VirtualClock` is fast and deterministic while a real run uses wall time — same code path.
+
+Times are floats in seconds on the run clock; ``utc(t)`` maps them back to wall-clock UTC.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+
+class Clock(ABC):
+    """Run clock: seconds since the run's start, plus the UTC instant of ``t = 0``."""
+
+    def __init__(self, utc_anchor: datetime | None = None) -> None:
+        self.utc_anchor: datetime = utc_anchor or datetime.now(UTC)
+
+    @abstractmethod
+    def now(self) -> float:
+        """Seconds on the run clock."""
+
+    @abstractmethod
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of run time (virtual clocks advance instead of waiting)."""
+
+    def sleep_until(self, t: float) -> None:
+        """Wait until the run clock reads ``t`` (returns at once if it already does)."""
+        remaining = t - self.now()
+        if remaining > 0:
+            self.sleep(remaining)
+
+    def utc(self, t: float) -> datetime:
+        """The UTC instant of run time ``t``."""
+        return self.utc_anchor + timedelta(seconds=t)
+
+    @contextmanager
+    def participant(self) -> Iterator[None]:
+        """Declare the calling thread as a time-consuming participant (see VirtualClock)."""
+        yield
+
+    @property
+    def is_virtual(self) -> bool:
+        return False
+
+
+class RealClock(Clock):
+    """Wall time from ``time.monotonic`` with a UTC anchor taken at construction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class VirtualClock(Clock):
+    """Simulated time, advanced in discrete jumps when every participant is asleep.
+
+    Threads that consume time (protocol tracks, a pressure loop) enter
+    :meth:`participant`. Time jumps to the earliest wake-up once all participants are
+    sleeping, so concurrent tracks stay in step and a run is deterministic. A thread that
+    sleeps without having registered is counted as a participant for the duration of that
+    sleep, so a single-threaded script needs no ceremony.
+
+    ``acceleration`` paces the jumps against wall time (virtual seconds per real second);
+    ``None`` runs as fast as possible.
+    """
+
+    def __init__(
+        self,
+        start: float = 0.0,
+        acceleration: float | None = None,
+        utc_anchor: datetime | None = None,
+    ) -> None:
+        super().__init__(utc_anchor)
+        if acceleration is not None and acceleration <= 0:
+            raise ValueError(f"acceleration must be > 0, got {acceleration}")
+        self.acceleration = acceleration
+        self._t = float(start)
+        self._cond = threading.Condition()
+        self._participants: dict[int, int] = {}  # thread id -> nesting depth
+        self._wake: dict[int, float] = {}  # sleeping thread id -> wake-up time
+
+    @property
+    def is_virtual(self) -> bool:
+        return True
+
+    def now(self) -> float:
+        with self._cond:
+            return self._t
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by hand (for tests and single-threaded models)."""
+        if seconds < 0:
+            raise ValueError(f"cannot advance a clock backwards ({seconds} s)")
+        with self._cond:
+            self._t += seconds
+            self._cond.notify_all()
+
+    @contextmanager
+    def participant(self) -> Iterator[None]:
+        tid = threading.get_ident()
+        with self._cond:
+            self._participants[tid] = self._participants.get(tid, 0) + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                depth = self._participants[tid] - 1
+                if depth:
+                    self._participants[tid] = depth
+                else:
+                    del self._participants[tid]
+                self._maybe_advance()
+                self._cond.notify_all()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"cannot sleep a negative time ({seconds} s)")
+        tid = threading.get_ident()
+        with self._cond:
+            temporary = tid not in self._participants
+            if temporary:
+                self._participants[tid] = 1
+            wake = self._t + seconds
+            self._wake[tid] = wake
+            try:
+                while self._t < wake:
+                    if not self._maybe_advance():
+                        self._cond.wait(timeout=0.05)
+            finally:
+                del self._wake[tid]
+                if temporary:
+                    del self._participants[tid]
+                self._cond.notify_all()
+
+    def _maybe_advance(self) -> bool:
+        """Jump to the earliest wake-up if every participant sleeps. Caller holds the lock."""
+        if not self._wake or len(self._wake) < len(self._participants):
+            return False
+        target = min(self._wake.values())
+        if target <= self._t:
+            return False
+        if self.acceleration is not None:
+            delay = (target - self._t) / self.acceleration
+            self._cond.wait(timeout=delay)
+            if len(self._wake) < len(self._participants) or min(self._wake.values()) != target:
+                return True  # the world changed while we paced; re-evaluate
+        self._t = target
+        self._cond.notify_all()
+        return True

@@ -1,0 +1,1 @@
+"""Instrument drivers: transports, role interfaces and one module per instrument family."""

@@ -1,0 +1,60 @@
+"""The drivers that ship with ssbench, by the name station files use."""
+
+from __future__ import annotations
+
+from drivers.registry import DriverSpec, register
+
+register(
+    DriverSpec(
+        name="keithley2450",
+        role="potentiostat",
+        factory="drivers.keithley2450:open_keithley2450",
+        description="Keithley 2450 / 2450-EC SourceMeter over VISA (SCPI, buffered)",
+        sim_kind="keithley2450",
+    )
+)
+register(
+    DriverSpec(
+        name="loadcell_actuator_rig",
+        role="pressure_rig",
+        factory="drivers.pressure_rig:open_loadcell_actuator_rig",
+        description="Load-cell indicator + screw actuator, closed-loop force control in software",
+        sim_kind="loadcell_actuator",
+    )
+)
+register(
+    DriverSpec(
+        name="pressure_controller",
+        role="pressure_rig",
+        factory="drivers.pressure_controller:open_pressure_controller",
+        description="Integrated stack-pressure controller (ASCII over serial)",
+        sim_kind="pressure_controller",
+    )
+)
+register(
+    DriverSpec(
+        name="tem_holder",
+        role="bias_holder",
+        factory="drivers.tem_holder:open_tem_holder",
+        description="TEM/STM biasing holder: piezo controller (serial) + bias SMU (VISA)",
+        sim_kind="tem_holder",
+    )
+)
+register(
+    DriverSpec(
+        name="folder_frames",
+        role="frame_source",
+        factory="drivers.frames:open_folder_frames",
+        description="Frames exported by the microscope software into a folder (TIFF/PNG)",
+        sim_kind="camera",
+    )
+)
+register(
+    DriverSpec(
+        name="thermal_controller",
+        role="thermal",
+        factory="drivers.thermal:open_thermal_controller",
+        description="Cell temperature controller (ASCII over serial)",
+        sim_kind="thermal",
+    )
+)

@@ -1,0 +1,74 @@
+"""Driver registry: station files name drivers; built-ins and plug-ins register here.
+
+A plug-in package exposes ``DriverSpec`` objects through the entry-point group
+``ssbench.drivers`` (``name = "pkg.module:SPEC"``); they are then usable by name in station files.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from drivers.roles import Instrument, Role
+
+ENTRY_POINT_GROUP = "ssbench.drivers"
+
+#: factory(name, resource, settings, clock) -> Instrument
+DriverFactory = Callable[..., Instrument]
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """How to open one driver: its station-file name, role, factory and simulated twin.
+
+    ``factory`` is a "module:attribute" path so listing drivers imports nothing heavy.
+    ``sim_kind`` names the emulator in ``sim_instruments`` that impersonates it, if any.
+    """
+
+    name: str
+    role: Role
+    factory: str
+    description: str = ""
+    sim_kind: str | None = None
+
+    def load(self) -> DriverFactory:
+        module, _, attr = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+_BUILTIN: dict[str, DriverSpec] = {}
+
+
+def register(spec: DriverSpec) -> DriverSpec:
+    """Register a built-in driver (called at import of ``drivers.builtin``)."""
+    _BUILTIN[spec.name] = spec
+    return spec
+
+
+def available() -> dict[str, DriverSpec]:
+    """Every driver usable from a station file: built-ins plus entry-point plug-ins."""
+    importlib.import_module("drivers.builtin")
+    found = dict(_BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        spec = ep.load()
+        if isinstance(spec, DriverSpec):
+            found.setdefault(spec.name, spec)
+    return found
+
+
+def lookup(name: str) -> DriverSpec:
+    """The spec for ``name``; KeyError with the list of known names otherwise."""
+    known = available()
+    if name not in known:
+        raise KeyError(f"unknown driver {name!r}; known drivers: {', '.join(sorted(known))}")
+    return known[name]
+
+
+def open_driver(name: str, instrument: str, resource: str, settings: dict[str, Any], clock):
+    """Open driver ``name`` for station instrument ``instrument`` on ``resource``."""
+    return lookup(name).load()(
+        name=instrument, resource=resource, settings=settings, clock=clock
+    )

@@ -1,0 +1,1 @@
+"""Protocol model, YAML form, templates and the engine that runs them."""

@@ -1,0 +1,1 @@
+"""Simulated laboratory: physical models and wire-protocol emulators of every instrument."""
