@@ -69,6 +69,4 @@ def lookup(name: str) -> DriverSpec:
 
 def open_driver(name: str, instrument: str, resource: str, settings: dict[str, Any], clock):
     """Open driver ``name`` for station instrument ``instrument`` on ``resource``."""
-    return lookup(name).load()(
-        name=instrument, resource=resource, settings=settings, clock=clock
-    )
+    return lookup(name).load()(name=instrument, resource=resource, settings=settings, clock=clock)
