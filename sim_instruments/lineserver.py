@@ -9,6 +9,7 @@ pyserial reaches it as ``socket://127.0.0.1:<port>`` or the pty path as a serial
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -147,10 +148,8 @@ class TcpLineServer:
     def drop_connections(self) -> None:
         """Close every open client connection (the server keeps listening)."""
         for conn in list(self._conns):
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def close(self) -> None:
         self._stop.set()
@@ -193,7 +192,5 @@ class PtyLineServer:
         self._stop.set()
         self._thread.join(timeout=2)
         for fd in (self._master, self._slave):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
