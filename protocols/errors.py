@@ -1,0 +1,136 @@
+"""Protocol errors as one line each: ``FILE:LINE: FIELD: problem with VALUE``.
+
+Pydantic's ValidationError and the compiler's semantic checks both become :class:`Issue` lists;
+:func:`locate` fills in line numbers from the YAML node tree (``yaml.compose``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem: where (path into the document, line once located) and what."""
+
+    path: Path
+    message: str
+    line: int | None = None
+
+    @property
+    def field(self) -> str:
+        return format_path(self.path)
+
+
+class ProtocolError(ValueError):
+    """A protocol that cannot run; ``issues`` lists every problem found, each on one line."""
+
+    def __init__(self, issues: Iterable[Issue], source: str = "<protocol>") -> None:
+        self.issues = list(issues)
+        self.source = source
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        out = []
+        for issue in self.issues:
+            where = f"{self.source}:{issue.line}" if issue.line else self.source
+            field = f" {issue.field}:" if issue.path else ""
+            out.append(f"{where}:{field} {issue.message}")
+        return out
+
+
+def format_path(path: Path) -> str:
+    """('steps', 3, 'end', 0, 'time') -> 'steps[3].end[0].time'."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def line_map(text: str) -> dict[Path, int]:
+    """Path -> 1-based line for every mapping key and sequence item in a YAML document."""
+    lines: dict[Path, int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+
+    def walk(node: yaml.Node, path: Path) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, key.value if isinstance(key, yaml.ScalarNode) else str(key))
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*path, i)] = item.start_mark.line + 1
+                walk(item, (*path, i))
+
+    if root is not None:
+        lines[()] = root.start_mark.line + 1
+        walk(root, ())
+    return lines
+
+
+def locate(issues: Iterable[Issue], lines: dict[Path, int]) -> list[Issue]:
+    """Give each issue the line of its path, or of the nearest enclosing path."""
+    out = []
+    for issue in issues:
+        path = issue.path
+        while path and path not in lines:
+            path = path[:-1]
+        out.append(replace(issue, line=lines.get(path)))
+    return out
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> Path:
+    """Drop union tags and validator names from a pydantic ``loc`` by walking the input."""
+    path: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif not last:
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "union_tag_invalid":
+        return f"unknown step type {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
+    if kind == "union_tag_not_found":
+        return "a step needs a 'type'"
+    message = str(error["msg"])
+    if _scalar(value):
+        message += f" (got {value!r})"
+    return message
+
+
+def from_validation_error(exc: ValidationError, data: Any) -> list[Issue]:
+    """Pydantic errors -> issues with document paths and one-phrase messages."""
+    return [
+        Issue(_data_path(tuple(error["loc"]), data), _message(error))
+        for error in exc.errors(include_url=False)
+    ]
