@@ -1,0 +1,304 @@
+"""Closed-loop stack-pressure rig: load-cell indicator + screw actuator, PI loop in software.
+
+``service()`` runs one loop iteration: read the force (a reading further than ``spike_band``
+from the median of the last three is replaced by that median, so a single sensor spike neither
+moves the actuator nor trips the limit), check the force limit
+and a frozen sensor, then command an absolute (idempotent, retry-safe) actuator move from
+:class:`~drivers.force_loop.ForceLoop`. Below ``contact_force`` the rig first approaches at
+``approach_speed`` with the integrator held at zero. ``release()`` is a verified safety write.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from typing import Any, Literal
+
+from daq.clock import Clock
+from drivers.errors import InstrumentError
+from drivers.force_loop import ForceLoop, LoopGains
+from drivers.loadcell import LoadCellIndicator
+from drivers.roles import PressureReading, PressureRig
+from drivers.screw_actuator import ScrewActuator
+from drivers.serial_transport import SERIAL_KEYS, open_serial
+from drivers.settings import DriverSettings
+from drivers.validators import InRange, check
+
+
+class ForceLimitExceeded(InstrumentError):
+    """The measured force passed the rig's maximum: the actuator was backed off."""
+
+
+class SensorFault(InstrumentError):
+    """The load-cell reading is implausible (frozen while the actuator moves)."""
+
+
+SETTINGS = (
+    "area", "max_pressure", "capacity", "stiffness", "kp", "ki", "kd", "ramp_rate",
+    "max_ramp_rate", "max_speed", "approach_speed", "contact_force", "tolerance",
+    "settle_time", "step_size", "release_position", "stuck_readings", "spike_band", "period",
+    "loadcell", "actuator",
+)  # fmt: skip
+
+
+class LoadCellActuatorRig(PressureRig):
+    """Software force control on a stack of known ``area``; see the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        loadcell: LoadCellIndicator,
+        actuator: ScrewActuator,
+        settings: DriverSettings,
+        clock: Clock,
+    ) -> None:
+        super().__init__(name)
+        self.loadcell = loadcell
+        self.actuator = actuator
+        self.clock = clock
+        s = settings
+        self._area = s.quantity("area", "area", None)
+        InRange(1e-8, 1e-2, "m²", "cell area")(name, "area", self._area)
+        self.max_pressure = s.quantity("max_pressure", "pressure", None)
+        capacity = s.quantity("capacity", "force", math.inf)
+        self.max_force = min(self.max_pressure * self._area, capacity)
+        self.step_size = s.quantity("step_size", "length", None)
+        gains = LoopGains(
+            kp=s.number("kp", 2.0),
+            ki=s.number("ki", 1.0),
+            kd=s.number("kd", 0.0),
+            stiffness=_stiffness(s),
+        )
+        self.default_rate = s.quantity("ramp_rate", "pressure_rate", 1e6)
+        self.max_rate = s.quantity("max_ramp_rate", "pressure_rate", 10e6)
+        self.loop = ForceLoop(gains, s.quantity("max_speed", "velocity", 1e-3))
+        self.approach_speed = s.quantity("approach_speed", "velocity", 10e-6)
+        self.contact_force = s.quantity("contact_force", "force", 5.0)
+        self.tolerance = s.quantity("tolerance", "pressure", 0.05e6) * self._area
+        self.settle_time = s.quantity("settle_time", "time", 2.0)
+        self.period = s.quantity("period", "time", 0.1)
+        self.stuck_readings = int(s.number("stuck_readings", 8))
+        self.spike_band = s.quantity("spike_band", "force", 0.05 * self.max_force)
+        self.limit_min, self.limit_max = actuator.limits()
+        release = s.quantity("release_position", "length", self.limit_min * self.step_size)
+        self.release_steps = round(release / self.step_size)
+        check(
+            name,
+            "release_position",
+            self.release_steps,
+            InRange(self.limit_min, self.limit_max, "steps", "actuator travel"),
+        )
+        self.mode: Literal["idle", "regulating", "holding", "released"] = "idle"
+        self._raw: deque[float] = deque(maxlen=3)
+        self._same = 0
+        self._last_reply = ""
+        self._last_t: float | None = None
+        self._settled_since: float | None = None
+        self._target_steps = actuator.position()
+        self.force = 0.0
+
+    # -- Instrument ------------------------------------------------------------------------------
+    @property
+    def cell_area(self) -> float:
+        return self._area
+
+    def identity(self) -> str:
+        return f"load cell [{self.loadcell.identity()}] + actuator [{self.actuator.identity()}]"
+
+    def settings_snapshot(self) -> dict[str, Any]:
+        g = self.loop.gains
+        return {
+            "area_m2": self._area, "max_pressure_Pa": self.max_pressure,
+            "max_force_N": self.max_force, "kp": g.kp, "ki": g.ki, "kd": g.kd,
+            "stiffness_N_per_m": g.stiffness, "max_speed_m_per_s": self.loop.max_speed,
+            "approach_speed_m_per_s": self.approach_speed, "contact_force_N": self.contact_force,
+            "tolerance_N": self.tolerance, "settle_time_s": self.settle_time,
+            "step_size_m": self.step_size, "travel_steps": [self.limit_min, self.limit_max],
+            "release_steps": self.release_steps, "mode": self.mode,
+            "target_force_N": self.loop.target,
+        }  # fmt: skip
+
+    def safe_state(self) -> None:
+        self.release()
+
+    def close(self) -> None:
+        self.loadcell.transport.close()
+        self.actuator.transport.close()
+
+    # -- setpoints -------------------------------------------------------------------------------
+    def set_pressure(self, pressure: float, rate: float | None = None) -> None:
+        check(
+            self.name,
+            "pressure",
+            pressure,
+            InRange(0.0, self.max_force / self._area, "Pa", "rig maximum"),
+        )
+        if rate is not None:
+            check(
+                self.name,
+                "rate",
+                rate,
+                InRange(1.0, self.max_rate, "Pa/s", "rig maximum ramp rate"),
+            )
+        self._engage(pressure * self._area, (rate or self.default_rate) * self._area)
+
+    def set_force(self, force: float, rate: float | None = None) -> None:
+        check(self.name, "force", force, InRange(0.0, self.max_force, "N", "rig maximum"))
+        if rate is not None:
+            check(
+                self.name,
+                "rate",
+                rate,
+                InRange(1e-6, self.max_rate * self._area, "N/s", "rig maximum ramp rate"),
+            )
+        self._engage(force, rate or self.default_rate * self._area)
+
+    def _engage(self, force: float, rate: float) -> None:
+        if self.mode != "regulating":
+            self.loop.reset()
+        self.loop.engage(self._read_force(), force, rate)
+        self.mode = "regulating"
+        self._settled_since = None
+        self._last_t = self.clock.now()
+
+    def hold_position(self) -> None:
+        self.actuator.stop()
+        self._target_steps = self.actuator.position()
+        self.mode = "holding"
+        self.loop.reset()
+
+    def release(self) -> None:
+        """Back off to the release position; verified (position reached), retried, loud."""
+        self.mode = "released"
+        self.loop.reset()
+        self.loop.target = 0.0
+        command = f"/{self.actuator.address} {self.actuator.axis} move abs {self.release_steps}"
+        self.actuator.transport.verified_write(command, self._released, "release the stack load")
+        self._target_steps = self.release_steps
+
+    def _released(self) -> bool:
+        deadline = self.clock.now() + 60.0
+        while self.actuator.busy() and self.clock.now() < deadline:
+            self.clock.sleep(0.05)
+        return self.actuator.position() == self.release_steps
+
+    # -- readings --------------------------------------------------------------------------------
+    def _read_force(self) -> float:
+        raw = self.loadcell.force()
+        reply = self.loadcell.last_reply
+        self._same = self._same + 1 if reply == self._last_reply else 0
+        self._last_reply = reply
+        self._raw.append(raw)
+        median = statistics.median(self._raw)
+        # a reading far from its neighbours is a spike: control on the median instead
+        self.force = raw if abs(raw - median) <= self.spike_band else median
+        return self.force
+
+    def read(self) -> PressureReading:
+        self._read_force()
+        force = self._raw[-1]  # the fresh reading; the median is for control only
+        position = self.actuator.position() * self.step_size
+        return PressureReading(force=force, pressure=force / self._area, position=position)
+
+    @property
+    def settled(self) -> bool:
+        if self.mode != "regulating" or self._settled_since is None:
+            return False
+        return self.clock.now() - self._settled_since >= self.settle_time
+
+    # -- the loop --------------------------------------------------------------------------------
+    def service(self) -> None:
+        """One control iteration (call every ``period`` s of the run clock)."""
+        now = self.clock.now()
+        force = self._read_force()
+        if force > self.max_force:
+            self._trip(force)
+        if self.mode != "regulating":
+            return
+        if self._same >= self.stuck_readings and force > self.contact_force:
+            self.hold_position()
+            raise SensorFault(
+                self.name,
+                f"load-cell reading {self._last_reply!r} frozen for {self._same + 1} readings "
+                "while regulating; the actuator is held",
+            )
+        dt = min(
+            max(now - (self._last_t if self._last_t is not None else now), 0.0), 5 * self.period
+        )
+        self._last_t = now
+        here = self._target_steps
+        room_up = min(
+            (self.limit_max - here) * self.step_size,
+            max(self.max_force - force, 0.0) / self.loop.gains.stiffness,
+        )
+        room_down = (here - self.limit_min) * self.step_size
+        if force < self.contact_force and self.loop.target > self.contact_force:
+            # touch down slowly enough that contact cannot jump past 10 % of the target
+            bump = 0.1 * self.loop.target / self.loop.gains.stiffness
+            move = min(self.approach_speed * dt, bump, room_up)
+            self.loop.reset()
+            self.loop.reference = force
+        else:
+            move = self.loop.step(force, dt, room_up, room_down)
+        steps = round(move / self.step_size)
+        if steps:
+            self._target_steps = here + steps
+            self.actuator.move_abs(self._target_steps)
+        within = abs(force - self.loop.target) <= self.tolerance and self.loop.ramp_done
+        if not within:
+            self._settled_since = None
+        elif self._settled_since is None:
+            self._settled_since = now
+
+    def _trip(self, force: float) -> None:
+        self.release()
+        raise ForceLimitExceeded(
+            self.name,
+            f"force {force:.1f} N exceeded the maximum {self.max_force:.1f} N; load released",
+        )
+
+
+def _stiffness(s: DriverSettings) -> float:
+    """Stack stiffness estimate in N/m from e.g. ``stiffness: "20 N/um"``."""
+    from daq.units import ureg
+
+    value = s.get("stiffness")
+    if value is None:
+        raise ValueError(f"{s.instrument}: setting 'stiffness' is required (e.g. '20 N/um')")
+    try:
+        q = ureg.Quantity(str(value))
+        return float(q.to("N/m").magnitude)
+    except Exception as exc:
+        raise ValueError(
+            f"{s.instrument}.stiffness: expected a force per length, got {value!r} ({exc})"
+        ) from None
+
+
+def open_loadcell_actuator_rig(name: str, resource: Any, settings: dict[str, Any], clock: Clock):
+    """Factory: ``resource = {"loadcell": url, "actuator": url}``; see SETTINGS for keys."""
+    if not isinstance(resource, dict) or set(resource) != {"loadcell", "actuator"}:
+        raise ValueError(
+            f"{name}: resource must map 'loadcell' and 'actuator' to serial ports, got {resource!r}"
+        )
+    s = DriverSettings(name, settings, SETTINGS)
+    links = {}
+    for part, cls in (("loadcell", LoadCellIndicator), ("actuator", ScrewActuator)):
+        serial_settings = DriverSettings(
+            f"{name}.{part}", s.get(part, {}), SERIAL_KEYS + ("address",)
+        )
+        links[part] = open_serial(
+            f"{name}.{part}", resource[part], serial_settings.raw, clock,
+            read_termination=cls.read_termination, write_termination=cls.write_termination,
+            baudrate=9600 if part == "loadcell" else 115200,
+        )  # fmt: skip
+    try:
+        loadcell = LoadCellIndicator(f"{name}.loadcell", links["loadcell"])
+        loadcell.configure()
+        address = int((s.get("actuator") or {}).get("address", 1))
+        actuator = ScrewActuator(f"{name}.actuator", links["actuator"], address=address)
+        return LoadCellActuatorRig(name, loadcell, actuator, s, clock)
+    except BaseException:
+        for link in links.values():
+            link.close()
+        raise

@@ -1,0 +1,197 @@
+"""Serial transport (pyserial): device ports, ``socket://host:port`` and pseudo-terminals.
+
+A :class:`~drivers.transport.Transport` that moves bytes with pyserial, so the lock, I/O log,
+idempotent-only retries, reconnect and verified safety writes come from the base class. Lines
+are framed by the configured terminations; a read that does not see the read termination
+within the timeout is an :class:`~drivers.errors.InstrumentTimeout`. Stale input is discarded
+before every command so a late reply can never be taken for the answer to the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import serial
+
+from drivers.errors import ConnectionLost, GarbledReply, InstrumentError, InstrumentTimeout
+from drivers.transport import RetryPolicy, Transport
+
+T = TypeVar("T")
+
+PARITIES = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
+
+
+def serial_url(resource: str) -> str:
+    """pyserial URL for ``resource``: a port path, ``COM3``, ``socket://...`` or ``ASRL...::INSTR``."""
+    text = resource.strip()
+    if text.upper().startswith("ASRL") and text.upper().endswith("::INSTR"):
+        text = text[4:-7]  # VISA-style serial resource -> the port name itself
+    if not text:
+        raise ValueError(f"empty serial resource {resource!r}")
+    return text
+
+
+class SerialTransport(Transport):
+    """Line channel over pyserial; ``resource`` is a port, ``socket://`` URL or pty path."""
+
+    def __init__(
+        self,
+        instrument: str,
+        resource: str,
+        *,
+        baudrate: int = 9600,
+        bytesize: int = 8,
+        parity: str = "N",
+        stopbits: float = 1,
+        encoding: str = "ascii",
+        **kwargs: Any,
+    ) -> None:
+        if parity.upper() not in PARITIES:
+            raise ValueError(f"{instrument}: parity must be one of N, E, O, got {parity!r}")
+        self.url = serial_url(resource)
+        self.baudrate = int(baudrate)
+        self.bytesize = int(bytesize)
+        self.parity = PARITIES[parity.upper()]
+        self.stopbits = stopbits
+        self.encoding = encoding
+        self._port: serial.SerialBase | None = None
+        self._buffer = b""
+        super().__init__(instrument, resource, **kwargs)
+
+    # -- byte movers ----------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            self._port = serial.serial_for_url(
+                self.url,
+                baudrate=self.baudrate,
+                bytesize=self.bytesize,
+                parity=self.parity,
+                stopbits=self.stopbits,
+                timeout=self.timeout_s,
+                write_timeout=self.timeout_s,
+            )
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ConnectionLost(self.instrument, f"cannot open {self.resource}: {exc}") from exc
+        self._buffer = b""
+        with contextlib.suppress(serial.SerialException, OSError):
+            self._port.reset_input_buffer()
+
+    def _close_link(self) -> None:
+        port, self._port = self._port, None
+        self._buffer = b""
+        if port is not None:
+            with contextlib.suppress(Exception):
+                port.close()
+
+    def _send(self, command: str) -> None:
+        self._buffer = b""
+        self._port.reset_input_buffer()
+        self._port.write((command + self.write_termination).encode(self.encoding))
+        self._port.flush()
+
+    def _receive(self) -> str:
+        term = self.read_termination.encode(self.encoding)
+        deadline = time.monotonic() + self.timeout_s
+        while term not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise InstrumentTimeout(
+                    self.instrument,
+                    f"no complete reply within {self.timeout_s:g} s (got {self._buffer!r})",
+                )
+            self._port.timeout = left
+            chunk = self._port.read(max(1, self._port.in_waiting))
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(term)
+        try:
+            return line.decode(self.encoding)
+        except UnicodeDecodeError:
+            raise GarbledReply(self.instrument, "<read>", line) from None
+
+    def _translate(self, exc: Exception, command: str) -> InstrumentError | None:
+        if isinstance(exc, serial.SerialTimeoutException):
+            return InstrumentTimeout(self.instrument, f"write of {command!r} timed out")
+        if isinstance(exc, serial.SerialException | OSError):
+            return ConnectionLost(self.instrument, f"link failed during {command!r}: {exc}")
+        if isinstance(exc, UnicodeDecodeError):
+            return GarbledReply(self.instrument, command, exc.object)
+        return None
+
+    # -- multi-line replies ---------------------------------------------------------------------
+
+    def query_lines(
+        self,
+        command: str,
+        done: Callable[[str], bool],
+        parse: Callable[[list[str]], T] | None = None,
+        *,
+        idempotent: bool = True,
+    ) -> T | list[str]:
+        """Send ``command`` and read reply lines until ``done(line)`` (that line included).
+
+        Same retry and error rules as :meth:`query`; ``parse`` gets the list of lines.
+        """
+
+        def attempt() -> T | list[str]:
+            lines = [self._exchange(command, True)]
+            while not done(lines[-1]):
+                try:
+                    lines.append(self._receive())
+                except InstrumentError:
+                    raise
+                except Exception as exc:
+                    typed = self._translate(exc, command)
+                    if typed is None:
+                        raise
+                    raise typed from exc
+            if parse is None:
+                return lines
+            try:
+                return parse(lines)
+            except (ValueError, IndexError, TypeError):
+                raise GarbledReply(self.instrument, command, "\n".join(lines)) from None
+
+        return self._run(command, attempt, idempotent)
+
+
+#: station-file keys understood by :func:`open_serial` (``timeout`` is a time quantity)
+SERIAL_KEYS = ("baudrate", "bytesize", "parity", "stopbits", "timeout", "retries")
+
+
+def open_serial(
+    instrument: str,
+    resource: str,
+    settings: dict[str, Any],
+    clock: Any,
+    *,
+    read_termination: str,
+    write_termination: str,
+    baudrate: int = 9600,
+    timeout_s: float = 1.0,
+) -> SerialTransport:
+    """A SerialTransport configured from the ``serial`` keys of a station ``settings`` dict."""
+    from daq.units import parse_quantity
+
+    timeout = settings.get("timeout")
+    if timeout is not None:
+        timeout_s = parse_quantity(timeout, "time", f"{instrument}.timeout")
+    retries = settings.get("retries", 2)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"{instrument}.retries must be a whole number >= 0, got {retries!r}")
+    return SerialTransport(
+        instrument,
+        resource,
+        baudrate=settings.get("baudrate", baudrate),
+        bytesize=settings.get("bytesize", 8),
+        parity=settings.get("parity", "N"),
+        stopbits=settings.get("stopbits", 1),
+        timeout_s=timeout_s,
+        read_termination=read_termination,
+        write_termination=write_termination,
+        retry=RetryPolicy(attempts=retries + 1),
+        clock=clock,
+    )
