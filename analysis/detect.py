@@ -1,0 +1,420 @@
+"""Incremental detectors: void onset and short circuit — the same code live and offline.
+
+Each detector eats numpy blocks ``update(t, v, i)`` in time order and returns the events it
+confirmed in that block. The protocol engine uses them as end conditions; the offline functions
+(:func:`detect_void_onset`, :func:`detect_shorts`) feed a whole run through the same classes, so
+live and offline answers agree sample for sample (tested with random block sizes).
+
+Both work on constant-current segments, found by :class:`SegmentTracker` from jumps in the
+current (a rest is a segment with |I| <= ``rest_current``).
+Signatures: physics-reviews.md §3 items 1–3, physics-ees.md §3 items 1–2.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Event:
+    """A detector finding: kind, run time (s), a message, numbers, and a confidence in [0, 1]."""
+
+    kind: str
+    time: float
+    message: str
+    values: dict[str, float] = field(default_factory=dict)
+    confidence: float = 1.0
+
+
+def _noise_sigma(x: np.ndarray) -> float:
+    """Robust sample-to-sample noise: MAD of first differences, scaled to a Gaussian sigma."""
+    if x.size < 3:
+        return 0.0
+    d = np.diff(x)
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+
+
+class SegmentTracker:
+    """Split a stream of blocks into constant-current segments (carrying state across blocks)."""
+
+    def __init__(self, rest_current: float, level_tol: float) -> None:
+        self.rest_current = rest_current
+        self.level_tol = level_tol
+        self._last_i: float | None = None
+        self.index = -1
+
+    def split(self, t: np.ndarray, i: np.ndarray) -> Iterator[tuple[bool, slice]]:
+        """Yield (starts_new_segment, slice) pieces of the block, in order."""
+        if t.size == 0:
+            return
+        prev = np.empty_like(i)
+        prev[1:] = i[:-1]
+        prev[0] = i[0] if self._last_i is None else self._last_i
+        a, b = np.abs(prev), np.abs(i)
+        rest_a, rest_b = a <= self.rest_current, b <= self.rest_current
+        jump = (rest_a != rest_b) | (
+            ~rest_b
+            & (
+                (np.sign(prev) != np.sign(i))
+                | (np.abs(i - prev) > self.level_tol * np.maximum(a, b))
+            )
+        )
+        if self._last_i is None:
+            jump[0] = True
+        cuts = np.flatnonzero(jump)
+        edges = np.concatenate((cuts, [t.size]))
+        if cuts.size == 0 or cuts[0] != 0:
+            yield False, slice(0, int(edges[0]))
+        for k in range(cuts.size):
+            self.index += 1
+            yield True, slice(int(edges[k]), int(edges[k + 1]))
+        self._last_i = float(i[-1])
+
+
+def _sustained(mask: np.ndarray, carry: int, need: int) -> tuple[int, int]:
+    """First index where ``need`` consecutive trues end (or -1), and the run length carried out."""
+    n = mask.size
+    if n == 0:
+        return -1, carry
+    idx = np.arange(n)
+    last_false = np.where(~mask, idx, -1)
+    np.maximum.accumulate(last_false, out=last_false)
+    run = idx - last_false
+    run = np.where(last_false < 0, run + carry, run)
+    hit = np.flatnonzero(run >= need)
+    return (int(hit[0]) if hit.size else -1), int(run[-1])
+
+
+@dataclass
+class _VoidSegment:
+    t0: float
+    i_ref: float
+    charge: float = 0.0
+    last_t: float | None = None
+    base_v: list[np.ndarray] = field(default_factory=list)
+    base_t_end: float = 0.0
+    level: float | None = None
+    sigma: float = 0.0
+    threshold: float = 0.0
+    carry: int = 0
+    watch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    done: bool = False
+
+
+class VoidOnsetDetector:
+    """Onset of divergence of |V| during constant-current stripping (contact loss by voids).
+
+    Per segment: skip ``settle_s`` (charge-transfer transient), take the plateau level and the
+    noise over the next ``baseline_s``, then watch for |V| rising above the plateau by
+    ``max(k_sigma·σ, rel_rise·plateau, min_rise_v)`` for ``confirm`` consecutive samples. The
+    onset time is back-extrapolated to zero excess along the chord between the quarter-threshold
+    and threshold crossings of the 5-sample smoothed excess; the reported capacity and J are at
+    that onset. ``strip_sign`` picks the stripping polarity watched: +1 = WE stripping (I > 0),
+    -1 = CE stripping, 0 = both (symmetric cells).
+    """
+
+    kind = "void_onset"
+
+    def __init__(
+        self,
+        *,
+        area_m2: float | None = None,
+        strip_sign: int = 0,
+        rest_current: float = 1e-9,
+        level_tol: float = 0.05,
+        settle_s: float = 30.0,
+        baseline_s: float = 120.0,
+        k_sigma: float = 8.0,
+        rel_rise: float = 0.15,
+        min_rise_v: float = 1e-3,
+        confirm: int = 5,
+    ) -> None:
+        self.area_m2 = area_m2
+        self.strip_sign = strip_sign
+        self.settle_s, self.baseline_s = settle_s, baseline_s
+        self.k_sigma, self.rel_rise, self.min_rise_v = k_sigma, rel_rise, min_rise_v
+        self.confirm = confirm
+        self._tracker = SegmentTracker(rest_current, level_tol)
+        self._seg: _VoidSegment | None = None
+
+    def update(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> list[Event]:
+        """Consume one block of samples; return void-onset events confirmed in it."""
+        t, v, i = (np.asarray(a, dtype=float) for a in (t, v, i))
+        events: list[Event] = []
+        for new, sl in self._tracker.split(t, i):
+            if new:
+                i0 = i[sl.start]
+                watched = abs(i0) > self._tracker.rest_current and (
+                    self.strip_sign == 0 or np.sign(i0) == self.strip_sign
+                )
+                self._seg = _VoidSegment(t0=t[sl.start], i_ref=i0) if watched else None
+            if self._seg is not None and not self._seg.done:
+                ev = self._feed(self._seg, t[sl], v[sl], i[sl])
+                if ev is not None:
+                    events.append(ev)
+        return events
+
+    def _feed(self, seg: _VoidSegment, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> Event | None:
+        prev_t = seg.last_t if seg.last_t is not None else t[0]
+        dt = np.diff(t, prepend=prev_t)
+        q = seg.charge + np.cumsum(np.abs(i) * dt)
+        seg.charge, seg.last_t = float(q[-1]), float(t[-1])
+        av = np.abs(v)
+        el = t - seg.t0
+        if seg.level is None:
+            in_base = (el >= self.settle_s) & (el < self.settle_s + self.baseline_s)
+            seg.base_v.append(av[in_base])
+            after = np.flatnonzero(el >= self.settle_s + self.baseline_s)
+            n_base = sum(b.size for b in seg.base_v)
+            if after.size == 0 or n_base < max(5, self.confirm):
+                return None
+            base = np.concatenate(seg.base_v)
+            seg.level = float(np.median(base))
+            seg.sigma = _noise_sigma(base)
+            seg.threshold = max(
+                self.k_sigma * seg.sigma, self.rel_rise * seg.level, self.min_rise_v
+            )
+            seg.base_t_end = float(t[after[0]])
+            seg.base_v = []
+            k0 = int(after[0])
+            t, av, q = t[k0:], av[k0:], q[k0:]
+        while t.size:
+            excess = av - seg.level
+            seg.watch.append((t, excess, q))
+            hit, seg.carry = _sustained(excess > seg.threshold, seg.carry, self.confirm)
+            if hit < 0:
+                return None
+            if self._accelerating(seg, float(t[hit])):
+                seg.done = True
+                return self._event(seg, float(t[hit]))
+            # a decelerating rise (interphase growth, warming) is not a void: re-baseline there
+            seg.level = float(np.median(av[max(0, hit - self.confirm + 1) : hit + 1]))
+            seg.base_t_end = float(t[hit])
+            seg.watch, seg.carry = [], 0
+            t, av, q = t[hit + 1 :], av[hit + 1 :], q[hit + 1 :]
+        return None
+
+    @staticmethod
+    def _accelerating(seg: _VoidSegment, t_hit: float) -> bool:
+        """True when |V| rises with positive curvature since the baseline (a divergence)."""
+        tt = np.concatenate([w[0] for w in seg.watch])
+        ex = np.concatenate([w[1] for w in seg.watch])
+        keep = tt <= t_hit
+        tt, ex = tt[keep], ex[keep]
+        if tt.size < 4 or tt[-1] <= tt[0]:
+            return True
+        x = (tt - tt[0]) / (tt[-1] - tt[0])
+        return bool(np.polyfit(x, ex, 2)[0] > 0)
+
+    def _event(self, seg: _VoidSegment, t_confirm: float) -> Event:
+        tt = np.concatenate([w[0] for w in seg.watch])
+        ex = np.concatenate([w[1] for w in seg.watch])
+        qq = np.concatenate([w[2] for w in seg.watch])
+        seg.watch = []
+        upto = int(np.searchsorted(tt, t_confirm, side="right"))
+        tt, ex, qq = tt[:upto], ex[:upto], qq[:upto]
+        m = min(5, ex.size)
+        sm = np.convolve(ex, np.ones(m) / m, mode="same") if ex.size >= m else ex
+        thr, knee = seg.threshold, 0.25 * seg.threshold
+        below_knee = np.flatnonzero(sm <= knee)
+        k_knee = int(below_knee[-1]) + 1 if below_knee.size else 0
+        k_knee = min(k_knee, tt.size - 1)
+        below_thr = np.flatnonzero(sm <= thr)
+        k_thr = int(below_thr[-1]) + 1 if below_thr.size else tt.size - 1
+        k_thr = min(max(k_thr, k_knee), tt.size - 1)
+        t_knee, t_thr = tt[k_knee], tt[k_thr]
+        t_on = t_knee - (t_thr - t_knee) * knee / (thr - knee)
+        t_on = float(np.clip(t_on, seg.base_t_end, t_confirm))
+        q_on = float(np.interp(t_on, tt, qq))
+        z = ex[-1] / seg.sigma if seg.sigma > 0 else np.inf
+        d = np.diff(sm[k_knee:])
+        rising = float(np.mean(d > 0)) if d.size else 1.0
+        confidence = float((1.0 - np.exp(-z / self.k_sigma)) * rising)
+        values = {
+            "charge_C": q_on,
+            "current_A": seg.i_ref,
+            "plateau_V": seg.level,
+            "time_confirmed": t_confirm,
+        }
+        if self.area_m2:
+            values["capacity_C_m2"] = q_on / self.area_m2
+            values["current_density_A_m2"] = seg.i_ref / self.area_m2
+        electrode = "WE" if seg.i_ref > 0 else "CE"
+        return Event(
+            self.kind,
+            t_on,
+            f"void onset while stripping {electrode} at {seg.i_ref:.4g} A after {q_on:.4g} C",
+            values,
+            confidence,
+        )
+
+
+@dataclass
+class _ShortSegment:
+    t0: float
+    i_ref: float
+    base_v: list[np.ndarray] = field(default_factory=list)
+    level: float | None = None
+    sigma: float = 0.0
+    hard_carry: int = 0
+    tail: np.ndarray = field(default_factory=lambda: np.empty(0))
+    soft_done: bool = False
+
+
+class ShortDetector:
+    """Hard and soft short circuits at constant current.
+
+    Hard: |V| collapses below ``hard_frac`` of the expected polarisation for ``confirm``
+    consecutive samples. The expectation is the segment's own plateau once known, otherwise the
+    median |V|/|I| of the previous ``memory`` segments times |I| (so a cell that is already
+    shorted at the start of a step is caught too), or ``r_ohm``·|I| when the ohmic resistance is
+    given. Hard shorts latch: one per run.
+    Soft: a sudden drop of |V| below the mean of the previous ``window`` samples by more than
+    ``max(k_sigma·σ, soft_frac·level)`` — erratic drops before a hard short. One per segment.
+    """
+
+    def __init__(
+        self,
+        *,
+        rest_current: float = 1e-9,
+        level_tol: float = 0.05,
+        r_ohm: float | None = None,
+        settle_s: float = 5.0,
+        baseline_s: float = 30.0,
+        hard_frac: float = 0.3,
+        soft_frac: float = 0.1,
+        k_sigma: float = 8.0,
+        window: int = 10,
+        confirm: int = 5,
+        memory: int = 6,
+    ) -> None:
+        self.r_ohm = r_ohm
+        self.settle_s, self.baseline_s = settle_s, baseline_s
+        self.hard_frac, self.soft_frac, self.k_sigma = hard_frac, soft_frac, k_sigma
+        self.window, self.confirm = window, confirm
+        self._tracker = SegmentTracker(rest_current, level_tol)
+        self._seg: _ShortSegment | None = None
+        self._resistances: deque[float] = deque(maxlen=memory)
+        self.hard_time: float | None = None
+
+    def update(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> list[Event]:
+        """Consume one block of samples; return short events confirmed in it."""
+        t, v, i = (np.asarray(a, dtype=float) for a in (t, v, i))
+        events: list[Event] = []
+        for new, sl in self._tracker.split(t, i):
+            if new:
+                i0 = i[sl.start]
+                active = abs(i0) > self._tracker.rest_current
+                self._seg = _ShortSegment(t0=t[sl.start], i_ref=i0) if active else None
+            if self._seg is not None and self.hard_time is None:
+                events.extend(self._feed(self._seg, t[sl], v[sl]))
+        return events
+
+    def _expected(self, seg: _ShortSegment) -> float | None:
+        if seg.level is not None:
+            return seg.level
+        if self.r_ohm is not None:
+            return self.r_ohm * abs(seg.i_ref)
+        if self._resistances:
+            return float(np.median(self._resistances)) * abs(seg.i_ref)
+        return None
+
+    def _feed(self, seg: _ShortSegment, t: np.ndarray, v: np.ndarray) -> list[Event]:
+        events: list[Event] = []
+        av = np.abs(v)
+        el = t - seg.t0
+        if seg.level is None:
+            in_base = (el >= self.settle_s) & (el < self.settle_s + self.baseline_s)
+            seg.base_v.append(av[in_base])
+            n_base = sum(b.size for b in seg.base_v)
+            done = np.flatnonzero(el >= self.settle_s + self.baseline_s)
+            if done.size and n_base >= max(5, self.confirm):
+                base = np.concatenate(seg.base_v)
+                level = float(np.median(base))
+                expected = self._expected(seg)
+                if expected is not None and level < self.hard_frac * expected:
+                    return self._hard(seg, float(t[done[0]]), level, expected, at_start=True)
+                seg.level, seg.sigma, seg.base_v = level, _noise_sigma(base), []
+                self._resistances.append(level / abs(seg.i_ref))
+        expected = self._expected(seg)
+        if expected is None:
+            return events
+        watch = el >= self.settle_s
+        low = (av < self.hard_frac * expected) & watch
+        hit, seg.hard_carry = _sustained(low, seg.hard_carry, self.confirm)
+        if seg.level is not None and not seg.soft_done:
+            soft = self._soft(seg, t, av, watch, expected)
+            if soft is not None:
+                events.append(soft)
+        if hit >= 0:
+            start = max(0, hit - self.confirm + 1)
+            events.extend(
+                self._hard(seg, float(t[start]), float(av[hit]), expected, at_start=False)
+            )
+        return events
+
+    def _soft(
+        self, seg: _ShortSegment, t: np.ndarray, av: np.ndarray, watch: np.ndarray, expected: float
+    ) -> Event | None:
+        w = self.window
+        n_tail = seg.tail.size
+        full = np.concatenate((seg.tail, av))
+        seg.tail = full[-w:]
+        if full.size <= w:
+            return None
+        c = np.cumsum(np.concatenate(([0.0], full)))
+        drop = (c[w:-1] - c[: -w - 1]) / w - full[w:]
+        limit = max(self.k_sigma * seg.sigma, self.soft_frac * seg.level)
+        j = np.arange(w, full.size) - n_tail
+        ok = (j >= 0) & (drop > limit)
+        ok[ok] &= watch[j[ok]] & (av[j[ok]] >= self.hard_frac * expected)
+        k = np.flatnonzero(ok)
+        if k.size == 0:
+            return None
+        k0, jj = int(k[0]), int(j[k[0]])
+        seg.soft_done = True
+        return Event(
+            "soft_short",
+            float(t[jj]),
+            f"sudden |V| drop of {drop[k0]:.3g} V (> {limit:.3g} V) at {seg.i_ref:.4g} A",
+            {"drop_V": float(drop[k0]), "level_V": float(seg.level), "current_A": seg.i_ref},
+            float(min(1.0, drop[k0] / (2 * limit))),
+        )
+
+    def _hard(
+        self, seg: _ShortSegment, time: float, v_now: float, expected: float, *, at_start: bool
+    ) -> list[Event]:
+        self.hard_time = time
+        where = "at step start" if at_start else "during step"
+        return [
+            Event(
+                "hard_short",
+                time,
+                f"|V| collapsed to {v_now:.3g} V, expected ~{expected:.3g} V ({where})",
+                {"v_V": v_now, "expected_V": expected, "current_A": seg.i_ref},
+                float(min(1.0, 1.0 - v_now / expected)) if expected > 0 else 1.0,
+            )
+        ]
+
+
+def run_detector(detector: VoidOnsetDetector | ShortDetector, electro: pd.DataFrame) -> list[Event]:
+    """Feed a whole electro stream through ``detector`` (the offline path of the live code)."""
+    t = electro["time"].to_numpy(dtype=float)
+    v = electro["voltage"].to_numpy(dtype=float)
+    i = electro["current"].to_numpy(dtype=float)
+    return detector.update(t, v, i)
+
+
+def detect_void_onset(electro: pd.DataFrame, **params: float) -> list[Event]:
+    """Offline void-onset detection: the live :class:`VoidOnsetDetector` over the whole stream."""
+    return run_detector(VoidOnsetDetector(**params), electro)
+
+
+def detect_shorts(electro: pd.DataFrame, **params: float) -> list[Event]:
+    """Offline short detection: the live :class:`ShortDetector` over the whole stream."""
+    return run_detector(ShortDetector(**params), electro)

@@ -1,0 +1,314 @@
+"""Full analysis of one run: segmentation, metrics, detectors, summary row.
+
+:func:`analyze_run` is what ``ssbench analyze`` runs per file; it returns a
+:class:`RunAnalysis` holding every table (steps, cycles, events, interrupts, excursions) and a
+flat ``summary`` dict (one row of the batch table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import ccd, ce, growth, imaging, interrupt, overpotential, pressure, segment
+from analysis.detect import Event, ShortDetector, VoidOnsetDetector, run_detector
+from analysis.model import RunData
+
+
+@dataclass
+class AnalysisOptions:
+    """Knobs of the analysis; defaults suit galvanostatic Li|SE|Li and Li|SE|Cu runs."""
+
+    middle: float = 0.8
+    ocv: str = "zero"
+    rest_tol: float | None = None
+    use_recorded_steps: bool = True
+    strip_sign: int = 0
+    relax_s: float = 60.0
+    void: dict[str, float] = field(default_factory=dict)
+    short: dict[str, float] = field(default_factory=dict)
+    inner_diameter_m: float | None = None
+
+
+@dataclass
+class RunAnalysis:
+    """Everything computed for one run."""
+
+    source: str
+    steps: pd.DataFrame
+    cycles: pd.DataFrame
+    events: pd.DataFrame
+    interrupts: pd.DataFrame
+    excursions: pd.DataFrame
+    summary: dict[str, Any]
+    ccd: dict[str, Any]
+    growth: dict[str, float]
+    imaging: dict[str, np.ndarray]
+    warnings: list[str]
+
+
+def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
+    """Detected and recorded events in one table, each with its step and cycle."""
+    rows = [
+        {
+            "time": e.time,
+            "kind": e.kind,
+            "message": e.message,
+            "confidence": e.confidence,
+            "origin": "detector",
+            **{f"v_{k}": float(v) for k, v in e.values.items()},
+        }
+        for e in found
+    ]
+    for rec in recorded.itertuples(index=False):
+        rows.append(
+            {
+                "time": float(rec.time),
+                "kind": str(rec.kind),
+                "message": str(rec.message),
+                "confidence": np.nan,
+                "origin": "recorded",
+            }
+        )
+    table = pd.DataFrame(
+        rows, columns=None if rows else ["time", "kind", "message", "confidence", "origin"]
+    )
+    if table.empty:
+        table["step"] = pd.Series(dtype=int)
+        table["cycle"] = pd.Series(dtype=int)
+        return table
+    k = np.clip(
+        np.searchsorted(steps["start_time"].to_numpy(), table["time"].to_numpy(), side="right") - 1,
+        0,
+        len(steps) - 1,
+    )
+    table["step"] = steps["step"].to_numpy()[k]
+    table["cycle"] = steps["cycle"].to_numpy()[k]
+    return table.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _sign_warning(steps: pd.DataFrame) -> list[str]:
+    """Warn when polarisation opposes the current in a Li-referenced cell (reversed sign)."""
+    cc = steps[(steps["mode"] == "cc") & steps["eta_plateau"].notna()]
+    if len(cc) < 2 or np.median(np.abs(cc["eta_plateau"])) > 1.0:
+        return []
+    agree = np.mean(np.sign(cc["eta_plateau"]) == np.sign(cc["mean_current"]))
+    if agree < 0.2:
+        return [
+            "the voltage opposes the current in most steps: the file probably uses the opposite "
+            "current sign (re-import with --invert-current); plate/strip labels are swapped"
+        ]
+    return []
+
+
+def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnalysis:
+    """Analyse one run end to end."""
+    opt = options or AnalysisOptions()
+    e = run.electro
+    area = run.area_m2
+    warnings = list(run.warnings)
+    steps = segment.step_table(e, rest_tol=opt.rest_tol, use_recorded=opt.use_recorded_steps)
+    steps = pd.concat(
+        [steps, overpotential.step_overpotentials(e, steps, middle=opt.middle, ocv=opt.ocv)], axis=1
+    )
+    warnings += _sign_warning(steps)
+    i_abs_tol = segment.rest_tolerance(e["current"].to_numpy(dtype=float), opt.rest_tol)
+    base = {"rest_current": max(i_abs_tol, 1e-15)}
+    found = run_detector(
+        VoidOnsetDetector(**{**base, "area_m2": area, "strip_sign": opt.strip_sign, **opt.void}), e
+    )
+    found += run_detector(ShortDetector(**{**base, **opt.short}), e)
+    if "pressure" in run.streams:
+        steps["pressure"] = pressure.stream_step_means(run.streams["pressure"], "pressure", steps)
+    if "thermal" in run.streams:
+        steps["temperature"] = pressure.stream_step_means(
+            run.streams["thermal"], "temperature", steps
+        )
+    cycles = segment.cycle_table(steps)
+    cyc_eta = overpotential.cycle_overpotentials(steps)
+    if not cycles.empty and not cyc_eta.empty:
+        cycles = cycles.merge(cyc_eta, on="cycle", how="left")
+    events = _events_frame(found, steps, run.events)
+    interrupts = interrupt.interrupt_resistances(e, steps, relax_s=opt.relax_s, area_m2=area)
+    excursions = (
+        pressure.pressure_excursions(run.streams["pressure"])
+        if "pressure" in run.streams
+        else pd.DataFrame()
+    )
+    hard = events[(events["kind"] == "hard_short") & (events["origin"] == "detector")]
+    short_time = float(hard["time"].iat[0]) if len(hard) else None
+    ccd_result = ccd.ccd_analysis(steps, short_time)
+    growth_result = _growth(steps, interrupts, short_time)
+    imaging_result = _imaging(run, opt)
+    summary = _summary(
+        run,
+        steps,
+        cycles,
+        events,
+        interrupts,
+        excursions,
+        ccd_result,
+        growth_result,
+        imaging_result,
+        warnings,
+    )
+    return RunAnalysis(
+        run.source,
+        steps,
+        cycles,
+        events,
+        interrupts,
+        excursions,
+        summary,
+        ccd_result,
+        growth_result,
+        imaging_result,
+        warnings,
+    )
+
+
+def _growth(
+    steps: pd.DataFrame, interrupts: pd.DataFrame, short_time: float | None
+) -> dict[str, float]:
+    """Growth exponent from step ASR (constant-current steps), else from interrupt R_total.
+
+    Only data before a hard short count: after it the resistance is the filament's.
+    """
+    if short_time is not None:
+        steps = steps[steps["end_time"] < short_time]
+        interrupts = interrupts[interrupts["time"] < short_time]
+    cc = steps[(steps["mode"] == "cc") & steps["asr"].notna()]
+    if len(cc) >= 5:
+        mid = 0.5 * (cc["start_time"] + cc["end_time"])
+        return {"series": "step_asr", **growth.growth_exponent(mid, cc["asr"])}
+    if len(interrupts) >= 5:
+        return {
+            "series": "interrupt_r_total",
+            **growth.growth_exponent(interrupts["time"], interrupts["r_total"]),
+        }
+    return {}
+
+
+def _imaging(run: RunData, opt: AnalysisOptions) -> dict[str, np.ndarray]:
+    """Kymograph, front and velocity (and filling efficiency) when the run has frames."""
+    fr = run.frames
+    if fr is None or len(fr.time) == 0:
+        return {}
+    px = fr.pixel_size_m or 1.0
+    kymo = imaging.kymograph(fr)
+    pos = imaging.front_positions(kymo, px)
+    out: dict[str, Any] = {
+        "time": np.asarray(fr.time),
+        "kymograph": kymo,
+        "front_m": pos,
+        "velocity_m_s": imaging.front_velocity(fr.time, pos),
+    }
+    diameter = opt.inner_diameter_m or (run.metadata.get("sample") or {}).get("inner_diameter_m")
+    holder = run.streams.get("holder")
+    if diameter and holder is not None and len(holder) > 1:
+        h = holder[(holder["time"] >= fr.time[0]) & (holder["time"] <= fr.time[-1])]
+        if len(h) > 1:
+            q = float(np.trapezoid(h["current"], h["time"]))
+            if q != 0:
+                out["filling_efficiency"] = imaging.filling_efficiency(
+                    pos[-1] - pos[0], q, diameter
+                )
+    return out
+
+
+def _first(events: pd.DataFrame, kind: str) -> pd.Series | None:
+    rows = events[(events["kind"] == kind) & (events["origin"] == "detector")]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _summary(
+    run,
+    steps,
+    cycles,
+    events,
+    interrupts,
+    excursions,
+    ccd_result,
+    growth_result,
+    imaging_result,
+    warnings,
+) -> dict[str, Any]:
+    """One flat row for the batch table."""
+    e = run.electro
+    sample = run.metadata.get("sample") or {}
+    s: dict[str, Any] = {
+        "source": run.source,
+        "n_samples": len(e),
+        "duration_s": float(e["time"].iat[-1] - e["time"].iat[0]),
+        "n_steps": len(steps),
+        "n_cycles": len(cycles),
+        "area_m2": run.area_m2,
+        "electrolyte": sample.get("electrolyte"),
+    }
+    s.update(ce.ce_summary(cycles, run.area_m2) if not cycles.empty else {})
+    res = ce.reservoir_ce(steps)
+    if res:
+        s.update(res)
+    if not cycles.empty and "eta_plate" in cycles:
+        for col in ("eta_plate", "eta_strip", "hysteresis", "asr_plate", "asr_strip"):
+            s[f"{col}_median"] = (
+                float(np.nanmedian(cycles[col])) if cycles[col].notna().any() else np.nan
+            )
+    peak = steps["eta_peak"].abs().max()
+    s["max_nernst_stress_Pa"] = (
+        float(overpotential.nernst_stress(peak)) if np.isfinite(peak) else np.nan
+    )
+    if len(interrupts):
+        s["r_ohm_median"] = float(interrupts["r_ohm"].median())
+        s["r_int_median"] = float(interrupts["r_int"].median())
+    void = events[(events["kind"] == "void_onset") & (events["origin"] == "detector")]
+    s["n_void_onsets"] = len(void)
+    if len(void):
+        v0 = void.iloc[0]
+        s.update(
+            {
+                "void_onset_time": v0["time"],
+                "void_onset_cycle": int(v0["cycle"]),
+                "void_onset_confidence": v0["confidence"],
+            }
+        )
+        for col, name in (
+            ("v_capacity_C_m2", "void_onset_capacity_C_m2"),
+            ("v_current_density_A_m2", "void_onset_j"),
+            ("v_charge_C", "void_onset_charge_C"),
+        ):
+            if col in void:
+                s[name] = v0[col]
+    for kind in ("hard_short", "soft_short"):
+        first = _first(events, kind)
+        s[f"{kind}_time"] = float(first["time"]) if first is not None else np.nan
+        s[f"{kind}_cycle"] = int(first["cycle"]) if first is not None else np.nan
+    s["n_soft_shorts"] = int(
+        ((events["kind"] == "soft_short") & (events["origin"] == "detector")).sum()
+    )
+    if ccd_result:
+        s.update(
+            {
+                "ccd_j_crit": ccd_result["j_crit"],
+                "ccd_j_last_pass": ccd_result["j_last_pass"],
+                "ccd_failure_mode": ccd_result["failure_mode"],
+            }
+        )
+    if "exponent" in growth_result:
+        s["growth_exponent"] = growth_result["exponent"]
+    if "spearman_rho" in growth_result:
+        s["resistance_trend_rho"] = growth_result["spearman_rho"]
+    if "pressure" in steps:
+        s["pressure_mean_Pa"] = float(np.nanmean(steps["pressure"]))
+        s["n_pressure_excursions"] = len(excursions)
+        corr = pressure.overpotential_pressure_correlation(steps["eta_plateau"], steps["pressure"])
+        s.update({f"eta_pressure_{k}": v for k, v in corr.items()})
+    if imaging_result:
+        s["front_travel_m"] = float(np.ptp(imaging_result["front_m"]))
+        if "filling_efficiency" in imaging_result:
+            s["filling_efficiency"] = imaging_result["filling_efficiency"]
+    s["n_warnings"] = len(warnings)
+    return s
