@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.model import AnalysisError
+from analysis.errors import AnalysisError
 
 #: 1 mAh/cm² = 3.6 C / 1e-4 m² = 36 000 C/m²; Li thickness 4.85 µm per mAh/cm².
 LI_M_PER_C_M2 = 4.85e-6 / 36_000.0

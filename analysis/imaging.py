@@ -5,14 +5,15 @@ intensity changes most over time) into one line per frame. The Li front is the e
 contiguous "filled" run from the origin side, with filled = intensity beyond the midpoint of
 the kymograph's 5th–95th percentile range (Li darker or brighter, ``li_brighter``).
 Filling efficiency = plated volume π(d/2)²·Δx over the volume the charge should plate,
-|Q|·Ω·N_A/F·... = |Q|·Ω/e with Ω = 21.6 Å³ per Li atom (physics-creep.md §2.1, §4 "Li filling").
+|Q|·Ω/e with Ω = 21.6 Å³ per Li atom (physics-creep.md §2.1, §4 "Li filling ratio").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from analysis.model import AnalysisError, Frames
+from analysis.errors import AnalysisError
+from analysis.model import Frames
 
 #: Volume of Li plated per coulomb: Ω / e (m³/C), Ω = 21.6 Å³ (physics-creep.md §2.2).
 LI_M3_PER_C = 21.6e-30 / 1.602176634e-19

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.errors import AnalysisError
+
 #: Columns each known stream must carry (besides ``time``), with their SI units.
 STREAM_COLUMNS: dict[str, dict[str, str]] = {
     "electro": {"voltage": "V", "current": "A"},
@@ -22,10 +24,6 @@ STREAM_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 EVENT_COLUMNS = ("time", "kind", "step", "message")
-
-
-class AnalysisError(ValueError):
-    """Bad or unusable input for analysis; the message names what and where."""
 
 
 @dataclass

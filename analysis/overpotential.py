@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.model import AnalysisError
+from analysis.errors import AnalysisError
 
 #: e / Ω with Ω = 21.6 Å³ per Li atom → 7.41e9 Pa/V (physics-creep.md §2.1, §5 case 1).
 NERNST_PA_PER_V = 1.602176634e-19 / 21.6e-30

@@ -142,7 +142,7 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     short_time = float(hard["time"].iat[0]) if len(hard) else None
     ccd_result = ccd.ccd_analysis(steps, short_time)
     growth_result = _growth(steps, interrupts, short_time)
-    imaging_result = _imaging(run, opt)
+    imaging_result = _imaging(run, opt, warnings)
     summary = _summary(
         run,
         steps,
@@ -192,11 +192,15 @@ def _growth(
     return {}
 
 
-def _imaging(run: RunData, opt: AnalysisOptions) -> dict[str, np.ndarray]:
+def _imaging(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> dict[str, np.ndarray]:
     """Kymograph, front and velocity (and filling efficiency) when the run has frames."""
     fr = run.frames
     if fr is None or len(fr.time) == 0:
         return {}
+    if not fr.pixel_size_m:
+        warnings.append(
+            "frames have no pixel size (sample pixel_size_m): front positions are in pixels"
+        )
     px = fr.pixel_size_m or 1.0
     kymo = imaging.kymograph(fr)
     pos = imaging.front_positions(kymo, px)
@@ -205,10 +209,11 @@ def _imaging(run: RunData, opt: AnalysisOptions) -> dict[str, np.ndarray]:
         "kymograph": kymo,
         "front_m": pos,
         "velocity_m_s": imaging.front_velocity(fr.time, pos),
+        "pixel_size_m": px,
     }
     diameter = opt.inner_diameter_m or (run.metadata.get("sample") or {}).get("inner_diameter_m")
     holder = run.streams.get("holder")
-    if diameter and holder is not None and len(holder) > 1:
+    if diameter and fr.pixel_size_m and holder is not None and len(holder) > 1:
         h = holder[(holder["time"] >= fr.time[0]) & (holder["time"] <= fr.time[-1])]
         if len(h) > 1:
             q = float(np.trapezoid(h["current"], h["time"]))

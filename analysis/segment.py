@@ -5,8 +5,9 @@ current (rest / plating / stripping and level changes), robust to noise spikes a
 sampling. Everything is vectorised (np.diff / np.flatnonzero / np.add.reduceat), so a 7 M-sample
 run segments in a fraction of a second.
 
-Charge uses midpoint weights: each sample owns half the interval to each neighbour, so step
-charges add up to the trapezoid integral of the whole run and boundary errors average to zero.
+Charge uses midpoint weights: each sample owns half the interval to each neighbour (the first
+and last samples mirror their single gap), so a step of n samples at spacing dt spans exactly
+n·dt, step boundaries sit midway between samples and boundary errors average to zero.
 """
 
 from __future__ import annotations
@@ -14,21 +15,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.model import AnalysisError
+from analysis.errors import AnalysisError
 
 #: Relative spread of the current below which an active step counts as constant-current.
 CC_REL_STD = 0.02
 
 
 def midpoint_weights(t: np.ndarray) -> np.ndarray:
-    """Time owned by each sample: half the gap to the previous plus half the gap to the next."""
+    """Time owned by each sample: half the gap to each neighbour (the ends mirror their one gap)."""
     w = np.empty_like(t, dtype=float)
     if t.size == 1:
         w[0] = 0.0
         return w
     w[1:-1] = (t[2:] - t[:-2]) * 0.5
-    w[0] = (t[1] - t[0]) * 0.5
-    w[-1] = (t[-1] - t[-2]) * 0.5
+    w[0] = t[1] - t[0]
+    w[-1] = t[-1] - t[-2]
     return w
 
 
@@ -113,7 +114,9 @@ def step_table(
     charge = np.add.reduceat(iw, starts)
     i2w = np.add.reduceat(iw * i, starts)
     del iw
-    bounds = np.concatenate(([t[0]], 0.5 * (t[cut - 1] + t[cut]), [t[-1]]))
+    head = 0.5 * (t[1] - t[0]) if n > 1 else 0.0
+    tail = 0.5 * (t[-1] - t[-2]) if n > 1 else 0.0
+    bounds = np.concatenate(([t[0] - head], 0.5 * (t[cut - 1] + t[cut]), [t[-1] + tail]))
     duration = np.diff(bounds)
     counts = ends - starts
     plain_mean = np.add.reduceat(i, starts) / counts

@@ -1,0 +1,141 @@
+"""Batch re-analysis of files and folders, in parallel processes or on a Dask cluster.
+
+Each run is loaded, analysed and (optionally) reported in a worker; the workers return the
+summary rows, which become ``summary.csv`` and ``summary.parquet``. A run that fails yields a
+row with ``status = "error"`` and the message — one bad file never stops the batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.errors import AnalysisError
+from analysis.pipeline import AnalysisOptions
+
+#: Suffixes collected from folders (explicitly named files may be any importable export).
+FOLDER_SUFFIXES = (".h5", ".hdf5", ".mpt")
+
+
+@dataclass
+class BatchJob:
+    """One run to analyse and where its report goes."""
+
+    path: Path
+    report_dir: Path | None
+    area_m2: float | None
+    fmt: str | None
+    options: AnalysisOptions
+
+
+def collect(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly plus run files found recursively in folders, sorted, no duplicates."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FOLDER_SUFFIXES
+            )
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise AnalysisError(f"{p}: no such file or folder")
+    seen: set[Path] = set()
+    return [f for f in found if not (f.resolve() in seen or seen.add(f.resolve()))]
+
+
+def _report_dirs(files: list[Path], out: Path) -> list[Path]:
+    """out/runs/<stem>, with a numeric suffix when two runs share a stem."""
+    used: dict[str, int] = {}
+    dirs = []
+    for f in files:
+        n = used.get(f.stem, 0)
+        used[f.stem] = n + 1
+        dirs.append(out / "runs" / (f.stem if n == 0 else f"{f.stem}-{n}"))
+    return dirs
+
+
+def analyze_one(job: BatchJob) -> dict[str, Any]:
+    """Worker: load, analyse, report one run; errors become a row, never an exception."""
+    from analysis.load import load_run
+    from analysis.pipeline import analyze_run
+
+    try:
+        run = load_run(job.path, area_m2=job.area_m2, fmt=job.fmt)
+        res = analyze_run(run, job.options)
+        row = {"file": str(job.path), "status": "ok", "error": "", **res.summary}
+        if job.report_dir is not None:
+            from analysis.report import write_report
+
+            row["report"] = str(write_report(run, res, job.report_dir))
+        return row
+    except (AnalysisError, OSError, ValueError, KeyError) as exc:
+        return {"file": str(job.path), "status": "error", "error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_batch(
+    paths: Iterable[str | Path],
+    out: str | Path,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    report: bool = True,
+    area_m2: float | None = None,
+    fmt: str | None = None,
+    options: AnalysisOptions | None = None,
+) -> pd.DataFrame:
+    """Analyse every run; write summary.csv/.parquet in ``out``; return the summary table."""
+    files = collect(paths)
+    if not files:
+        raise AnalysisError("no run files found (folders are searched for .h5, .hdf5 and .mpt)")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dirs = _report_dirs(files, out) if report else [None] * len(files)
+    opt = options or AnalysisOptions()
+    batch = [BatchJob(f, d, area_m2, fmt, opt) for f, d in zip(files, dirs, strict=True)]
+    if scheduler:
+        rows = _on_dask(batch, scheduler)
+    else:
+        workers = max(1, min(jobs or os.cpu_count() or 1, len(batch)))
+        if workers == 1:
+            rows = [analyze_one(j) for j in batch]
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                rows = list(
+                    pool.map(analyze_one, batch, chunksize=max(1, len(batch) // (4 * workers)))
+                )
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "summary.csv", index=False)
+    _parquet_safe(table).to_parquet(out / "summary.parquet", index=False)
+    return table
+
+
+def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Object columns mixing types (e.g. None and text) as strings, so pyarrow accepts them."""
+    fixed = table.copy()
+    for col in fixed.columns:
+        if fixed[col].dtype == object:
+            fixed[col] = fixed[col].map(lambda v: None if v is None or v != v else str(v))
+    return fixed
+
+
+def _on_dask(batch: list[BatchJob], address: str) -> list[dict[str, Any]]:
+    """Run the jobs on the Dask cluster at ``address`` (needs dask.distributed installed)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise AnalysisError(
+            "--scheduler needs Dask, which is not installed: pip install 'dask[distributed]'"
+        ) from None
+    try:
+        client = Client(address, timeout=10)
+    except OSError as exc:
+        raise AnalysisError(f"cannot reach the Dask scheduler at {address!r} ({exc})") from None
+    with client:
+        return client.gather(client.map(analyze_one, batch, pure=False))

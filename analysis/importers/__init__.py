@@ -1,0 +1,1 @@
+"""Importers for commercial cycler exports and generic CSV (entry point: ``importers.auto``)."""
