@@ -2,8 +2,9 @@
 
 Pure arithmetic, no I/O, so it is tested on its own. The plant is a screw actuator pushing a
 stack: force rises with displacement at roughly the stack stiffness ``k``. The law outputs an
-actuator velocity ``v = (ff + kp*e + I + D) / k`` (m/s) where ``ff`` is the rate of the ramped
-reference; the integral ``I`` is frozen whenever the output saturates (speed or travel limit)
+actuator velocity ``v = (ff + kp*e + I + D) / k`` (m/s) where ``e`` is the error against the
+reference the present reading was aimed at and ``ff`` the reference's rate over the coming
+iteration (the move made now shows in the next reading); the integral ``I`` is frozen whenever the output saturates (speed or travel limit)
 in the direction it would push further (conditional integration = anti-windup).
 """
 
@@ -69,11 +70,11 @@ class ForceLoop:
         (travel limits, force ceiling); the output never exceeds them.
         """
         g = self.gains
+        error = self.reference - force  # against the reference this reading was aimed at
         delta = self.target - self.reference
         ramp = max(-self.rate * dt, min(self.rate * dt, delta))
-        self.reference += ramp
+        self.reference += ramp  # what the next reading should show
         feed_forward = ramp / dt if dt > 0 else 0.0
-        error = self.reference - force
         derivative = 0.0
         if self._last_force is not None and dt > 0:
             derivative = -g.kd * (force - self._last_force) / dt

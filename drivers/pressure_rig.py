@@ -72,7 +72,8 @@ class LoadCellActuatorRig(PressureRig):
         )
         self.default_rate = s.quantity("ramp_rate", "pressure_rate", 1e6)
         self.max_rate = s.quantity("max_ramp_rate", "pressure_rate", 10e6)
-        self.loop = ForceLoop(gains, s.quantity("max_speed", "velocity", 1e-3))
+        actuator_speed = float(actuator.get("maxspeed")) * self.step_size
+        self.loop = ForceLoop(gains, s.quantity("max_speed", "velocity", actuator_speed))
         self.approach_speed = s.quantity("approach_speed", "velocity", 10e-6)
         self.contact_force = s.quantity("contact_force", "force", 5.0)
         self.tolerance = s.quantity("tolerance", "pressure", 0.05e6) * self._area

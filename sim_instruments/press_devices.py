@@ -14,7 +14,6 @@ Protocols are documented in ``docs/instruments/loadcell_indicator.md``,
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
@@ -108,8 +107,9 @@ class LoadCellIndicatorEmulator(LineDevice):
 class ScrewActuatorEmulator(LineDevice):
     """Motorised screw stage speaking Zaber ASCII; moves the world's actuator.
 
-    Moves are applied to the world at once; the axis reports ``BUSY`` until the move would
-    have finished at ``max_speed_steps`` per second of the world's clock.
+    The emulator keeps the commanded target; the world's actuator travels there at its own
+    finite speed and the axis reports ``BUSY`` until it has arrived. ``max_speed_steps`` is what
+    ``get maxspeed`` reports (the world's actuator speed).
     """
 
     read_termination = b"\n"
@@ -123,7 +123,7 @@ class ScrewActuatorEmulator(LineDevice):
         address: int = 1,
         limit_min: int = 0,
         limit_max: int = 2_000_000,
-        max_speed_steps: float = 20_000.0,
+        max_speed_steps: float = 2000.0,
         device_id: int = 50081,
         serial: int = 123456,
     ) -> None:
@@ -135,21 +135,19 @@ class ScrewActuatorEmulator(LineDevice):
         self.max_speed_steps = max_speed_steps
         self.device_id = device_id
         self.serial = serial
-        self.busy_until = -math.inf
+        self.target = world.actuator_steps()
         self.warning = "--"
 
     def _status(self) -> str:
-        return "BUSY" if self.world.clock.now() < self.busy_until else "IDLE"
+        return "BUSY" if self.world.actuator_steps() != self.target else "IDLE"
 
     def _reply(self, axis: int, data: str, flag: str = "OK", warning: str | None = None) -> str:
         return f"@{self.address:02d} {axis} {flag} {self._status()} {warning or self.warning} {data}"
 
     def _move_to(self, target: int) -> None:
-        here = self.world.actuator_steps()
-        distance = target - here
-        self.world.actuator_move_steps(distance)
-        start = max(self.world.clock.now(), self.busy_until)
-        self.busy_until = start + abs(distance) / self.max_speed_steps
+        """Retarget the world's actuator (it travels there at its own finite speed)."""
+        self.world.actuator_move_steps(target - self.target)
+        self.target = target
 
     def handle(self, command: str) -> str | None:
         parts = command.strip().split()
@@ -182,7 +180,7 @@ class ScrewActuatorEmulator(LineDevice):
     def _execute(self, axis: int, verb: str, args: list[str]) -> str:
         if verb == "move":
             kind, value = args[0].lower(), args[1] if len(args) > 1 else ""
-            here = self.world.actuator_steps()
+            here = self.world.actuator_steps()  # Zaber: relative to where the axis is now
             if kind == "abs":
                 target = int(value)
             elif kind == "rel":
@@ -198,8 +196,9 @@ class ScrewActuatorEmulator(LineDevice):
             self._move_to(target)
             return self._reply(axis, "0")
         if verb == "stop":
-            self.busy_until = self.world.clock.now()
-            return self._reply(axis, "0", warning="NI" if self._status() == "BUSY" else None)
+            interrupted = self._status() == "BUSY"
+            self._move_to(self.world.actuator_steps())
+            return self._reply(axis, "0", warning="NI" if interrupted else None)
         if verb == "home":
             self._move_to(self.limit_min)
             return self._reply(axis, "0")
@@ -231,7 +230,7 @@ class ScrewActuatorEmulator(LineDevice):
             return reply
         fields = reply.split(" ", 5)
         if fault.kind is FaultKind.ERROR:
-            self.busy_until = self.world.clock.now()
+            self._move_to(self.world.actuator_steps())  # stalled where it stands
             self.warning = "FS"
             fields[3], fields[4] = "IDLE", "FS"
             return " ".join(fields)
@@ -261,7 +260,7 @@ class PressureControllerEmulator(LineDevice):
         unit_id: str = "A",
         area_m2: float = 1e-4,
         max_pressure_Pa: float = 100e6,
-        stiffness_N_per_m: float = 2e8,
+        stiffness_N_per_m: float = 1e7,
         gain_per_s: float = 4.0,
         ramp_Pa_per_s: float = 1e6,
         period_s: float = 0.05,
@@ -281,7 +280,8 @@ class PressureControllerEmulator(LineDevice):
         self.active_setpoint_Pa = 0.0  # ramped setpoint the loop follows now
         self.mode = "HLD"  # REG (regulating), HLD (hold position), EXH (released)
         self.error_code = 0
-        self._integral = 0.0
+        self.target = world.actuator_steps()
+        self._integral = 0.0  # N*s
         self._last_force = 0.0
         self._stuck: str | None = None
         self._stop = threading.Event()
@@ -308,24 +308,34 @@ class PressureControllerEmulator(LineDevice):
                     self.regulate(self.period_s)
 
     def regulate(self, dt: float) -> None:
-        """One regulation step: ramp the setpoint, integral action on the force error."""
+        """One regulation step: ramped setpoint with feed-forward, PI on the force error.
+
+        The actuator position integrates the moves, so the PI on the move rate is a type-2 loop:
+        no offset even while the Li creeps and relaxes the force at a steady rate.
+        """
         force = self.world.load_cell_force_N()
         self._last_force = force
         if self.mode == "EXH":
-            if self.world.actuator_steps() > 0:
-                self.world.actuator_move_steps(-self.world.actuator_steps())
+            if self.target != 0:
+                self.world.actuator_move_steps(-self.target)
+                self.target = 0
             return
         if self.mode != "REG":
+            self._integral = 0.0
             return
-        step = self.ramp_Pa_per_s * dt
-        delta = self.setpoint_Pa - self.active_setpoint_Pa
-        self.active_setpoint_Pa += max(-step, min(step, delta))
         error_N = self.active_setpoint_Pa * self.area_m2 - force
-        move_m = self.gain * dt * error_N / self.stiffness
+        step = self.ramp_Pa_per_s * dt
+        ramp = max(-step, min(step, self.setpoint_Pa - self.active_setpoint_Pa))
+        self.active_setpoint_Pa += ramp
+        self._integral += error_N * dt
+        feed_forward = ramp * self.area_m2 / dt
+        rate_N = feed_forward + self.gain * error_N + self.gain**2 / 4 * self._integral
+        move_m = rate_N * dt / self.stiffness
         steps = round(move_m / self.world.actuator_step_size_m())
-        steps = max(steps, -self.world.actuator_steps())
+        steps = max(steps, -self.target)
         if steps:
             self.world.actuator_move_steps(steps)
+            self.target += steps
 
     # -- protocol -----------------------------------------------------------------------------
     def _frame(self) -> str:
