@@ -96,10 +96,16 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path:
     node = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (
+            isinstance(node, dict)
+            and part in node
+            or isinstance(node, list)
+            and isinstance(part, int)
+            and 0 <= part < len(node)
+        ):
             node = node[part]
-        elif not last:
-            continue
+        elif not last or (isinstance(node, dict) and node.get("type") == part):
+            continue  # a union tag (the step type) or a validator name
         path.append(part)
     return tuple(path)
 

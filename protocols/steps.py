@@ -29,7 +29,8 @@ from protocols.quantities import (
 )
 
 Action = Literal["next", "stop", "end_cycle"]
-DetectorEvent = Literal["void_onset", "short", "compliance"]
+#: "short" is a hard short (detector kind "hard_short"); "compliance" is the source's own flag.
+DetectorEvent = Literal["void_onset", "short", "soft_short", "compliance"]
 
 
 class Strict(BaseModel):
@@ -159,15 +160,15 @@ class Potentiostatic(Ended):
 
 
 class CurrentInterrupt(_CurrentSource):
-    """Source a current for ``on``, then open the circuit for ``off``; logs ohmic vs total R.
+    """Source a current for ``on_time``, then open the circuit for ``off_time``; logs R parts.
 
     The instantaneous voltage jump at the interrupt is the ohmic (bulk) part; the remaining
-    relaxation over ``off`` is the interfacial part.
+    relaxation over ``off_time`` is the interfacial part.
     """
 
     type: Literal["current_interrupt"]
-    on: Duration
-    off: Duration
+    on_time: Duration
+    off_time: Duration
 
 
 class Goto(StepBase):

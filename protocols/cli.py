@@ -1,0 +1,112 @@
+"""``ssbench validate | run | resume | demo``: protocol subcommands (registered by daq.cli)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the protocol subcommands to the ``ssbench`` parser."""
+    p = subparsers.add_parser("validate", help="check a protocol (and a station) without hardware; "
+                              "print expected duration and charge")  # fmt: skip
+    p.add_argument("protocol", help="protocol YAML file")
+    p.add_argument("--station", help="station YAML file: check roles and instrument ranges")
+    p.set_defaults(handler=_validate)
+
+    p = subparsers.add_parser(
+        "run", help="run a protocol on a station, recording to an HDF5 run file"
+    )
+    p.add_argument("protocol", help="protocol YAML file")
+    p.add_argument("--station", required=True, help="station YAML file")
+    p.add_argument("--out", default="runs", help="folder for the run file (default: runs/)")
+    p.add_argument("--sim", action="store_true", help="use the simulated twin of every instrument")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_run)
+
+    p = subparsers.add_parser(
+        "resume", help="continue an interrupted run after its last completed step"
+    )
+    p.add_argument("run_file", help="the run's HDF5 file")
+    p.add_argument("--station", help="station YAML file (default: rebuilt from the run file)")
+    p.add_argument("--sim", action="store_true", help="use the simulated twin of every instrument")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_resume)
+
+    p = subparsers.add_parser("demo", help="simulated LLZO cell: CCD ramp under a stack-pressure "
+                              "schedule, run file, analysis and report (< 1 min)")  # fmt: skip
+    p.add_argument("--out", default="ssbench-demo", help="output folder (default: ssbench-demo/)")
+    p.set_defaults(handler=_demo)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from protocols.loader import load_protocol
+    from protocols.validate import validate
+
+    protocol = load_protocol(args.protocol)
+    station = None
+    if args.station:
+        from daq.station import load_station_config
+
+        station = load_station_config(args.station)
+    report = validate(protocol, station)
+    print(f"{args.protocol}: protocol {protocol.name!r} is valid (sha256 {protocol.sha256()[:12]})")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0 if report.ok else 1
+
+
+def _listeners(args: argparse.Namespace) -> list:
+    from protocols.console import ProgressBar
+
+    return [] if args.quiet else [ProgressBar()]
+
+
+def _report_result(output) -> int:
+    result = output.result
+    print(f"run file: {output.path}")
+    print(f"status: {result.status} ({result.reason})")
+    for outcome in result.outcomes:
+        j = f", J_crit {outcome['j_crit'] * 0.1:.4g} mA/cm2" if "j_crit" in outcome else ""
+        print(f"outcome: {outcome['result']}: {outcome['failure_mode']}{j}")
+    return 0 if result.status in ("success", "stopped") else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from daq.station import Station, load_station_config
+    from protocols.console import interactive
+    from protocols.loader import load_protocol
+    from protocols.runner import execute, run_file_name
+
+    protocol = load_protocol(args.protocol)
+    config = load_station_config(args.station)
+    text = Path(args.protocol).read_text(encoding="utf-8")
+    with Station.open(config, simulate=args.sim) as station:
+        path = Path(args.out) / run_file_name(protocol)
+        output = execute(protocol, text, station, path, _listeners(args), controller=interactive)
+    return _report_result(output)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from daq.runfile import RunReader
+    from daq.station import Station, StationConfig, load_station_config
+    from protocols.console import interactive
+    from protocols.runner import resume
+
+    if args.station:
+        config = load_station_config(args.station)
+    else:
+        with RunReader(args.run_file) as reader:
+            snapshot = reader.station
+        config = StationConfig(name="resumed", instruments={
+            name: {"driver": s["driver"], "resource": s["resource"], "settings": s.get("settings", {})}
+            for name, s in snapshot.items()})  # fmt: skip
+    with Station.open(config, simulate=args.sim) as station:
+        output = resume(args.run_file, station, _listeners(args), controller=interactive)
+    return _report_result(output)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from protocols.demo import run_demo
+
+    return run_demo(Path(args.out))

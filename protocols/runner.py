@@ -1,0 +1,104 @@
+"""Run, resume and demo: station + engine + run file + live detectors, as the CLI uses them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from daq.runfile import RunReader, RunWriter
+from protocols.engine import Engine, Listener, RunResult
+from protocols.model import Protocol
+from protocols.recording import RunFileRecorder, open_writer
+from protocols.resume import resume_point
+
+Controller = Callable[[Engine], Any]
+
+
+@dataclass
+class RunOutput:
+    """Where the run went and how it ended."""
+
+    path: Path
+    result: RunResult
+
+
+def live_detectors(protocol: Protocol) -> list[Any]:
+    """Void-onset and short detectors from ``analysis.detect`` (the same code as offline)."""
+    from analysis.detect import ShortDetector, VoidOnsetDetector
+
+    return [VoidOnsetDetector(area_m2=protocol.sample.area), ShortDetector()]
+
+
+def run_file_name(protocol: Protocol, when: datetime | None = None) -> str:
+    """``20260122T101500Z_ccd-llzo.h5``: UTC start and a slug of the protocol name."""
+    stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", protocol.name).strip("-").lower() or "run"
+    return f"{stamp}_{slug}.h5"
+
+
+def _engine_run(engine: Engine, writer: RunWriter, controller: Controller | None) -> RunResult:
+    try:
+        if controller is not None:
+            with controller(engine):
+                result = engine.run()
+        else:
+            result = engine.run()
+    except BaseException as exc:
+        writer.close("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    writer.close(result.status, result.reason)
+    return result
+
+
+def execute(
+    protocol: Protocol,
+    source_text: str,
+    station: Any,
+    path: str | Path,
+    listeners: Iterable[Listener] = (),
+    controller: Controller | None = None,
+    detectors: bool = True,
+) -> RunOutput:
+    """Run ``protocol`` on an opened ``station`` into a new run file at ``path``."""
+    writer = open_writer(path, protocol, source_text, station)
+    try:
+        engine = Engine(protocol, station, [RunFileRecorder(writer), *listeners],
+                        detectors=live_detectors(protocol) if detectors else ())  # fmt: skip
+    except BaseException as exc:
+        writer.close("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    return RunOutput(Path(path), _engine_run(engine, writer, controller))
+
+
+def resume(
+    path: str | Path,
+    station: Any,
+    listeners: Iterable[Listener] = (),
+    controller: Controller | None = None,
+    detectors: bool = True,
+) -> RunOutput:
+    """Continue the run in ``path`` after its last completed step, as a new segment."""
+    with RunReader(path) as reader:
+        point = resume_point(reader)
+    protocol = point.protocol
+    writer = RunWriter.reopen(path)
+    try:
+        engine = Engine(
+            protocol,
+            station,
+            [RunFileRecorder(writer), *listeners],
+            detectors=live_detectors(protocol) if detectors else (),
+            resume=point.states,
+            signals=point.signals,
+            first_step=point.first_step,
+            segment=point.segment,
+            time_offset=point.time_offset + 1.0 / protocol.sampling.rate,
+        )
+    except BaseException as exc:
+        writer.close("failed", f"{type(exc).__name__}: {exc}")
+        raise
+    return RunOutput(Path(path), _engine_run(engine, writer, controller))

@@ -1,0 +1,117 @@
+"""Safety supervisor: every sample of every stream against the run's global limits.
+
+It knows nothing of steps (only a per-step charge counter the engine resets at each step
+start) and is fed before any step logic sees the samples. A limit trips after ``debounce``
+consecutive samples beyond it (the count carries across blocks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from protocols.model import Limits
+
+
+@dataclass(frozen=True)
+class Trip:
+    """Why the run tripped: which quantity, its value and limit, and the sample's run time."""
+
+    quantity: str
+    value: float
+    limit: float
+    time: float
+
+    def message(self) -> str:
+        return f"{self.quantity} {self.value:.6g} beyond limit {self.limit:.6g} (SI) at t={self.time:.6g} s"
+
+
+def sustained(mask: np.ndarray, carry: int, need: int) -> tuple[int, int]:
+    """First index where ``need`` consecutive trues complete (or -1), and the run carried out."""
+    n = mask.size
+    if n == 0:
+        return -1, carry
+    idx = np.arange(n)
+    last_false = np.where(~mask, idx, -1)
+    np.maximum.accumulate(last_false, out=last_false)
+    run = np.where(last_false < 0, idx + 1 + carry, idx - last_false)
+    hit = np.flatnonzero(run >= need)
+    return (int(hit[0]) if hit.size else -1), int(run[-1])
+
+
+class Supervisor:
+    """Checks sample blocks against :class:`Limits`; returns the first :class:`Trip` or None."""
+
+    def __init__(self, limits: Limits, area: float | None) -> None:
+        self.limits = limits
+        self.area = area
+        self._carry: dict[str, int] = {}
+        self.step_charge = 0.0
+        self._last_t: float | None = None
+        self.checked = 0
+
+    def reset_step(self) -> None:
+        """A new step starts: the per-step charge counter restarts at zero."""
+        self.step_charge = 0.0
+        self._last_t = None
+
+    def _bounds(
+        self, name: str, t: np.ndarray, x: np.ndarray, lo: float | None, hi: float | None
+    ) -> Trip | None:
+        if lo is None and hi is None:
+            return None
+        mask = np.zeros(x.shape, dtype=bool)
+        if lo is not None:
+            mask |= x < lo
+        if hi is not None:
+            mask |= x > hi
+        hit, self._carry[name] = sustained(mask, self._carry.get(name, 0), self.limits.debounce)
+        if hit < 0:
+            return None
+        value = float(x[hit])
+        limit = hi if hi is not None and value > hi else lo
+        return Trip(name, value, float(limit), float(t[hit]))
+
+    def electro(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> Trip | None:
+        """Voltage, |current|, |current density| and per-step charge / capacity."""
+        lim = self.limits
+        self.checked += t.size
+        if t.size == 0:
+            return None
+        checks = []
+        if lim.voltage is not None:
+            checks.append(("voltage", v, lim.voltage.min, lim.voltage.max))
+        if lim.current is not None:
+            checks.append(("current", np.abs(i), None, lim.current))
+        if lim.current_density is not None and self.area:
+            checks.append(("current_density", np.abs(i) / self.area, None, lim.current_density))
+        if lim.charge is not None or lim.capacity is not None:
+            prev = self._last_t if self._last_t is not None else t[0]
+            q = np.abs(self.step_charge + np.cumsum(i * np.diff(t, prepend=prev)))
+            self.step_charge = float(self.step_charge + np.sum(i * np.diff(t, prepend=prev)))
+            self._last_t = float(t[-1])
+            if lim.charge is not None:
+                checks.append(("charge", q, None, lim.charge))
+            if lim.capacity is not None and self.area:
+                checks.append(("capacity", q / self.area, None, lim.capacity))
+        return self._first(t, checks)
+
+    def _first(self, t: np.ndarray, checks: list) -> Trip | None:
+        trips = [trip for name, x, lo, hi in checks if (trip := self._bounds(name, t, x, lo, hi))]
+        return min(trips, key=lambda trip: trip.time) if trips else None
+
+    def pressure(self, t: np.ndarray, p: np.ndarray) -> Trip | None:
+        rng = self.limits.pressure
+        self.checked += t.size
+        return None if rng is None else self._bounds("pressure", t, p, rng.min, rng.max)
+
+    def temperature(self, t: np.ndarray, temp: np.ndarray) -> Trip | None:
+        rng = self.limits.temperature
+        self.checked += t.size
+        return None if rng is None else self._bounds("temperature", t, temp, rng.min, rng.max)
+
+    def bias(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> Trip | None:
+        self.checked += t.size
+        lim = self.limits.bias
+        return None if lim is None else self._bounds("bias", t, np.abs(v), None, lim)

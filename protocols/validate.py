@@ -1,0 +1,162 @@
+"""Check a protocol against a station without touching hardware; predict duration and charge.
+
+Station ranges come from instrument settings in the station file, when present:
+potentiostat ``max_current`` / ``max_voltage``, pressure rig ``max_pressure`` (or
+``max_force`` with ``cell_area``), bias holder ``max_bias``, thermal ``max_temperature``.
+Every setpoint is also checked against the protocol's own safety limits (it would trip at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from daq.units import format_quantity, parse_quantity
+from protocols.estimate import Estimate, estimate, step_current
+from protocols.model import Protocol
+from protocols.program import Instr, compile_protocol
+from protocols.steps import STEP_ROLE
+
+#: station setting -> (role, quantity kind, what it bounds)
+RANGE_SETTINGS = {
+    "max_current": ("potentiostat", "current", "current"),
+    "max_voltage": ("potentiostat", "voltage", "voltage"),
+    "max_pressure": ("pressure_rig", "pressure", "pressure"),
+    "max_bias": ("bias_holder", "voltage", "bias"),
+    "max_temperature": ("thermal", "temperature", "temperature"),
+}
+_DISPLAY = {"current": ("current", "mA"), "voltage": ("voltage", "V"), "bias": ("voltage", "V"),
+            "pressure": ("pressure", "MPa"), "temperature": ("temperature", "degC")}  # fmt: skip
+
+
+@dataclass
+class ValidationReport:
+    """What ``ssbench validate`` prints: problems (empty = runnable) and the estimate."""
+
+    estimate: Estimate
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        e = self.estimate
+        bound = "" if e.exact else "at least "
+        out = [
+            f"expected duration: {bound}{_hours(e.duration)} ({e.step_count} steps)",
+            f"charge: plated {format_quantity(e.charge_plated, 'charge', 'mAh')}, "
+            f"stripped {format_quantity(e.charge_stripped, 'charge', 'mAh')}",
+        ]
+        if e.unbounded:
+            out.append("the protocol may never end (an unconditional goto loop)")
+        if e.open_ended:
+            shown = ", ".join(e.open_ended[:5]) + (" ..." if len(e.open_ended) > 5 else "")
+            out.append(f"{len(e.open_ended)} step(s) end on measurements only: {shown}")
+        out += [f"problem: {p}" for p in self.problems]
+        return out
+
+
+def _hours(seconds: float) -> str:
+    h, rem = divmod(int(round(seconds)), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d} (h:mm:ss)"
+
+
+def _station_parts(station: Any) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """(role -> instrument name, role -> parsed range settings) from a Station or StationConfig."""
+    config = getattr(station, "config", station)
+    names: dict[str, str] = {}
+    ranges: dict[str, dict[str, float]] = {}
+    for name, inst in config.instruments.items():
+        names[inst.role] = name
+        found = ranges.setdefault(inst.role, {})
+        for key, (role, kind, what) in RANGE_SETTINGS.items():
+            if role == inst.role and key in inst.settings:
+                found[what] = parse_quantity(inst.settings[key], kind, f"{name}.settings.{key}")
+        if (
+            inst.role == "pressure_rig"
+            and "max_force" in inst.settings
+            and "cell_area" in inst.settings
+        ):
+            force = parse_quantity(
+                inst.settings["max_force"], "force", f"{name}.settings.max_force"
+            )
+            area = parse_quantity(inst.settings["cell_area"], "area", f"{name}.settings.cell_area")
+            found.setdefault("pressure", force / area)
+    return names, ranges
+
+
+def _setpoints(ins: Instr, area: float | None) -> Iterator[tuple[str, float]]:
+    """(quantity name, |value|) pairs a step asks of its instrument."""
+    step = ins.step
+    current = step_current(step, area)
+    if current is not None:
+        yield "current", abs(current)
+    for attr in ("voltage_limit", "voltage"):
+        value = getattr(step, attr, None)
+        if value is not None and STEP_ROLE[step.type] == "potentiostat":
+            yield "voltage", abs(value)
+    if STEP_ROLE[step.type] == "bias_holder":
+        for attr in ("voltage", "high", "low", "probe_bias"):
+            if getattr(step, attr, None) is not None:
+                yield "bias", abs(getattr(step, attr))
+    for attr in ("pressure", "to"):
+        if STEP_ROLE[step.type] == "pressure_rig" and getattr(step, attr, None) is not None:
+            yield "pressure", getattr(step, attr)
+    if step.type == "set_temperature":
+        yield "temperature", step.temperature
+
+
+def _limit_bounds(protocol: Protocol) -> dict[str, float]:
+    """Upper bounds on |setpoint| implied by the protocol's own safety limits."""
+    lim = protocol.limits
+    bounds: dict[str, float] = {}
+    if lim.current is not None:
+        bounds["current"] = lim.current
+    if lim.current_density is not None and protocol.sample.area is not None:
+        bounds["current"] = min(
+            bounds.get("current", float("inf")), lim.current_density * protocol.sample.area
+        )
+    if lim.bias is not None:
+        bounds["bias"] = lim.bias
+    for name in ("pressure", "temperature"):
+        rng = getattr(lim, name)
+        if rng is not None and rng.max is not None:
+            bounds[name] = rng.max
+    return bounds
+
+
+def _show(what: str, value: float) -> str:
+    kind, unit = _DISPLAY[what]
+    return format_quantity(value, kind, unit)
+
+
+def validate(protocol: Protocol, station: Any | None = None) -> ValidationReport:
+    """Estimate and check ``protocol``; with ``station`` (Station or StationConfig) also roles and ranges."""
+    programs = compile_protocol(protocol)
+    report = ValidationReport(estimate(protocol))
+    own = _limit_bounds(protocol)
+    names, ranges = _station_parts(station) if station is not None else ({}, {})
+    missing: set[str] = set()
+    for program in programs.values():
+        for ins in program.steps():
+            role = STEP_ROLE[ins.step.type]
+            if (
+                station is not None
+                and role is not None
+                and role not in names
+                and role not in missing
+            ):
+                missing.add(role)
+                report.problems.append(f"{ins.name}: needs a {role}, and the station has none")
+            for what, value in _setpoints(ins, protocol.sample.area):
+                if what in own and value > own[what] * (1 + 1e-9):
+                    report.problems.append(f"{ins.name}: {what} {_show(what, value)} is beyond the protocol's "
+                                           f"safety limit {_show(what, own[what])} (would trip at once)")  # fmt: skip
+                bound = ranges.get(role or "", {}).get(what)
+                if bound is not None and value > bound * (1 + 1e-9):
+                    report.problems.append(f"{ins.name}: {what} {_show(what, value)} is beyond the "
+                                           f"{names[role]!r} range {_show(what, bound)}")  # fmt: skip
+    return report
