@@ -359,10 +359,14 @@ class Keithley2450Emulator(ScpiDevice):
 
     # -- faults --------------------------------------------------------------------------------------
 
-    def apply_fault(self, fault: Fault, command: str, reply: str | None) -> str | None:
-        """error: queue an instrument error; stuck: readings repeat; spike: one reading jumps."""
+    def before_fault(self, fault: Fault, command: str) -> None:
+        """error: the instrument queues an error as the line starts executing."""
         if fault.kind is FaultKind.ERROR:
             self.error(-300, f"injected fault on {command}")
+
+    def apply_fault(self, fault: Fault, command: str, reply: str | None) -> str | None:
+        """stuck: readings repeat the previous value; spike: one reading jumps."""
+        if fault.kind is FaultKind.ERROR:
             return reply
         if reply is None or not _is_reading_query(command):
             return reply

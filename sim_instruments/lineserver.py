@@ -46,11 +46,17 @@ class LineDevice(ABC):
         """Apply a device fault (error, stuck, spike) to the reply; default: report an error."""
         return reply
 
+    def before_fault(self, fault: Fault, command: str) -> None:
+        """Device-fault hook run before ``command`` executes (e.g. queue an error that a
+        query later on the same line must see); default: nothing."""
+        return None
+
     def respond(self, command: str) -> tuple[bytes | None, bool]:
         """Full handling of one line: (bytes to send or None, whether to drop the link)."""
         fault = self.faults.check(command)
         with self.lock:
             if fault is not None and fault.kind not in TRANSPORT_FAULTS:
+                self.before_fault(fault, command)
                 reply = self.apply_fault(fault, command, self.handle(command))
             else:
                 reply = self.handle(command)
