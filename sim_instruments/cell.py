@@ -82,6 +82,7 @@ class Coefficients:
     b: float  # 2RT/F
     j0f: tuple[float, float]  # j0 * f per interface
     asr_contact: tuple[float, float]  # ASR_c / f per interface
+    we_plating: tuple[float, float]  # (j0 f, ASR_c / f) of the WE while it is plated
     asr_interphase: float
     bare_we: bool  # anode-free WE without Li: blocking for stripping
     nucleation_V: float  # extra plating overpotential on (nearly) bare Cu
@@ -109,10 +110,13 @@ def _eta(c: Coefficients, k: int, j: float) -> tuple[float, float, float, float]
             return C.CU_REST_POTENTIAL_V + j * C.CU_BLOCKING_ASR_OHM_M2, 0.0, 0.0, 0.0
         if j == 0:
             return C.CU_REST_POTENTIAL_V, 0.0, 0.0, 0.0
-    ct = c.b * math.asinh(j / (2.0 * c.j0f[k]))
+    j0f, asr = c.j0f[k], c.asr_contact[k]
+    if k == 0 and j < 0:
+        j0f, asr = c.we_plating
+    ct = c.b * math.asinh(j / (2.0 * j0f))
     if k == 0 and j < 0:
         ct -= c.nucleation_V
-    con = j * c.asr_contact[k]
+    con = j * asr
     inter = j * c.asr_interphase
     return ct + con + inter, ct, con, inter
 
@@ -233,10 +237,15 @@ class CellModel:
 
     # --- algebra -------------------------------------------------------------------------
     def contact_fractions(self) -> tuple[float, float]:
+        """Li|SE contact per interface; on Cu, thin Li islands shrink as they are stripped."""
         f0 = self.interfaces[0].contact_fraction()
         if self.anode_free:
             f0 = max(min(1.0, self.cu_li_C_per_m2 / C.LI_ISLAND_CHARGE_C_PER_M2), 1e-6)
         return f0, self.interfaces[1].contact_fraction()
+
+    def plating_contact_we(self) -> float:
+        """Contact seen by Li plating on the WE: Cu|SE is in full contact."""
+        return 1.0 if self.anode_free else self.interfaces[0].contact_fraction()
 
     def coefficients(self, T: float, pressure_Pa: float) -> Coefficients:
         p = self.preset
@@ -250,8 +259,10 @@ class CellModel:
             nuc = C.CU_NUCLEATION_OVERPOTENTIAL_V * math.exp(
                 -self.cu_li_C_per_m2 / C.CU_NUCLEATION_DECAY_C_PER_M2
             )
+        fp = self.plating_contact_we()
         return Coefficients(
             area=self.area,
+            we_plating=(j0 * fp, asr_c / fp),
             r_bulk=self.thickness / (sigma * self.area),
             b=_B_FACTOR * T,
             j0f=(j0 * f[0], j0 * f[1]),
@@ -289,9 +300,10 @@ class CellModel:
             if k == 0 and self.anode_free:
                 out["void0"] = 0.0
                 continue
-            if jk > 0:
-                rate = _LPC * (jk - f[k] * (vac + creep))
-            else:
+            if jk > 0:  # stripping: excess over the supply opens voids; creep refills
+                excess = f[k] * (vac + creep) - jk
+                rate = -_LPC * excess if excess < 0 else -_LPC * min(f[k] * creep, excess)
+            else:  # rest or plating: creep and part of the plated Li refill voids
                 rate = -_LPC * (C.PLATING_VOID_REFILL * (-jk) + f[k] * creep)
             if itf.void_depth_m <= 0.0 and rate < 0:
                 rate = 0.0
@@ -309,7 +321,7 @@ class CellModel:
                 dt = min(dt, rel * C.VOID_DEPTH_SCALE_M / rv)
         j = abs(op.I_ion) / self.area
         if j > 0:
-            f = self.contact_fractions()
+            f = (self.plating_contact_we(), self.contact_fractions()[1])
             for k, itf in enumerate(self.interfaces):
                 if itf.filaments:
                     v = C.FILAMENT_GROWTH_GAIN * _LPC * j / f[k]
@@ -354,8 +366,9 @@ class CellModel:
                 itf.void_depth_m = max(0.0, itf.void_depth_m + rates[f"void{k}"] * dt)
                 itf.li_thickness_m -= _LPC * jk * dt
             if jk < 0:
+                fk = self.plating_contact_we() if k == 0 else f[k]
                 stress = C.NERNST_STRESS_PA_PER_V * abs(op.eta_ct[k] + op.eta_contact[k])
-                self._plate_filaments(itf, t + dt, -jk * dt, -jk / f[k] * dt, stress)
+                self._plate_filaments(itf, t + dt, -jk * dt, -jk / fk * dt, stress)
         if p.interphase_asr_ohm_m2_at_1h:
             self.interphase_age_s += dt * arrhenius(p.interphase_activation_J_per_mol, T)
         v_cs = self._creep_short_speed(T, pressure_Pa)
@@ -363,7 +376,7 @@ class CellModel:
             self.creep_penetration_m += v_cs * dt
             if self.creep_penetration_m >= self.thickness:
                 self._begin_short(t + dt, "creep")
-        self._track_voids(t + dt)
+        self._track_voids(t, dt, f)
 
     def _step_cu(self, jk: float, dt: float) -> None:
         """Anode-free WE: plated Li inventory; stripping leaves dead Li (CE = 1 - delta)."""
@@ -399,15 +412,19 @@ class CellModel:
                 itf.filament_m = self.thickness
                 self._begin_short(t, "filament")
 
-    def _track_voids(self, t: float) -> None:
-        f = self.contact_fractions()
+    def _track_voids(self, t: float, dt: float, before: tuple[float, float]) -> None:
+        """Record void onsets, the crossing time interpolated within the step."""
+        after = self.contact_fractions()
+        threshold = C.VOID_ONSET_CONTACT_FRACTION
         for k, itf in enumerate(self.interfaces):
             if k == 0 and self.anode_free:
                 continue
-            if not itf.in_void and f[k] < C.VOID_ONSET_CONTACT_FRACTION:
+            if not itf.in_void and after[k] < threshold:
                 itf.in_void = True
-                itf.void_onsets.append(t)
-            elif itf.in_void and f[k] > C.VOID_RECOVERED_CONTACT_FRACTION:
+                drop = before[k] - after[k]
+                frac = (before[k] - threshold) / drop if drop > 0 else 1.0
+                itf.void_onsets.append(t + dt * min(max(frac, 0.0), 1.0))
+            elif itf.in_void and after[k] > C.VOID_RECOVERED_CONTACT_FRACTION:
                 itf.in_void = False
 
     # --- shorts (discrete events) ------------------------------------------------------------

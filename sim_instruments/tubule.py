@@ -53,6 +53,7 @@ class TubuleModel:
         self.charge_C = 0.0
         self._rng = rng
         self._stripping = False
+        self._zeros = np.zeros(count)
 
     # --- holder ---------------------------------------------------------------------------
     def move(self, axis: str, distance_m: float) -> None:
@@ -99,9 +100,15 @@ class TubuleModel:
         )
         return np.where(open_, g, 0.0)
 
+    def idle(self) -> bool:
+        """No bias: nothing moves and no current flows (the common case for cell runs)."""
+        return self.bias_V == 0.0
+
     def currents(self) -> tuple[float, np.ndarray, np.ndarray, bool]:
         """(V at the terminals, per-tubule creep current, per-tubule overflow current, compliance)."""
         V = self.bias_V
+        if V == 0.0:
+            return 0.0, self._zeros, self._zeros, False
         g = self._conductances()
         contact = self.contacts()
         full = contact & (self.seg_end >= self.length) & (V < 0)
@@ -142,6 +149,8 @@ class TubuleModel:
 
     # --- dynamics -------------------------------------------------------------------------
     def max_step(self) -> float:
+        if self.idle():
+            return math.inf
         _, ic, io, _ = self.currents()
         speed = np.abs(ic).max() * self.omega / (C.ELEMENTARY_CHARGE_C * self.cross_section)
         dt = math.inf
@@ -158,6 +167,9 @@ class TubuleModel:
         return dt
 
     def step(self, dt: float) -> None:
+        if self.idle():
+            self._stripping = False
+            return
         V, ic, io, _ = self.currents()
         self.charge_C += (float(ic.sum() + io.sum()) + V / C.HOLDER_LEAK_RESISTANCE_OHM) * dt
         stripping = V > 0

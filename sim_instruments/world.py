@@ -268,6 +268,11 @@ class SimWorld:
             self._frames.append((self._t, self._drift[0], self._drift[1]))
             return self._t, image
 
+    def sync(self) -> None:
+        """Bring every model up to ``clock.now()`` (ports do this themselves)."""
+        with self._lock:
+            self._advance(self.clock.now())
+
     # --- ground truth -----------------------------------------------------------------------------
     def truth(self) -> dict[str, np.ndarray | float | list | str | None]:
         """Time series at every model knot plus event times, for scoring analysis."""
