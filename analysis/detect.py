@@ -129,7 +129,7 @@ class VoidOnsetDetector:
         level_tol: float = 0.05,
         settle_s: float = 30.0,
         baseline_s: float = 120.0,
-        k_sigma: float = 8.0,
+        k_sigma: float = 4.0,
         rel_rise: float = 0.15,
         min_rise_v: float = 1e-3,
         confirm: int = 5,
@@ -193,7 +193,10 @@ class VoidOnsetDetector:
                 seg.done = True
                 return self._event(seg, float(t[hit]))
             # a decelerating rise (interphase growth, warming) is not a void: re-baseline there
-            seg.level = float(np.median(av[max(0, hit - self.confirm + 1) : hit + 1]))
+            tt = np.concatenate([w[0] for w in seg.watch])
+            ex = np.concatenate([w[1] for w in seg.watch])
+            upto = int(np.searchsorted(tt, t[hit], side="right"))
+            seg.level += float(np.median(ex[max(0, upto - self.confirm) : upto]))
             seg.base_t_end = float(t[hit])
             seg.watch, seg.carry = [], 0
             t, av, q = t[hit + 1 :], av[hit + 1 :], q[hit + 1 :]
@@ -262,6 +265,7 @@ class _ShortSegment:
     level: float | None = None
     sigma: float = 0.0
     hard_carry: int = 0
+    low_start: float = 0.0
     tail: np.ndarray = field(default_factory=lambda: np.empty(0))
     soft_done: bool = False
 
@@ -347,15 +351,16 @@ class ShortDetector:
         watch = el >= self.settle_s
         low = (av < self.hard_frac * expected) & watch
         hit, seg.hard_carry = _sustained(low, seg.hard_carry, self.confirm)
+        if hit < 0 and 0 < seg.hard_carry <= t.size:
+            seg.low_start = float(t[t.size - seg.hard_carry])
         if seg.level is not None and not seg.soft_done:
             soft = self._soft(seg, t, av, watch, expected)
             if soft is not None:
                 events.append(soft)
         if hit >= 0:
-            start = max(0, hit - self.confirm + 1)
-            events.extend(
-                self._hard(seg, float(t[start]), float(av[hit]), expected, at_start=False)
-            )
+            first = hit - self.confirm + 1
+            t_low = float(t[first]) if first >= 0 else seg.low_start
+            events.extend(self._hard(seg, t_low, float(av[hit]), expected, at_start=False))
         return events
 
     def _soft(

@@ -1,0 +1,111 @@
+"""Void-onset and short detectors against synthetic truth; live (chunked) == offline."""
+
+import numpy as np
+import pytest
+
+from analysis.detect import ShortDetector, VoidOnsetDetector, detect_shorts, detect_void_onset
+from analysis.synthetic import SynthSpec, synthetic_run
+
+
+def _run(**kw):
+    run, truth = synthetic_run(SynthSpec(**kw))
+    return run.electro, truth
+
+
+def _chunked(detector, e, seed):
+    rng = np.random.default_rng(seed)
+    t, v, i = (e[c].to_numpy() for c in ("time", "voltage", "current"))
+    events, k = [], 0
+    while k < t.size:
+        m = int(rng.integers(1, 700))
+        events += detector.update(t[k : k + m], v[k : k + m], i[k : k + m])
+        k += m
+    return events
+
+
+@pytest.mark.parametrize(
+    ("void_after", "tau", "noise"), [(1800, 900, 2e-4), (900, 600, 1e-3), (2500, 400, 5e-4)]
+)
+def test_void_onset_time_capacity_and_j(void_after, tau, noise):
+    e, truth = _run(
+        n_cycles=3, void_step=3, void_after_s=void_after, void_tau_s=tau, noise_v=noise, seed=1
+    )
+    events = detect_void_onset(e, area_m2=1e-4, strip_sign=1)
+    assert len(events) == 1
+    ev = events[0]
+    assert abs(ev.time - truth["void_time"]) < 0.2 * tau
+    assert ev.values["capacity_C_m2"] == pytest.approx(
+        truth["void_charge"] / 1e-4, rel=0.2 * tau / void_after
+    )
+    assert ev.values["current_density_A_m2"] == pytest.approx(5.0)
+    assert 0 < ev.confidence <= 1
+
+
+def test_void_detector_quiet_on_clean_runs_and_on_interphase_growth():
+    for kw in (
+        {"n_cycles": 6, "noise_v": 1e-3},
+        {"n_cycles": 6, "growth_n": 0.4, "growth_t0": 600.0},
+    ):
+        e, _ = _run(**kw)
+        assert detect_void_onset(e) == []
+
+
+def test_void_strip_sign_selects_the_electrode():
+    e, _ = _run(n_cycles=3, void_step=3)  # step 3 strips WE (I > 0)
+    assert len(detect_void_onset(e, strip_sign=1)) == 1
+    assert detect_void_onset(e, strip_sign=-1) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_live_chunks_equal_offline(seed):
+    e, _ = _run(
+        n_cycles=8,
+        void_step=5,
+        soft_times=[3600 * 11 + 700],
+        short_time=3600 * 13 + 100,
+        jitter=0.4,
+        seed=seed,
+    )
+    offline = detect_void_onset(e, area_m2=1e-4) + detect_shorts(e)
+    live = _chunked(VoidOnsetDetector(area_m2=1e-4), e, seed) + _chunked(
+        ShortDetector(), e, seed + 10
+    )
+    assert [(x.kind, x.time) for x in live] == [(x.kind, x.time) for x in offline]
+    for a, b in zip(live, offline, strict=True):
+        assert a.values.keys() == b.values.keys()
+        assert list(a.values.values()) == pytest.approx(list(b.values.values()), rel=1e-9)
+
+
+def test_hard_and_soft_short_times():
+    short_t, soft_t = 3600 * 9 + 1234.0, 3600 * 7 + 321.0
+    e, truth = _run(n_cycles=6, soft_times=[soft_t], short_time=short_t, rest_s=0)
+    events = detect_shorts(e)
+    kinds = [x.kind for x in events]
+    assert kinds == ["soft_short", "hard_short"]
+    assert abs(events[0].time - soft_t) <= 2.0
+    assert abs(events[1].time - short_t) <= 2.0
+
+
+def test_short_at_step_start_uses_previous_steps_resistance():
+    # the short happens during a rest, so the next step starts already shorted
+    e, truth = _run(n_cycles=4, rest_s=300, short_time=3 * 3600 + 2 * 300 + 100)
+    events = detect_shorts(e)
+    assert [x.kind for x in events] == ["hard_short"]
+    assert "at step start" in events[0].message
+    assert truth["short_time"] < events[0].time < truth["short_time"] + 600
+
+
+def test_no_short_on_clean_noisy_run_and_on_current_ramp():
+    e, _ = _run(n_cycles=6, noise_v=2e-3, seed=5)
+    assert detect_shorts(e) == []
+    ramp, _ = _run(j=[1.0, 2.0, 4.0, 8.0], half_s=1800)
+    assert detect_shorts(ramp) == []
+
+
+def test_live_chunks_equal_offline_through_rebaselining():
+    e, _ = _run(n_cycles=4, growth_n=0.4, growth_t0=600.0, void_step=5, seed=4)
+    offline = detect_void_onset(e)
+    assert [x.kind for x in offline] == ["void_onset"]
+    for seed in range(3):
+        live = _chunked(VoidOnsetDetector(), e, seed)
+        assert [(x.kind, x.time) for x in live] == [(x.kind, x.time) for x in offline]
