@@ -80,7 +80,7 @@ def test_frozen_reading_away_from_setpoint_is_detected(setup):
     thermal.set_temperature(330.0)
     device.faults.add(Fault(kind="stuck", match="KRDG", times=-1))
     with pytest.raises(SensorFrozen):
-        soak(world, thermal, 200.0)
+        soak(world, thermal, 600.0)
 
 
 def test_spike_breaks_stability(setup):
