@@ -305,6 +305,10 @@ class Engine:
     def _cycle(self) -> None:
         self._acquire()
         self._handle_requests()
+        now = self.now()
+        if now >= self._next_progress:
+            self._next_progress = now + self.progress_period
+            self._publish_progress()
         if self._paused:
             return
         for track in self.tracks.values():
@@ -315,10 +319,6 @@ class Engine:
         if self._stopping and self._all_held():
             for track in self.tracks.values():
                 track.done = True
-        now = self.now()
-        if now >= self._next_progress:
-            self._next_progress = now + self.progress_period
-            self._publish_progress()
 
     def _all_held(self) -> bool:
         return all(t.done or t.held or self._holds_freely(t) for t in self.tracks.values())

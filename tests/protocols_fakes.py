@@ -86,6 +86,7 @@ class FakePotentiostat(_Faulty, Potentiostat):
         self._acq_t0 = 0.0
         self._next_k = 0
         self.off_times: list[float] = []
+        self.compliance_after: float | None = None  # run time from which samples flag compliance
 
     @property
     def mode(self):
@@ -131,7 +132,10 @@ class FakePotentiostat(_Faulty, Potentiostat):
         vi = [self.cell.respond(self._acq_t0 + r, self._mode, self.setpoint) for r in rel]
         v = np.array([x[0] for x in vi], dtype=float)
         i = np.array([x[1] for x in vi], dtype=float)
-        return ElectroBlock(rel, v, i, np.zeros(ks.size, dtype=bool))
+        comp = np.zeros(ks.size, dtype=bool)
+        if self.compliance_after is not None and self._mode == "galvanostatic":
+            comp = self._acq_t0 + rel >= self.compliance_after
+        return ElectroBlock(rel, v, i, comp)
 
     def stop_buffered(self) -> None:
         self._hit("stop_buffered")
