@@ -1,0 +1,199 @@
+"""Pause (deferred / immediate), resume, stop, abort, Ctrl-C, instrument faults, listener faults."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+
+import pytest
+from protocols_helpers import Collector, run_yaml
+
+from drivers.errors import SetpointError
+from protocols.console import ProgressBar, interactive
+from protocols.engine import Engine, Listener, Progress
+
+TWO_STEPS = """
+steps:
+  - {type: galvanostatic, current: 1 mA, end: [{time: 10 s}]}
+  - {type: galvanostatic, current: -1 mA, end: [{time: 10 s}]}
+"""
+
+
+def at_step(n: int, action):
+    """Hook calling ``action(engine)`` once, when step ``n`` starts."""
+    done = []
+
+    def hook(engine, collector, item):
+        if not done and getattr(item, "kind", None) == "step_start" and item.step == n:
+            done.append(True)
+            action(engine)
+
+    return hook
+
+
+def resume_after(pause_for: float, first):
+    """Hook: ``first(engine)`` at step 0 start, then resume once paused for ``pause_for``."""
+    state = {"paused_at": None}
+
+    def hook(engine, collector, item):
+        if getattr(item, "kind", None) == "step_start" and item.step == 0:
+            first(engine)
+        if getattr(item, "kind", None) == "pause":
+            state["paused_at"] = item.time
+        if (
+            isinstance(item, Progress)
+            and state["paused_at"] is not None
+            and item.elapsed >= state["paused_at"] + pause_for
+        ):
+            state["paused_at"] = None
+            engine.resume()
+
+    return hook
+
+
+def galv_on_time(col):
+    """Seconds of galvanostatic samples recorded (10 Hz)."""
+    electro = col.stream("electro")
+    return (electro["current"] != 0).sum() / 10.0
+
+
+def test_deferred_pause_waits_for_the_step_boundary_then_resumes():
+    result, col, st = run_yaml(TWO_STEPS, hook=resume_after(30.0, lambda e: e.pause()))
+    assert result.status == "success"
+    pause = col.kinds("pause")[0]
+    first_end = col.kinds("step_end")[0]
+    assert pause.time >= first_end.time
+    second_start = col.kinds("step_start")[1]
+    assert second_start.time >= pause.time + 30
+    assert galv_on_time(col) == pytest.approx(20.0, abs=0.3)
+    assert ("output_off", ()) in st.potentiostat.calls
+
+
+def test_immediate_pause_turns_the_source_off_and_keeps_step_time():
+    hook = resume_after(30.0, lambda e: e.pause(immediate=True))
+    result, col, st = run_yaml(TWO_STEPS, hook=hook)
+    assert result.status == "success"
+    pause, resume = col.kinds("pause")[0], col.kinds("resume")[0]
+    assert pause.time < 1.0 and resume.data["paused_for"] >= 30
+    end = col.kinds("step_end")[0]
+    assert end.time == pytest.approx(10.0 + resume.data["paused_for"], abs=0.25)
+    electro = col.stream("electro")
+    during = (electro["time"] > pause.time + 0.2) & (electro["time"] < resume.time)
+    assert not during.any()  # nothing sourced (nor acquired) while paused
+    assert galv_on_time(col) == pytest.approx(20.0, abs=0.3)
+
+
+def test_stop_finishes_the_current_step():
+    result, col, _ = run_yaml(TWO_STEPS, hook=at_step(0, lambda e: e.stop()))
+    assert result.status == "stopped"
+    assert len(col.kinds("step_end")) == 1 and col.kinds("step_end")[0].data["criterion"] == "time"
+
+
+def test_abort_goes_safe_at_once_and_keeps_data():
+    result, col, st = run_yaml(TWO_STEPS, hook=at_step(1, lambda e: e.abort()))
+    assert result.status == "aborted"
+    assert st.potentiostat.mode == "off"
+    assert len(col.stream("electro")["time"]) >= 100
+
+
+def test_transient_fault_is_retried():
+    from protocols_fakes import FakeStation
+
+    station = FakeStation.full()
+    station.potentiostat.fail("fetch", times=2)
+    result, col, _ = run_yaml(TWO_STEPS, station)
+    assert result.status == "success"
+    assert len(col.kinds("retry")) == 2
+
+
+def test_persistent_fault_fails_safe_with_cause():
+    from protocols_fakes import FakeStation
+
+    station = FakeStation.full()
+    station.potentiostat.fail("fetch", times=50)
+    result, col, st = run_yaml(TWO_STEPS, station)
+    assert result.status == "failed" and "fetch failed 3 times" in result.reason
+    assert st.potentiostat.mode == "off"
+    assert st.bias_holder.voltage == 0.0
+
+
+def test_setpoint_error_is_not_retried():
+    from protocols_fakes import FakeStation
+
+    station = FakeStation.full()
+    station.potentiostat.fail("set_current", exc=SetpointError("cell", "current", 1e-3, "+-0.1 mA"))
+    result, col, _ = run_yaml(TWO_STEPS, station)
+    assert result.status == "failed" and "outside the allowed" in result.reason
+    assert not col.kinds("retry")
+
+
+def test_critical_listener_failure_fails_the_run_but_a_gui_does_not():
+    class Broken(Listener):
+        critical = True
+
+        def on_samples(self, stream, data):
+            raise OSError("disk full")
+
+    class BrokenGui(Listener):
+        def on_samples(self, stream, data):
+            raise RuntimeError("widget gone")
+
+    from protocols_fakes import FakeStation
+
+    from protocols.loader import load_protocol_text
+
+    protocol = load_protocol_text("name: t\nlimits: {voltage: {max: 1 V}}\n" + TWO_STEPS)
+    assert Engine(protocol, FakeStation.full(), [Broken()]).run().status == "failed"
+    assert Engine(protocol, FakeStation.full(), [BrokenGui()]).run().status == "success"
+
+
+def _blocking_stdin():
+    read_end, _write_end = os.pipe()
+    return os.fdopen(read_end)
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"), [("a\n", "aborted"), ("s\n", "stopped"), ("r\n", "success")]
+)
+def test_ctrl_c_pauses_and_asks(answer, status, capsys):
+    from protocols_fakes import FakeStation
+
+    from protocols.loader import load_protocol_text
+
+    protocol = load_protocol_text("name: t\nlimits: {voltage: {max: 1 V}}\n" + TWO_STEPS)
+    col = Collector(at_step(0, lambda e: os.kill(os.getpid(), signal.SIGINT)))
+    engine = Engine(protocol, FakeStation.full(), [col])
+    col.engine = engine
+    with interactive(engine, stdin=io.StringIO(answer)):
+        result = engine.run()
+    assert result.status == status
+    assert "paused at the next safe point" in capsys.readouterr().err
+
+
+def test_second_ctrl_c_aborts():
+    from protocols_fakes import FakeStation
+
+    from protocols.loader import load_protocol_text
+
+    protocol = load_protocol_text("name: t\nlimits: {voltage: {max: 1 V}}\n" + TWO_STEPS)
+
+    def twice(engine):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    col = Collector(at_step(0, twice))
+    engine = Engine(protocol, FakeStation.full(), [col])
+    col.engine = engine
+    with interactive(engine, stdin=_blocking_stdin()):
+        result = engine.run()
+    assert result.status == "aborted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_progress_bar_prints():
+    out = io.StringIO()
+    bar = ProgressBar(out, min_interval=0.0)
+    bar.on_progress(Progress(50.0, 100.0, 3, {"main": "steps[1]"}, "running"))
+    err = out.getvalue()
+    assert "50%" in err and "left~0:00:50" in err

@@ -1,0 +1,145 @@
+"""Safety supervisor: each limit trips to the safe state, with debounce, within one tick."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from protocols_fakes import FakeCell, FakeStation
+from protocols_helpers import run_yaml
+
+from protocols.model import Limits
+from protocols.safety import Supervisor, sustained
+
+
+def spike(at: float, value: float, width: float = 0.05):
+    """A cell whose voltage jumps to ``value`` during [at, at + width)."""
+    return FakeCell(script=lambda t, v, i: (value if at <= t < at + width else v, i))
+
+
+def trip_of(result):
+    assert result.status == "tripped", result.reason
+    return result.trip
+
+
+@pytest.mark.parametrize(
+    ("limits", "step", "quantity"),
+    [
+        (
+            "{voltage: {max: 0.5 V}}",
+            "{type: galvanostatic, current: 1 mA, voltage_limit: 5 V, end: [{time: 10 s}]}",
+            None,
+        ),
+        (
+            "{voltage: {min: -1 V, max: 1 V}, current: 0.5 mA}",
+            "{type: potentiostatic, voltage: 0.1 V, end: [{time: 10 s}]}",
+            "current",
+        ),
+        (
+            "{voltage: {max: 1 V}, current_density: 0.5 mA/cm2}",
+            "{type: galvanostatic, current: 1 mA, end: [{time: 10 s}]}",
+            "current_density",
+        ),
+        (
+            "{voltage: {max: 1 V}, charge: 1 mC}",
+            "{type: galvanostatic, current: 1 mA, end: [{time: 10 s}]}",
+            "charge",
+        ),
+        (
+            "{voltage: {max: 1 V}, capacity: 0.001 mAh/cm2}",
+            "{type: galvanostatic, current: 1 mA, end: [{time: 10 s}]}",
+            "capacity",
+        ),
+    ],
+)
+def test_electro_limits_trip(limits, step, quantity):
+    cell = spike(3.0, 0.9) if quantity is None else None
+    result, col, st = run_yaml(
+        f"limits: {limits}\nsteps: [{step}]",
+        FakeStation.full(cell),
+        head="name: s\nsample: {area: 1 cm2}\n",
+    )
+    trip = trip_of(result)
+    assert trip.quantity == (quantity or "voltage")
+    assert st.potentiostat.mode == "off"
+    (event,) = col.kinds("limit_trip")
+    assert event.data["quantity"] == trip.quantity and event.data["value"] == trip.value
+    # reaction: from the crossing sample to output off, at most one tick (0.1 s at 10 Hz)
+    assert 0 <= st.potentiostat.off_times[0] - trip.time <= 0.1 + 1e-9
+
+
+def test_trip_time_of_charge_limit():
+    result, _, _ = run_yaml("limits: {voltage: {max: 1 V}, charge: 1 mC}\nsteps: [{type: galvanostatic, current: 1 mA, end: [{time: 10 s}]}]",
+                            head="name: s\n")  # fmt: skip
+    assert trip_of(result).time == pytest.approx(1.0, abs=0.11)
+
+
+def test_pressure_temperature_and_bias_limits_trip():
+    station = FakeStation.full()
+    result, _, st = run_yaml(
+        "limits: {pressure: {max: 6 MPa}}\nsteps: [{type: set_pressure, pressure: 8 MPa}]",
+        station,
+        head="name: s\n",
+    )
+    assert trip_of(result).quantity == "pressure"
+    assert st.pressure_rig.holding and not st.pressure_rig.released
+
+    result, _, st = run_yaml("limits: {pressure: {max: 6 MPa}, on_trip_pressure: release}\nsteps: [{type: set_pressure, pressure: 8 MPa}]",
+                             head="name: s\n")  # fmt: skip
+    assert st.pressure_rig.released
+
+    result, _, _ = run_yaml(
+        "limits: {temperature: {max: 50 degC}}\nsteps: [{type: set_temperature, temperature: 60 degC}]",
+        head="name: s\n",
+    )
+    assert trip_of(result).quantity == "temperature"
+
+    result, _, st = run_yaml("limits: {bias: 5 V}\nsteps: [{type: bias_hold, voltage: 10 V, current_limit: 1 uA, end: [{time: 5 s}]}]",
+                             head="name: s\n")  # fmt: skip
+    assert trip_of(result).quantity == "bias"
+    assert st.bias_holder.voltage == 0.0
+
+
+def test_debounce_ignores_short_excursions():
+    body = "steps: [{type: galvanostatic, current: 1 mA, voltage_limit: 5 V, end: [{time: 10 s}]}]"
+    head = "name: s\nlimits: {voltage: {max: 0.5 V}, debounce: 3}\n"
+    two = FakeCell(script=lambda t, v, i: (0.9 if 3.0 <= t < 3.15 else v, i))  # 2 samples
+    result, _, _ = run_yaml(body, FakeStation.full(two), head=head)
+    assert result.status == "success"
+    three = FakeCell(script=lambda t, v, i: (0.9 if 3.0 <= t < 3.25 else v, i))  # 3 samples
+    result, _, _ = run_yaml(body, FakeStation.full(three), head=head)
+    assert trip_of(result).time == pytest.approx(3.2)
+
+
+def test_trip_between_steps_and_on_other_tracks():
+    """The supervisor does not care which step runs: a pressure trip ends an electro step."""
+    body = """
+    limits: {voltage: {max: 1 V}, pressure: {max: 3 MPa}}
+    tracks:
+      echem: [{type: galvanostatic, current: 1 mA, end: [{time: 60 s}]}]
+      press: [{type: pressure_ramp, to: 5 MPa, rate: 0.5 MPa/s}]
+    """
+    result, col, st = run_yaml(body, head="name: s\n")
+    assert trip_of(result).quantity == "pressure"
+    assert st.potentiostat.mode == "off"
+    assert col.events[-1].data["status"] == "tripped"
+
+
+def test_sustained_carries_runs_across_blocks():
+    need = 3
+    hit, carry = sustained(np.array([False, True, True]), 0, need)
+    assert (hit, carry) == (-1, 2)
+    hit, carry = sustained(np.array([True, False]), carry, need)
+    assert hit == 0
+    hit, carry = sustained(np.array([True, True, True, False]), 0, need)
+    assert (hit, carry) == (2, 0)
+
+
+def test_supervisor_voltage_min_and_reset_of_step_charge():
+    sup = Supervisor(
+        Limits.model_validate({"voltage": {"min": "-1 V"}, "charge": "1 C"}), area=None
+    )
+    t = np.arange(5.0)
+    assert sup.electro(t, np.zeros(5), np.full(5, 0.1)) is None
+    sup.reset_step()
+    trip = sup.electro(t + 5, np.array([0, 0, -2.0, 0, 0]), np.zeros(5))
+    assert (trip.quantity, trip.time, trip.limit) == ("voltage", 7.0, -1.0)
