@@ -223,6 +223,7 @@ class CellModel:
         self._soft_r = math.inf
         self._next_toggle = math.inf
         self._hard_at = math.inf
+        self._f: tuple[float, float] | None = None  # contact fractions, until the next step
         self.charge_C = 0.0  # cumulative ionic charge through the cell (signed)
         self.throughput_C = 0.0  # cumulative |charge|
 
@@ -238,10 +239,12 @@ class CellModel:
     # --- algebra -------------------------------------------------------------------------
     def contact_fractions(self) -> tuple[float, float]:
         """Li|SE contact per interface; on Cu, thin Li islands shrink as they are stripped."""
-        f0 = self.interfaces[0].contact_fraction()
-        if self.anode_free:
-            f0 = max(min(1.0, self.cu_li_C_per_m2 / C.LI_ISLAND_CHARGE_C_PER_M2), 1e-6)
-        return f0, self.interfaces[1].contact_fraction()
+        if self._f is None:
+            f0 = self.interfaces[0].contact_fraction()
+            if self.anode_free:
+                f0 = max(min(1.0, self.cu_li_C_per_m2 / C.LI_ISLAND_CHARGE_C_PER_M2), 1e-6)
+            self._f = (f0, self.interfaces[1].contact_fraction())
+        return self._f
 
     def plating_contact_we(self) -> float:
         """Contact seen by Li plating on the WE: Cu|SE is in full contact."""
@@ -254,11 +257,6 @@ class CellModel:
         asr_c = contact_asr_ohm_m2(p, max(pressure_Pa, self.pressure_memory_Pa), T)
         sigma = p.conductivity_S_per_m * arrhenius(p.conductivity_activation_J_per_mol, T)
         bare = self.anode_free and self.cu_li_C_per_m2 <= 0.0
-        nuc = 0.0
-        if self.anode_free:
-            nuc = C.CU_NUCLEATION_OVERPOTENTIAL_V * math.exp(
-                -self.cu_li_C_per_m2 / C.CU_NUCLEATION_DECAY_C_PER_M2
-            )
         fp = self.plating_contact_we()
         return Coefficients(
             area=self.area,
@@ -269,8 +267,16 @@ class CellModel:
             asr_contact=(asr_c / f[0], asr_c / f[1]),
             asr_interphase=self.interphase_asr(),
             bare_we=bare,
-            nucleation_V=nuc,
+            nucleation_V=self.nucleation_V(),
             r_short=self.short_resistance(),
+        )
+
+    def nucleation_V(self) -> float:
+        """Extra plating overpotential on (nearly) bare Cu, fading as Li covers it."""
+        if not self.anode_free:
+            return 0.0
+        return C.CU_NUCLEATION_OVERPOTENTIAL_V * math.exp(
+            -self.cu_li_C_per_m2 / C.CU_NUCLEATION_DECAY_C_PER_M2
         )
 
     def interphase_asr(self) -> float:
@@ -367,7 +373,10 @@ class CellModel:
                 itf.li_thickness_m -= _LPC * jk * dt
             if jk < 0:
                 fk = self.plating_contact_we() if k == 0 else f[k]
-                stress = C.NERNST_STRESS_PA_PER_V * abs(op.eta_ct[k] + op.eta_contact[k])
+                eta = op.eta_ct[k] + op.eta_contact[k]
+                if k == 0:  # the Cu nucleation barrier does not load the electrolyte
+                    eta += self.nucleation_V()
+                stress = C.NERNST_STRESS_PA_PER_V * abs(eta)
                 self._plate_filaments(itf, t + dt, -jk * dt, -jk / fk * dt, stress)
         if p.interphase_asr_ohm_m2_at_1h:
             self.interphase_age_s += dt * arrhenius(p.interphase_activation_J_per_mol, T)
@@ -376,6 +385,7 @@ class CellModel:
             self.creep_penetration_m += v_cs * dt
             if self.creep_penetration_m >= self.thickness:
                 self._begin_short(t + dt, "creep")
+        self._f = None
         self._track_voids(t, dt, f)
 
     def _step_cu(self, jk: float, dt: float) -> None:
@@ -407,6 +417,12 @@ class CellModel:
             itf.filaments += 1
             itf.nucleation_times.append(t)
         if itf.filaments and not self.short_state:
+            # Griffith: the Li-filled crack (flaw a + length l) keeps growing while the Nernst
+            # stress exceeds K_IC / sqrt(pi (a + l)) (ees §0 eq 3; creep §3.1)
+            sigma0 = itf.flaw_stress_Pa[0]
+            a0 = (self.preset.fracture_toughness_Pa_sqrt_m / sigma0) ** 2 / math.pi
+            if stress < sigma0 * math.sqrt(a0 / (a0 + itf.filament_m)):
+                return
             itf.filament_m += C.FILAMENT_GROWTH_GAIN * _LPC * dq_local
             if itf.filament_m >= self.thickness:
                 itf.filament_m = self.thickness

@@ -60,7 +60,7 @@ VOID_DEPTH_SCALE_M = 0.8e-6
 CONTACT_FRACTION_MIN = 1e-3
 #: Fraction of plated Li that refills voids at the plating electrode [CAL: partial recovery so
 #: voids accumulate over cycles, ees §2.7 Kasemchainan]
-PLATING_VOID_REFILL = 0.5
+PLATING_VOID_REFILL = 0.2
 #: Void onset is reported when the contact fraction first falls below this (truth) [INF]
 VOID_ONSET_CONTACT_FRACTION = 0.95
 VOID_RECOVERED_CONTACT_FRACTION = 0.99

@@ -54,11 +54,13 @@ class TubuleModel:
         self._rng = rng
         self._stripping = False
         self._zeros = np.zeros(count)
+        self._cache: tuple[float, np.ndarray, np.ndarray, bool] | None = None
 
     # --- holder ---------------------------------------------------------------------------
     def move(self, axis: str, distance_m: float) -> None:
         if axis not in ("x", "y", "z"):
             raise ValueError(f"holder axis must be 'x', 'y' or 'z', got {axis!r}")
+        self._cache = None
         i = "xyz".index(axis)
         self.position[i] += distance_m
         self.position[2] = min(self.position[2], C.PROBE_MAX_INDENT_M)
@@ -75,6 +77,7 @@ class TubuleModel:
             raise ValueError(f"holder current limit must be > 0 A, got {limit_A}")
         self.bias_V = volts
         self.limit_A = limit_A
+        self._cache = None
 
     # --- circuit --------------------------------------------------------------------------
     def _conductances(self) -> np.ndarray:
@@ -106,9 +109,14 @@ class TubuleModel:
 
     def currents(self) -> tuple[float, np.ndarray, np.ndarray, bool]:
         """(V at the terminals, per-tubule creep current, per-tubule overflow current, compliance)."""
-        V = self.bias_V
-        if V == 0.0:
+        if self.bias_V == 0.0:
             return 0.0, self._zeros, self._zeros, False
+        if self._cache is None:
+            self._cache = self._solve()
+        return self._cache
+
+    def _solve(self) -> tuple[float, np.ndarray, np.ndarray, bool]:
+        V = self.bias_V
         g = self._conductances()
         contact = self.contacts()
         full = contact & (self.seg_end >= self.length) & (V < 0)
@@ -171,6 +179,7 @@ class TubuleModel:
             self._stripping = False
             return
         V, ic, io, _ = self.currents()
+        self._cache = None
         self.charge_C += (float(ic.sum() + io.sum()) + V / C.HOLDER_LEAK_RESISTANCE_OHM) * dt
         stripping = V > 0
         if stripping and not self._stripping:
