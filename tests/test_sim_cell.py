@@ -15,14 +15,15 @@ DOUX_OHM = {5: 110.0, 10: 50.0, 15: 40.0, 20: 35.0, 25: 32.0}  # ees §2.7
 def test_nernst_stress_is_7_41_MPa_per_mV():
     assert cal.nernst_stress_MPa_per_mV() == pytest.approx(7.41, rel=2e-3)
     # ees §0 eq 2: 100 mV -> ~750 MPa, 33 mV -> ~250 MPa (the LLZO fracture stress)
-    assert C.NERNST_STRESS_PA_PER_V * 0.100 == pytest.approx(742e6, rel=0.01)
-    assert C.NERNST_STRESS_PA_PER_V * 0.033 == pytest.approx(
-        C.PRESETS["llzo"].fracture_stress_median_Pa, rel=0.05
+    assert pytest.approx(742e6, rel=0.01) == C.NERNST_STRESS_PA_PER_V * 0.100
+    assert (
+        pytest.approx(C.PRESETS["llzo"].fracture_stress_median_Pa, rel=0.05)
+        == C.NERNST_STRESS_PA_PER_V * 0.033
     )
 
 
 def test_dense_li_is_4_85_um_per_mAh_cm2():
-    assert C.LI_THICKNESS_M_PER_C_PER_M2 * MAH_PER_CM2 == pytest.approx(4.85e-6, rel=2e-3)
+    assert pytest.approx(4.85e-6, rel=2e-3) == C.LI_THICKNESS_M_PER_C_PER_M2 * MAH_PER_CM2
 
 
 @pytest.mark.parametrize("pressure_MPa", sorted(DOUX_OHM))
