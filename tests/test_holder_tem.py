@@ -1,0 +1,123 @@
+"""TEM holder end to end: piezo emulator over a pty + Keithley 2450 emulator over pyvisa-py TCP."""
+
+from __future__ import annotations
+
+import pytest
+
+from daq.clock import VirtualClock
+from drivers.errors import InstrumentReportedError, SetpointError
+from drivers.registry import open_driver
+from sim_instruments.faults import Fault
+from sim_instruments.holder_devices import PiezoControllerEmulator
+from sim_instruments.keithley2450 import Keithley2450Emulator
+from sim_instruments.lineserver import PtyLineServer, TcpLineServer
+from sim_instruments.world import SimConfig, SimWorld
+
+SETTINGS = {
+    "travel": "5 um",
+    "coarse_step": "30 nm",
+    "step_voltage": "30 V",
+    "fine_range": "2 um",
+    "max_bias": "10 V",
+    "max_current": "1 uA",
+    "piezo": {"timeout": "0.3 s"},
+    "smu": {"backend": "@py", "timeout": "1 s"},
+}
+
+
+@pytest.fixture
+def setup():
+    world = SimWorld(VirtualClock(), SimConfig(seed=6))
+    piezo = PiezoControllerEmulator(world)
+    smu = Keithley2450Emulator(world, channel="holder")
+    piezo_server, smu_server = PtyLineServer(piezo), TcpLineServer(smu)
+    resource = {"piezo": piezo_server.port, "smu": smu_server.visa_resource}
+    holder = open_driver("tem_holder", "holder", resource, SETTINGS, world.clock)
+    yield world, piezo, holder
+    holder.close()
+    piezo_server.close()
+    smu_server.close()
+
+
+def test_coarse_and_fine_moves_reach_the_world(setup):
+    world, _, holder = setup
+    z0 = world.holder_position()[2]
+    holder.move_coarse("z", 10)
+    holder.move_fine("z", 0.5e-6)
+    assert world.holder_position()[2] - z0 == pytest.approx(10 * 30e-9 + 0.5e-6, rel=1e-6)
+    assert holder.position()[2] == pytest.approx(0.8e-6)
+    holder.retract(0.8e-6)
+    assert world.holder_position()[2] - z0 == pytest.approx(0.0, abs=31e-9)
+
+
+def test_approach_stops_on_the_current_threshold(setup):
+    world, _, holder = setup
+    holder.move_coarse("z", 60)  # 1.8 um of the 2 um gap
+    contact = holder.approach_until_contact(5e-12, -2.0, 10e-9, 1.0e-6)
+    assert contact
+    assert world.holder_contact()
+    assert abs(holder.read().current) >= 5e-12
+    assert holder.position()[2] < 1.8e-6 + 1.0e-6
+
+
+def test_approach_never_moves_beyond_max_travel(setup):
+    world, _, holder = setup
+    z0 = world.holder_position()[2]
+    contact = holder.approach_until_contact(5e-12, -2.0, 20e-9, 0.5e-6)
+    assert not contact
+    assert world.holder_position()[2] - z0 <= 0.5e-6 + 1e-12
+    assert not world.holder_contact()
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda h: h.approach_until_contact(5e-12, -2.0, 10e-9, 3e-6), "max_travel"),
+        (lambda h: h.approach_until_contact(5e-6, -2.0, 10e-9, 1e-6), "threshold_current"),
+        (lambda h: h.approach_until_contact(5e-12, -20.0, 10e-9, 1e-6), "bias"),
+        (lambda h: h.move_coarse("z", 200), "steps"),
+        (lambda h: h.move_coarse("q", 1), "axis"),
+        (lambda h: h.move_fine("x", -0.1e-6), "fine offset"),
+        (lambda h: h.set_bias(2.0, 1e-3), "current_limit"),
+    ],
+)
+def test_out_of_range_requests_move_nothing(setup, call, parameter):
+    world, _, holder = setup
+    before = world.holder_position()
+    with pytest.raises(SetpointError) as info:
+        call(holder)
+    assert info.value.parameter == parameter and info.value.instrument == "holder"
+    assert world.holder_position() == before
+
+
+def test_bias_and_bias_off(setup):
+    _, _, holder = setup
+    holder.set_bias(2.0, 1e-7)
+    assert holder.read().voltage == pytest.approx(2.0, abs=1e-3)
+    holder.bias_off()
+    assert holder.read().voltage == pytest.approx(0.0, abs=1e-3)
+
+
+def test_piezo_short_circuit_is_reported(setup):
+    _, piezo, holder = setup
+    piezo.faults.add(Fault(kind="error", match="stepu"))
+    with pytest.raises(InstrumentReportedError, match="short circuit"):
+        holder.move_coarse("z", 5)
+    assert piezo.mode[3] == "gnd"
+
+
+@pytest.mark.parametrize("kind", ["timeout", "garble"])
+def test_absolute_fine_moves_survive_transport_faults(setup, kind):
+    world, piezo, holder = setup
+    z0 = world.holder_position()[2]
+    piezo.faults.add(Fault(kind=kind, match="seta 3"))
+    holder.move_fine("z", 0.3e-6)
+    assert world.holder_position()[2] - z0 == pytest.approx(0.3e-6, rel=1e-6)
+
+
+def test_stuck_positioner_means_no_contact_within_travel(setup):
+    world, piezo, holder = setup
+    piezo.faults.add(Fault(kind="stuck", match="stepu"))
+    holder.move_coarse("z", 60)
+    assert holder.approach_until_contact(5e-12, -2.0, 20e-9, 1.0e-6) is False
+    assert "ANC300" in holder.identity()
