@@ -162,7 +162,7 @@ FRAME_NOISE_COUNTS = 400.0
 FRAME_DRIFT_PX_PER_SQRT_S = 0.05  # [INF] stage drift random walk
 
 # --- integration -----------------------------------------------------------------------------
-MAX_STEP_S = 60.0  # the model never steps further than this at once
+MAX_STEP_S = 600.0  # the model never steps further than this at once
 MAX_RELATIVE_CHANGE = 0.03  # per step, of the fastest-changing state variable
 
 
