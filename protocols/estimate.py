@@ -100,10 +100,13 @@ class _Walker:
         t = plated = stripped = pressure = 0.0
         ins = settle(program, state)
         count = 0
+        seen: set[tuple] = set()  # the walk is deterministic: a repeated state loops forever
         while ins is not None:
             count += 1
-            if count > MAX_STEPS:
+            key = (state.pc, tuple(sorted(state.loops.items())), tuple(sorted(state.gotos.items())))
+            if count > MAX_STEPS or key in seen:
                 return t, plated, stripped, count, True, None
+            seen.add(key)
             d, cond, current = self.predict(ins, t, pressure)
             if ins.step.type == "signal":
                 self.signals[ins.step.name] = t

@@ -113,7 +113,9 @@ def settle(program: Program, state: TrackState) -> Instr | None:
                 state.pc += 1
         else:  # goto
             done = state.gotos.get(state.pc, 0)
-            if ins.step.times is None or done < ins.step.times:
+            if ins.step.times is None:
+                state.pc = program.labels[ins.step.target]
+            elif done < ins.step.times:
                 state.gotos[state.pc] = done + 1
                 state.pc = program.labels[ins.step.target]
             else:
