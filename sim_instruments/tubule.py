@@ -89,8 +89,9 @@ class TubuleModel:
         if self.bias_V < 0:  # plating: metal enters at the mouth, creeps to the front
             path = self.seg_end + self.W
             open_ = contact & (self.seg_end < self.length)
-        else:  # stripping: metal leaves through the mouth (or the wall past a void plug)
-            path = self.seg_end + self.W
+        else:  # stripping: the column creeps out along its own length; past a void plug the
+            # empty MIEC wall is a fast path, so the rate does not change (creep §3.5, §5 #7)
+            path = column + self.W
             open_ = contact & (column > 0)
         g = (
             e
