@@ -57,9 +57,8 @@ def parse_table(reply: str, columns: int, rows: int | None = None) -> np.ndarray
     The number of values must be a multiple of ``columns`` (and equal ``rows * columns`` when
     ``rows`` is given), otherwise the reply was truncated or corrupted.
     """
-    parts = reply.split(",")
     try:
-        values = np.array(parts, dtype=float)
+        values = np.fromstring(reply, dtype=float, sep=",")  # C parser: ~2x split + float
     except ValueError:
         raise ValueError(f"non-numeric value in table reply {reply[:80]!r}") from None
     if values.size % columns or (rows is not None and values.size != rows * columns):

@@ -78,8 +78,11 @@ _ELEMENTS = {
 _COLUMNS = ("read", "sour", "t", "sstat")
 
 
+READING_FORMAT = "%.7E"  # e.g. -3.1704402E-02, as the 2450 prints readings
+
+
 def _fmt(x: float) -> str:
-    return f"{x:.7E}"
+    return READING_FORMAT % x
 
 
 def _range_for(value: float, ranges: tuple[float, ...], what: str) -> float:
@@ -687,33 +690,36 @@ class Keithley2450Emulator(ScpiDevice):
         return [as_choice(e, _ELEMENTS) for e in params] or ["READ"]
 
     def _format_rows(self, buffer: ReadingBuffer, pos: np.ndarray, elements: list[str]) -> str:
+        """Rows of ``elements`` for buffer positions ``pos``, comma-separated, oldest first.
+
+        One %-format over the whole block: formatting dominates a large TRAC:DATA? reply.
+        """
         self._last_elements = elements
-        cols = []
+        specs: list[str] = []
+        columns: list[np.ndarray] = []
         for e in elements:
-            if e == "READ":
-                cols.append(map(_fmt, buffer.cols["read"][pos].tolist()))
-            elif e == "SOUR":
-                cols.append(map(_fmt, buffer.cols["sour"][pos].tolist()))
+            if e in ("READ", "SOUR"):
+                specs.append(READING_FORMAT)
+                columns.append(buffer.cols["read" if e == "READ" else "sour"][pos])
             elif e == "REL":
-                rel = buffer.cols["t"][pos] - (buffer.t0 or 0.0)
-                cols.append(map("{:.9f}".format, rel.tolist()))
-            elif e in ("SOURSTAT", "STAT"):
-                if e == "SOURSTAT":
-                    vals = buffer.cols["sstat"][pos].astype(int).tolist()
-                else:
-                    vals = [8 if self.terminals == "FRON" else 0] * len(pos)
-                cols.append(map(str, vals))
+                specs.append("%.9f")
+                columns.append(buffer.cols["t"][pos] - (buffer.t0 or 0.0))
+            elif e == "SOURSTAT":
+                specs.append("%d")
+                columns.append(buffer.cols["sstat"][pos])
+            elif e == "STAT":
+                specs.append("8" if self.terminals == "FRON" else "0")
             elif e in ("UNIT", "SOURUNIT"):
-                cols.append(itertools.repeat(buffer.unit if e == "UNIT" else buffer.sour_unit))
+                specs.append((buffer.unit if e == "UNIT" else buffer.sour_unit).replace("%", "%%"))
             else:  # SEConds / FRACtional: UTC of the reading from the world clock's anchor
-                stamps = [self.clock.utc(t).timestamp() for t in buffer.cols["t"][pos].tolist()]
-                if e == "SEC":
-                    cols.append(map(lambda s: str(int(s)), stamps))
-                else:
-                    cols.append(map(lambda s: f"{s % 1:.9f}", stamps))
-        if len(cols) == 1:
-            return ",".join(cols[0])
-        return ",".join(itertools.chain.from_iterable(zip(*cols, strict=False)))
+                utc = self.clock.utc(0.0).timestamp() + buffer.cols["t"][pos]
+                specs.append("%d" if e == "SEC" else "%.9f")
+                columns.append(np.floor(utc) if e == "SEC" else utc % 1.0)
+        row = ",".join(specs)
+        if not columns:
+            return ",".join([row] * len(pos))
+        values = np.column_stack(columns).ravel().tolist()
+        return ",".join([row] * len(pos)) % tuple(values)
 
     def _new_reading(self, buffer_name: str, func: str | None = None) -> ReadingBuffer:
         """One immediate measurement stored in ``buffer_name`` (READ?/MEAS?/TRAC:TRIG)."""
