@@ -85,12 +85,16 @@ def parse_quantity(value: object, kind: str, field: str = "value") -> float:
     elif isinstance(value, str):
         try:
             quantity = Quantity(value.strip())
-        except (pint.errors.PintError, SyntaxError, ValueError, TypeError, AttributeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - pint's parser raises many types on bad text
             raise UnitError(field, value, f"cannot parse as a quantity ({_short(exc)})") from None
     else:
         raise UnitError(field, value, f"expected text such as '{_example(kind)}'")
     if not isinstance(quantity, pint.Quantity):  # e.g. "5" parsed to a plain number
         quantity = Quantity(quantity)
+    if quantity.dimensionless and kind != "dimensionless":
+        raise UnitError(
+            field, value, f"a {kind.replace('_', ' ')} needs a unit, e.g. '{_example(kind)}'"
+        )
     if quantity.dimensionality != _dimensionality(kind):
         raise UnitError(
             field,
@@ -98,7 +102,10 @@ def parse_quantity(value: object, kind: str, field: str = "value") -> float:
             f"expected a {kind.replace('_', ' ')} (like '{_example(kind)}'), "
             f"not {quantity.dimensionality}",
         )
-    magnitude = float(quantity.to(SI_UNITS[kind]).magnitude)
+    try:
+        magnitude = float(quantity.to(SI_UNITS[kind]).magnitude)
+    except (TypeError, ValueError) as exc:  # complex or non-numeric magnitudes
+        raise UnitError(field, value, f"not a real number ({_short(exc)})") from None
     if not math.isfinite(magnitude):
         raise UnitError(field, value, "must be a finite number")
     return magnitude

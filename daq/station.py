@@ -1,0 +1,227 @@
+"""The station: which instrument is where, read from a YAML file and opened as role drivers.
+
+A station file names instruments; each has a driver (see ``ssbench drivers``), a resource (a
+VISA resource string, a serial port, ``socket://host:port``, a dict of those for composite
+instruments, or ``sim://`` for the simulated twin) and driver settings::
+
+    name: bench2
+    simulation: {preset: llzo, seed: 1}      # used only by sim:// instruments
+    instruments:
+      cell:
+        driver: keithley2450
+        resource: TCPIP0::192.168.1.20::5025::SOCKET
+        settings: {max_current: 10 mA, voltage_limit: 5 V}
+      press:
+        driver: loadcell_actuator_rig
+        resource: {loadcell: /dev/ttyUSB0, actuator: /dev/ttyUSB1}
+        settings: {cell_area: 1 cm2, max_force: 2 kN}
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from daq.clock import Clock, RealClock, VirtualClock
+from daq.yamlconfig import ConfigError, load_yaml, parse_yaml, validate
+from drivers import registry
+from drivers.roles import (
+    BiasHolder,
+    FrameSource,
+    Instrument,
+    Potentiostat,
+    PressureRig,
+    Role,
+    ThermalController,
+)
+
+log = logging.getLogger(__name__)
+SIM_SCHEME = "sim://"
+
+
+class InstrumentConfig(BaseModel):
+    """One instrument of a station file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    driver: str
+    resource: str | dict[str, str]
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, name: str) -> str:
+        try:
+            registry.lookup(name)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        return name
+
+    @property
+    def role(self) -> Role:
+        return registry.lookup(self.driver).role
+
+    @property
+    def simulated(self) -> bool:
+        resources = self.resource.values() if isinstance(self.resource, dict) else [self.resource]
+        return any(r.startswith(SIM_SCHEME) for r in resources)
+
+
+class StationConfig(BaseModel):
+    """A whole station file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    instruments: dict[str, InstrumentConfig]
+    simulation: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_per_role(self) -> StationConfig:
+        if not self.instruments:
+            raise ValueError("a station needs at least one instrument")
+        seen: dict[str, str] = {}
+        for name, inst in self.instruments.items():
+            if inst.role in seen:
+                raise ValueError(
+                    f"instruments {seen[inst.role]!r} and {name!r} both have role {inst.role!r}; "
+                    "one instrument per role"
+                )
+            seen[inst.role] = name
+        return self
+
+    @property
+    def simulated(self) -> bool:
+        return any(inst.simulated for inst in self.instruments.values())
+
+
+def load_station_config(path: str | os.PathLike[str]) -> StationConfig:
+    """Read and validate a station file; errors name file, line, field and value."""
+    data, lines = load_yaml(path)
+    return validate(StationConfig, data, str(path), lines)
+
+
+def parse_station_config(text: str, source: str = "<station>") -> StationConfig:
+    """Validate station YAML given as text (GUI editor, tests)."""
+    data, lines = parse_yaml(text, source)
+    return validate(StationConfig, data, source, lines)
+
+
+class Station:
+    """Opened instruments by role, the run clock and (for simulated twins) the simulated lab."""
+
+    def __init__(
+        self, config: StationConfig, clock: Clock, instruments: dict[str, Instrument], lab=None
+    ):
+        self.config = config
+        self.clock = clock
+        self.instruments = instruments
+        self.lab = lab
+
+    @classmethod
+    def open(
+        cls, config: StationConfig, *, simulate: bool = False, clock: Clock | None = None
+    ) -> Station:
+        """Open every instrument. ``simulate`` replaces each resource by its simulated twin."""
+        use_sim = simulate or config.simulated
+        if clock is None:
+            clock = (
+                VirtualClock(acceleration=config.simulation.get("acceleration"))
+                if use_sim
+                else RealClock()
+            )
+        lab = None
+        if use_sim:
+            from sim_instruments.lab import SimLab
+
+            lab = SimLab(clock, config.simulation)
+        opened: dict[str, Instrument] = {}
+        try:
+            for name, inst in config.instruments.items():
+                spec = registry.lookup(inst.driver)
+                resource = inst.resource
+                if simulate or inst.simulated:
+                    if spec.sim_kind is None:
+                        raise ConfigError(
+                            [f"instrument {name!r}: driver {inst.driver!r} has no simulated twin"]
+                        )
+                    resource = lab.serve(spec.sim_kind, name, inst.settings)
+                opened[name] = registry.open_driver(
+                    inst.driver, name, resource, inst.settings, clock
+                )
+        except BaseException:
+            for instrument in opened.values():
+                instrument.close()
+            if lab is not None:
+                lab.close()
+            raise
+        return cls(config, clock, opened, lab)
+
+    def by_role(self, role: Role) -> Instrument | None:
+        for instrument in self.instruments.values():
+            if instrument.role == role:
+                return instrument
+        return None
+
+    @property
+    def potentiostat(self) -> Potentiostat | None:
+        return self.by_role("potentiostat")  # type: ignore[return-value]
+
+    @property
+    def pressure_rig(self) -> PressureRig | None:
+        return self.by_role("pressure_rig")  # type: ignore[return-value]
+
+    @property
+    def bias_holder(self) -> BiasHolder | None:
+        return self.by_role("bias_holder")  # type: ignore[return-value]
+
+    @property
+    def frame_source(self) -> FrameSource | None:
+        return self.by_role("frame_source")  # type: ignore[return-value]
+
+    @property
+    def thermal(self) -> ThermalController | None:
+        return self.by_role("thermal")  # type: ignore[return-value]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Identity, driver, resource and settings of every instrument (for the run file)."""
+        out: dict[str, Any] = {}
+        for name, instrument in self.instruments.items():
+            cfg = self.config.instruments[name]
+            out[name] = {
+                "driver": cfg.driver,
+                "role": cfg.role,
+                "resource": cfg.resource,
+                "identity": instrument.identity(),
+                "settings": instrument.settings_snapshot(),
+            }
+        return out
+
+    def safe_state(self) -> list[str]:
+        """Put every instrument in its safe state; return the failures (never raises)."""
+        failures = []
+        for name, instrument in self.instruments.items():
+            try:
+                instrument.safe_state()
+            except Exception as exc:  # noqa: BLE001 - every instrument must get its chance
+                log.error("safe state failed on %s: %s", name, exc)
+                failures.append(f"{name}: {exc}")
+        return failures
+
+    def close(self) -> None:
+        for instrument in self.instruments.values():
+            try:
+                instrument.close()
+            except Exception as exc:  # noqa: BLE001 - close the rest regardless
+                log.warning("closing %s failed: %s", instrument.name, exc)
+        if self.lab is not None:
+            self.lab.close()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

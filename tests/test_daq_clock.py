@@ -1,0 +1,72 @@
+"""Run clocks: real and virtual, single- and multi-threaded."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from daq.clock import RealClock, VirtualClock
+
+
+def test_real_clock_is_monotonic_and_anchored():
+    clock = RealClock()
+    t0 = clock.now()
+    clock.sleep(0.01)
+    assert clock.now() > t0
+    assert abs(clock.utc(0) - clock.utc_anchor) < timedelta(microseconds=1)
+    assert clock.utc_anchor.tzinfo is UTC
+
+
+def test_virtual_clock_sleep_advances_without_waiting():
+    clock = VirtualClock(utc_anchor=datetime(2026, 1, 1, tzinfo=UTC))
+    clock.sleep(3600.0)
+    assert clock.now() == pytest.approx(3600.0)
+    assert clock.utc(clock.now()) == datetime(2026, 1, 1, 1, tzinfo=UTC)
+    clock.sleep_until(7200.0)
+    assert clock.now() == pytest.approx(7200.0)
+
+
+def test_virtual_clock_rejects_negative_time():
+    clock = VirtualClock()
+    with pytest.raises(ValueError, match="negative"):
+        clock.sleep(-1)
+    with pytest.raises(ValueError, match="backwards"):
+        clock.advance(-1)
+
+
+def test_virtual_clock_keeps_two_participants_in_step():
+    """Two tracks with different periods interleave in time order, deterministically."""
+    clock = VirtualClock()
+    log: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(2)
+
+    def track(name: str, period: float, count: int) -> None:
+        with clock.participant():
+            ready.wait()
+            for _ in range(count):
+                clock.sleep(period)
+                with lock:
+                    log.append((name, clock.now()))
+
+    threads = [
+        threading.Thread(target=track, args=("a", 1.0, 6)),
+        threading.Thread(target=track, args=("b", 1.5, 4)),
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=10)
+    assert not any(th.is_alive() for th in threads)
+    times = [t for _, t in log]
+    assert times == sorted(times)
+    assert [t for n, t in log if n == "a"] == pytest.approx([1, 2, 3, 4, 5, 6])
+    assert [t for n, t in log if n == "b"] == pytest.approx([1.5, 3, 4.5, 6])
+
+
+def test_virtual_clock_acceleration_paces_against_wall_time():
+    clock = VirtualClock(acceleration=1000.0)
+    real = RealClock()
+    clock.sleep(50.0)
+    assert clock.now() == pytest.approx(50.0)
+    assert real.now() >= 0.04  # 50 virtual s at 1000x is at least 50 ms of wall time
