@@ -127,18 +127,14 @@ class PiezoBiasHolder(BiasHolder):
         return tuple(self._coarse[a] + self._fine[a] for a in "xyz")
 
     def _check_target(self, axis: str, parameter: str, value: float, delta: float) -> None:
-        target = self._coarse[axis] + self._fine[axis] + delta
-        if abs(target) > self.travel + 1e-15:
-            lo = -self.travel - self._coarse[axis] - self._fine[axis]
-            hi = self.travel - self._coarse[axis] - self._fine[axis]
-            scale = delta / value if value else 1.0
-            bounds = sorted((lo / scale, hi / scale))
-            check(
-                self.name,
-                parameter,
-                value,
-                InRange(*bounds, "", f"configured travel +/-{self.travel:g} m on {axis}"),
+        """Refuse ``value`` if the move ``delta`` (m) would leave the configured travel box."""
+        here = self._coarse[axis] + self._fine[axis]
+        if abs(here + delta) > self.travel * (1 + 1e-9):
+            allowed = (
+                f"values keeping {axis} within +/-{self.travel:g} m of the start "
+                f"(now at {here:g} m)"
             )
+            raise SetpointError(self.name, parameter, value, allowed)
 
     def move_coarse(self, axis: str, steps: int) -> None:
         axis = check(self.name, "axis", axis, OneOf(tuple(AXES)))

@@ -49,6 +49,7 @@ class LoadCellIndicatorEmulator(LineDevice):
         self.peak_compression_N = 0.0
         self.peak_tension_N = 0.0
         self._last_reply = ""
+        self._stuck_reply: str | None = None
 
     def _force_N(self) -> float:
         force = self.world.load_cell_force_N() - self.offset_N
@@ -95,9 +96,8 @@ class LoadCellIndicatorEmulator(LineDevice):
             return "*11"
         is_reading = command.strip().upper() in ("?", "?C")
         if fault.kind is FaultKind.STUCK and is_reading:
-            stuck = getattr(self, "_stuck_reply", None) or self._last_reply or reply
-            self._stuck_reply = stuck
-            return stuck
+            self._stuck_reply = self._stuck_reply or self._last_reply or reply
+            return self._stuck_reply
         if fault.kind is FaultKind.SPIKE and is_reading and reply:
             value = float(reply.split()[0]) * FORCE_UNITS[self.unit] + fault.magnitude
             return self._format(value)
@@ -137,12 +137,15 @@ class ScrewActuatorEmulator(LineDevice):
         self.serial = serial
         self.target = world.actuator_steps()
         self.warning = "--"
+        self._stuck_pos: str | None = None
 
     def _status(self) -> str:
         return "BUSY" if self.world.actuator_steps() != self.target else "IDLE"
 
     def _reply(self, axis: int, data: str, flag: str = "OK", warning: str | None = None) -> str:
-        return f"@{self.address:02d} {axis} {flag} {self._status()} {warning or self.warning} {data}"
+        return (
+            f"@{self.address:02d} {axis} {flag} {self._status()} {warning or self.warning} {data}"
+        )
 
     def _move_to(self, target: int) -> None:
         """Retarget the world's actuator (it travels there at its own finite speed)."""
@@ -235,7 +238,7 @@ class ScrewActuatorEmulator(LineDevice):
             fields[3], fields[4] = "IDLE", "FS"
             return " ".join(fields)
         if fault.kind is FaultKind.STUCK and command.split()[-1:] == ["pos"]:
-            self._stuck_pos = getattr(self, "_stuck_pos", None) or fields[5]
+            self._stuck_pos = self._stuck_pos or fields[5]
             fields[5] = self._stuck_pos
             return " ".join(fields)
         return reply

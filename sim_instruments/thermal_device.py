@@ -47,6 +47,7 @@ class ThermalControllerEmulator(LineDevice):
         self.reading_status = 0
         self._last_t = world.clock.now()
         self._last_reading = ""
+        self._stuck: str | None = None
 
     def _advance(self) -> None:
         now = self.world.clock.now()
@@ -128,7 +129,7 @@ class ThermalControllerEmulator(LineDevice):
             self.reading_status |= 1
             return "+0.000"
         if fault.kind is FaultKind.STUCK:
-            self._stuck = getattr(self, "_stuck", None) or reply
+            self._stuck = self._stuck or self._last_reading or reply
             return self._stuck
         if fault.kind is FaultKind.SPIKE:
             return f"+{float(reply) + fault.magnitude:.3f}"
