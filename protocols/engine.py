@@ -685,10 +685,19 @@ class Engine:
         rule = self._record_rule(track)
         keep = self._record.keep(rule, t, v, i)
         if keep.any():
-            cycle = track.state.cycle if track is not None else 0
+            cycle = self._cycle_number(track)
             self._publish("electro", {"time": t[keep], "voltage": v[keep], "current": i[keep],
                                       "step": self._owner_step("potentiostat"), "cycle": cycle,
                                       "segment": self.segment})  # fmt: skip
+
+    @staticmethod
+    def _cycle_number(track: _Track | None) -> int:
+        """1-based cycle of a step inside a counting loop; after a loop, the last cycle's."""
+        if track is None or track.instr is None:
+            return 0
+        end = track.instr.cycle_end
+        inside = end >= 0 and track.program.instrs[end].innermost
+        return track.state.cycle + 1 if inside else track.state.cycle
 
     def _record_rule(self, track: _Track | None) -> RecordRule:
         if track is not None and track.instr is not None and track.instr.step.record is not None:
