@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from daq.clock import Clock
+from daq.clock import Clock, RealClock
 from daq.units import UnitError, parse_quantity
 from drivers.errors import InstrumentError, InstrumentReportedError, SetpointError
 from drivers.roles import ElectroBlock, ElectroReading, Mode, Potentiostat
@@ -583,9 +583,10 @@ def _concat(blocks: list[ElectroBlock]) -> ElectroBlock:
 
 
 def open_keithley2450(
-    name: str, resource: str, settings: dict[str, Any], clock: Clock
+    name: str, resource: str, settings: dict[str, Any], clock: Clock | None
 ) -> Keithley2450:
     """Open a 2450 on a VISA ``resource`` with station ``settings``; reset and configure it."""
+    clock = clock or RealClock()
     parsed = Keithley2450Settings.from_station(name, settings or {})
     transport = VisaTransport(
         name,
