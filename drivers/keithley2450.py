@@ -235,6 +235,7 @@ class Keithley2450(Potentiostat):
                 self._run_limits[p] = [Symmetric(max_current, "A", "run limit")]
         if max_voltage is not None:
             check(self.name, "run max_voltage", max_voltage, InRange(0, self.settings.max_voltage))
+            check(self.name, "run max_voltage", max_voltage, InRange(VLIM[0], MAX_VOLTAGE))
             for p in ("voltage", "voltage_limit"):
                 self._run_limits[p] = [Symmetric(max_voltage, "V", "run limit")]
 
@@ -318,8 +319,13 @@ class Keithley2450(Potentiostat):
         return self._identity
 
     def set_open_circuit(self) -> None:
-        """0 A current source with the configured VLIM as guard; voltage measured."""
-        self._source("CURR", 0.0, self._check_vlim(self.settings.voltage_limit), "open_circuit")
+        """0 A current source, voltage measured; the guard VLIM is the station's
+        ``voltage_limit`` or the run's voltage limit if that is tighter (a guard, not a
+        setpoint: it can only protect more)."""
+        guard = self.settings.voltage_limit
+        for validator in self.limits_for("voltage_limit"):
+            guard = min(guard, validator.high)
+        self._source("CURR", 0.0, self._check_vlim(guard), "open_circuit")
 
     def set_current(self, current: float, voltage_limit: float) -> None:
         current = self._check_current(current)

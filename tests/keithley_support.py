@@ -53,7 +53,7 @@ def bench(
     b = Bench(clock, world, emulator, server)
     try:
         if open_driver:
-            merged = {"timeout": "0.3 s", "backend": "@py", "buffer_size": 20_000}
+            merged = {"timeout": "0.5 s", "backend": "@py", "buffer_size": 20_000}
             merged.update(settings or {})
             b.driver = open_keithley2450("cell", server.visa_resource, merged, clock)
         yield b

@@ -227,6 +227,8 @@ def test_run_limits_are_enforced(b):
     with pytest.raises(SetpointError, match="run limit"):
         k.set_current(1e-4, 1.5)
     assert b.sent_since(mark) == []
+    k.set_open_circuit()  # the guard VLIM follows the tighter run limit
+    assert b.emulator.limit["CURR"] == 1.0
     k.set_run_limits()
     k.set_current(2e-3, 1.5)
     with pytest.raises(SetpointError):

@@ -7,11 +7,18 @@ import pytest
 from keithley_support import bench, raw_visa
 
 
-@pytest.fixture
-def k():
+@pytest.fixture(scope="module")
+def station():
     with bench(open_driver=False) as b, raw_visa(b.resource) as inst:
         inst.bench = b
         yield inst
+
+
+@pytest.fixture
+def k(station):
+    """The module's emulator session, reset to *RST defaults with empty queues."""
+    station.write("*RST;*CLS")
+    yield station
 
 
 def errors(inst) -> list[int]:
