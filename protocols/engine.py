@@ -187,7 +187,9 @@ class Engine:
         self.segment = segment
         self.time_offset = time_offset
         self.rate = protocol.sampling.rate
-        self.tick = min(max(1.0 / self.rate, 0.001), 0.1)
+        # one fetch per sample period, but at least every 5 ms and at most every 0.1 s: a limit
+        # crossing is acted on within one period + 5 ms at any rate (bench/bench_engine.py)
+        self.tick = min(max(1.0 / self.rate, 0.005), 0.1)
         self.slow_period = max(1.0 / protocol.sampling.slow_rate, self.tick)
         self.progress_period = progress_period
         self.expected = estimate(protocol).duration

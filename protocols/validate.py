@@ -1,8 +1,8 @@
 """Check a protocol against a station without touching hardware; predict duration and charge.
 
 Station ranges come from instrument settings in the station file, when present:
-potentiostat ``max_current`` / ``max_voltage``, pressure rig ``max_pressure`` (or
-``max_force`` with ``cell_area``), bias holder ``max_bias``, thermal ``max_temperature``.
+potentiostat ``max_current`` / ``max_voltage``, pressure rig ``max_pressure`` (and load-cell
+``capacity`` over ``area``), bias holder ``max_bias``, thermal ``max_temperature``.
 Every setpoint is also checked against the protocol's own safety limits (it would trip at once).
 """
 
@@ -75,16 +75,10 @@ def _station_parts(station: Any) -> tuple[dict[str, str], dict[str, dict[str, fl
         for key, (role, kind, what) in RANGE_SETTINGS.items():
             if role == inst.role and key in inst.settings:
                 found[what] = parse_quantity(inst.settings[key], kind, f"{name}.settings.{key}")
-        if (
-            inst.role == "pressure_rig"
-            and "max_force" in inst.settings
-            and "cell_area" in inst.settings
-        ):
-            force = parse_quantity(
-                inst.settings["max_force"], "force", f"{name}.settings.max_force"
-            )
-            area = parse_quantity(inst.settings["cell_area"], "area", f"{name}.settings.cell_area")
-            found.setdefault("pressure", force / area)
+        if inst.role == "pressure_rig" and {"capacity", "area"} <= set(inst.settings):
+            force = parse_quantity(inst.settings["capacity"], "force", f"{name}.settings.capacity")
+            area = parse_quantity(inst.settings["area"], "area", f"{name}.settings.area")
+            found["pressure"] = min(found.get("pressure", float("inf")), force / area)
     return names, ranges
 
 

@@ -58,18 +58,25 @@ class _Faulty:
 
 @dataclass
 class FakeCell:
-    """V = I·R (galvanostatic); I = V/R (potentiostatic); OCV 0. ``script(t, v, i)`` may alter."""
+    """V = I·R (galvanostatic); I = V/R (potentiostatic); OCV 0.
+
+    ``script(t, v, i)`` may alter the arrays (vectorised over sample times ``t``).
+    """
 
     resistance: float = 100.0
-    script: Callable[[float, float, float], tuple[float, float]] | None = None
+    script: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = (
+        None
+    )
 
-    def respond(self, t: float, mode: str, setpoint: float) -> tuple[float, float]:
+    def respond(self, t: np.ndarray, mode: str, setpoint: float) -> tuple[np.ndarray, np.ndarray]:
+        t = np.asarray(t, dtype=float)
         if mode == "galvanostatic":
             v, i = setpoint * self.resistance, setpoint
         elif mode == "potentiostatic":
             v, i = setpoint, setpoint / self.resistance
         else:
             v, i = 0.0, 0.0
+        v, i = np.full(t.shape, v), np.full(t.shape, i)
         return self.script(t, v, i) if self.script else (v, i)
 
 
@@ -114,8 +121,8 @@ class FakePotentiostat(_Faulty, Potentiostat):
 
     def read(self) -> ElectroReading:
         self._hit("read")
-        v, i = self.cell.respond(self.clock.now(), self._mode, self.setpoint)
-        return ElectroReading(v, i)
+        v, i = self.cell.respond(np.array([self.clock.now()]), self._mode, self.setpoint)
+        return ElectroReading(float(v[0]), float(i[0]))
 
     def start_buffered(self, rate_hz: float) -> None:
         self._hit("start_buffered", rate_hz)
@@ -129,9 +136,7 @@ class FakePotentiostat(_Faulty, Potentiostat):
         ks = np.arange(self._next_k, last_k + 1)
         self._next_k = last_k + 1
         rel = ks / self.rate
-        vi = [self.cell.respond(self._acq_t0 + r, self._mode, self.setpoint) for r in rel]
-        v = np.array([x[0] for x in vi], dtype=float)
-        i = np.array([x[1] for x in vi], dtype=float)
+        v, i = self.cell.respond(self._acq_t0 + rel, self._mode, self.setpoint)
         comp = np.zeros(ks.size, dtype=bool)
         if self.compliance_after is not None and self._mode == "galvanostatic":
             comp = self._acq_t0 + rel >= self.compliance_after

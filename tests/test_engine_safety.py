@@ -13,7 +13,7 @@ from protocols.safety import Supervisor, sustained
 
 def spike(at: float, value: float, width: float = 0.05):
     """A cell whose voltage jumps to ``value`` during [at, at + width)."""
-    return FakeCell(script=lambda t, v, i: (value if at <= t < at + width else v, i))
+    return FakeCell(script=lambda t, v, i: (np.where((t >= at) & (t < at + width), value, v), i))
 
 
 def trip_of(result):
@@ -102,10 +102,10 @@ def test_pressure_temperature_and_bias_limits_trip():
 def test_debounce_ignores_short_excursions():
     body = "steps: [{type: galvanostatic, current: 1 mA, voltage_limit: 5 V, end: [{time: 10 s}]}]"
     head = "name: s\nlimits: {voltage: {max: 0.5 V}, debounce: 3}\n"
-    two = FakeCell(script=lambda t, v, i: (0.9 if 3.0 <= t < 3.15 else v, i))  # 2 samples
+    two = spike(3.0, 0.9, width=0.15)  # 2 samples
     result, _, _ = run_yaml(body, FakeStation.full(two), head=head)
     assert result.status == "success"
-    three = FakeCell(script=lambda t, v, i: (0.9 if 3.0 <= t < 3.25 else v, i))  # 3 samples
+    three = spike(3.0, 0.9, width=0.25)  # 3 samples
     result, _, _ = run_yaml(body, FakeStation.full(three), head=head)
     assert trip_of(result).time == pytest.approx(3.2)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from protocols_fakes import FakeCell, FakeStation
@@ -70,7 +68,7 @@ def test_voltage_end_conditions(criterion, value, expected_t):
 )
 def test_potentiostatic_current_end(criterion, expected):
     # I = V/R e^{-t/10}: 1 mA at start, 0.5 mA after 10 ln 2 s
-    cell = FakeCell(script=lambda t, v, i: (v, i * math.exp(-t / 10)))
+    cell = FakeCell(script=lambda t, v, i: (v, i * np.exp(-t / 10)))
     value = "0.5 mA" if criterion == "current_below" else "0.9 mA"
     result, col, st = run_yaml(
         f"steps: [{{type: potentiostatic, voltage: 0.1 V, end: [{{{criterion}: {value}}}, {{time: 60 s}}]}}]",

@@ -110,7 +110,7 @@ def test_validate_uses_range_settings(monkeypatch):
             self.role, self.settings = role, settings
 
     class Config:
-        instruments = {"press": Inst("pressure_rig", {"max_force": "500 N", "cell_area": "1 cm2"}),
+        instruments = {"press": Inst("pressure_rig", {"capacity": "500 N", "area": "1 cm2", "max_pressure": "20 MPa"}),
                        "cell": Inst("potentiostat", {"max_current": "5 mA"})}  # fmt: skip
 
     p = load(
