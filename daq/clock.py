@@ -41,7 +41,7 @@ class Clock(ABC):
         return self.utc_anchor + timedelta(seconds=t)
 
     @contextmanager
-    def participant(self) -> Iterator[None]:
+    def participant(self, background: bool = False) -> Iterator[None]:
         """Declare the calling thread as a time-consuming participant (see VirtualClock)."""
         yield
 
@@ -51,18 +51,25 @@ class Clock(ABC):
 
 
 class RealClock(Clock):
-    """Wall time from ``time.monotonic`` with a UTC anchor taken at construction."""
+    """Wall time from ``time.monotonic`` with a UTC anchor taken at construction.
 
-    def __init__(self) -> None:
+    ``rate`` > 1 runs a scaled clock (simulated instruments served to outside clients, where
+    nobody sleeps on a virtual clock to advance it): ``rate`` run seconds per real second.
+    """
+
+    def __init__(self, rate: float = 1.0) -> None:
         super().__init__()
+        if not rate > 0:
+            raise ValueError(f"clock rate must be > 0, got {rate}")
+        self.rate = rate
         self._t0 = time.monotonic()
 
     def now(self) -> float:
-        return time.monotonic() - self._t0
+        return (time.monotonic() - self._t0) * self.rate
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            time.sleep(seconds)
+            time.sleep(seconds / self.rate)
 
 
 class VirtualClock(Clock):
@@ -72,7 +79,9 @@ class VirtualClock(Clock):
     :meth:`participant`. Time jumps to the earliest wake-up once all participants are
     sleeping, so concurrent tracks stay in step and a run is deterministic. A thread that
     sleeps without having registered is counted as a participant for the duration of that
-    sleep, so a single-threaded script needs no ceremony.
+    sleep, so a single-threaded script needs no ceremony. Instrument-internal loops (an
+    emulated controller, a camera) join with ``background=True``: they keep step with time
+    but never drive it alone, so an idle simulated station does not race ahead.
 
     ``acceleration`` paces the jumps against wall time (virtual seconds per real second);
     ``None`` runs as fast as possible.
@@ -91,6 +100,7 @@ class VirtualClock(Clock):
         self._t = float(start)
         self._cond = threading.Condition()
         self._participants: dict[int, int] = {}  # thread id -> nesting depth
+        self._background: set[int] = set()  # participants that never drive time alone
         self._wake: dict[int, float] = {}  # sleeping thread id -> wake-up time
 
     @property
@@ -110,10 +120,12 @@ class VirtualClock(Clock):
             self._cond.notify_all()
 
     @contextmanager
-    def participant(self) -> Iterator[None]:
+    def participant(self, background: bool = False) -> Iterator[None]:
         tid = threading.get_ident()
         with self._cond:
             self._participants[tid] = self._participants.get(tid, 0) + 1
+            if background:
+                self._background.add(tid)
         try:
             yield
         finally:
@@ -123,6 +135,7 @@ class VirtualClock(Clock):
                     self._participants[tid] = depth
                 else:
                     del self._participants[tid]
+                    self._background.discard(tid)
                 self._maybe_advance()
                 self._cond.notify_all()
 
@@ -150,6 +163,8 @@ class VirtualClock(Clock):
         """Jump to the earliest wake-up if every participant sleeps. Caller holds the lock."""
         if not self._wake or len(self._wake) < len(self._participants):
             return False
+        if len(self._background) >= len(self._participants):
+            return False  # only instrument loops are waiting: nobody drives time
         target = min(self._wake.values())
         if target <= self._t:
             return False

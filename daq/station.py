@@ -14,18 +14,20 @@ instruments, or ``sim://`` for the simulated twin) and driver settings::
       press:
         driver: loadcell_actuator_rig
         resource: {loadcell: /dev/ttyUSB0, actuator: /dev/ttyUSB1}
-        settings: {cell_area: 1 cm2, max_force: 2 kN}
+        settings: {area: 1 cm2, max_force: 2 kN}
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from daq.clock import Clock, RealClock, VirtualClock
+from daq.units import Quantity
 from daq.yamlconfig import ConfigError, load_yaml, parse_yaml, validate
 from drivers import registry
 from drivers.roles import (
@@ -39,7 +41,21 @@ from drivers.roles import (
 )
 
 log = logging.getLogger(__name__)
+_LOOKS_LIKE_QUANTITY = re.compile(r"^\s*[-+]?(\d|\.\d)")
 SIM_SCHEME = "sim://"
+
+
+def _quantity_parses(value: Any) -> Any:
+    """A value written as a number with a unit must parse ("5 MPaa" is caught here)."""
+    if isinstance(value, str) and _LOOKS_LIKE_QUANTITY.match(value):
+        try:
+            Quantity(value)
+        except Exception:  # noqa: BLE001 - pint raises many types on bad text
+            raise ValueError(f"cannot parse {value!r} as a quantity") from None
+    return value
+
+
+SettingValue = Annotated[Any, AfterValidator(_quantity_parses)]
 
 
 class InstrumentConfig(BaseModel):
@@ -49,7 +65,7 @@ class InstrumentConfig(BaseModel):
 
     driver: str
     resource: str | dict[str, str]
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, SettingValue] = Field(default_factory=dict)
 
     @field_validator("driver")
     @classmethod
@@ -149,9 +165,12 @@ class Station:
                             [f"instrument {name!r}: driver {inst.driver!r} has no simulated twin"]
                         )
                     resource = lab.serve(spec.sim_kind, name, inst.settings)
-                opened[name] = registry.open_driver(
-                    inst.driver, name, resource, inst.settings, clock
-                )
+                try:
+                    opened[name] = registry.open_driver(
+                        inst.driver, name, resource, inst.settings, clock
+                    )
+                except ValueError as exc:  # bad settings: a config problem, not a bug
+                    raise ConfigError([f"instruments.{name}: {exc}"]) from None
         except BaseException:
             for instrument in opened.values():
                 instrument.close()

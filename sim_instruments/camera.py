@@ -91,7 +91,7 @@ class SimCameraExporter:
             self._thread = None
 
     def _run(self) -> None:
-        with self.world.clock.participant():
+        with self.world.clock.participant(background=True):
             while not self._stop.is_set():
                 self.capture()
                 self.world.clock.sleep(self.period_s)

@@ -304,7 +304,7 @@ class PressureControllerEmulator(LineDevice):
             self._thread = None
 
     def _run(self) -> None:
-        with self.world.clock.participant():
+        with self.world.clock.participant(background=True):
             while not self._stop.is_set():
                 self.world.clock.sleep(self.period_s)
                 with self.lock:

@@ -70,3 +70,25 @@ def test_virtual_clock_acceleration_paces_against_wall_time():
     clock.sleep(50.0)
     assert clock.now() == pytest.approx(50.0)
     assert real.now() >= 0.04  # 50 virtual s at 1000x is at least 50 ms of wall time
+
+
+def test_background_participant_never_drives_time_alone():
+    """An emulator loop keeps step with time but an idle station does not race ahead."""
+    clock = VirtualClock()
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def instrument_loop() -> None:
+        with clock.participant(background=True):
+            while not stop.is_set():
+                clock.sleep(0.5)
+                ticks.append(clock.now())
+
+    loop = threading.Thread(target=instrument_loop, daemon=True)
+    loop.start()
+    threading.Event().wait(0.2)
+    assert ticks == [] and clock.now() == 0.0  # nobody drives: time stands still
+    clock.sleep(2.0)  # a driving sleeper: the loop ticks along with it
+    stop.set()
+    assert clock.now() == pytest.approx(2.0)
+    assert ticks[:4] == pytest.approx([0.5, 1.0, 1.5, 2.0])
