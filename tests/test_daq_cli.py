@@ -1,0 +1,66 @@
+"""The ssbench command: help, info, station check; bad input gets one line and a non-zero exit."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daq.cli import main
+from daq.runfile import RunWriter
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_console_help_lists_subcommands():
+    out = subprocess.run(
+        [sys.executable, "-m", "daq.cli", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.returncode == 0
+    for command in ("station", "info", "drivers"):
+        assert command in out.stdout
+
+
+def test_info_summarises_a_run(tmp_path, capsys):
+    path = tmp_path / "run.h5"
+    with RunWriter(path, {"electro": {"voltage": "V", "current": "A"}}, sample={"area_m2": 1e-4}) as w:
+        w.append("electro", {"time": np.arange(100.0), "voltage": 0.01, "current": -1e-5})
+        w.event(5.0, "trip", "voltage above 5 V")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "status    success" in out
+    assert "electro: 100 samples, t = 0.000 … 99.000 s" in out
+    assert "trip: 1" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(b"garbage", "not a readable HDF5 run file"), (b"", "not a readable HDF5 run file")],
+)
+def test_info_on_bad_files_is_one_line(tmp_path, capsys, content, fragment):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(content)
+    assert main(["info", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+    assert bad.read_bytes() == content  # nothing overwritten
+
+
+def test_station_check_validates_without_connecting(capsys):
+    assert main(["station", "check", "--no-connect", str(ROOT / "examples/stations/sim.yaml")]) == 0
+    assert "2 instrument(s) valid" in capsys.readouterr().out
+
+
+def test_station_check_reports_bad_station(tmp_path, capsys):
+    bad = tmp_path / "bench.yaml"
+    bad.write_text("name: b\ninstruments:\n  cell:\n    driver: keithly2450\n    resource: x\n")
+    assert main(["station", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:4: instruments.cell.driver: unknown driver 'keithly2450'" in err
+
+
+def test_station_check_connects_to_simulated_twins(capsys):
+    assert main(["station", "check", str(ROOT / "examples/stations/sim.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "KEITHLEY" in out.upper()
