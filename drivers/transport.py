@@ -249,6 +249,8 @@ class Transport(ABC):
         """Run ``attempt`` under the lock with the retry policy (idempotent operations only)."""
         tries = self.retry.attempts if idempotent else 1
         with self.lock:
+            if self._closed:
+                raise ConnectionLost(self.instrument, f"transport to {self.resource} is closed")
             for failures in range(tries):
                 if failures:
                     self.clock.sleep(self.retry.delay(failures))

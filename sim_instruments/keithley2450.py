@@ -52,6 +52,7 @@ MAX_BUFFER = 6_875_000
 DEFAULT_BUFFER_SIZE = 100_000
 MAX_DURATION = 100_000.0
 DELAY_RANGE = (0.0, 10_000.0)
+SAMPLE_CHUNK = 1_000_000  # readings generated per SimWorld call (bounds memory)
 
 # SOURSTATus bits (Reference Manual, "Buffer status bits for source function")
 STAT_READBACK = 8
@@ -326,12 +327,25 @@ class Keithley2450Emulator(ScpiDevice):
             return
         now = self.clock.now()
         due = tm.due(now)
-        if due > tm.taken:
+        buffer = self._buffer(tm.buffer)
+        if buffer.fill == "CONT" and due - tm.taken > buffer.capacity:
+            # readings the ring would overwrite before anyone could see them: count, skip
+            unseen = due - tm.taken - buffer.capacity
+            if buffer.t0 is None:
+                buffer.t0 = tm.t_start + (tm.taken + 1) * tm.interval
+            buffer.total += unseen
+            tm.taken += unseen
+        elif buffer.fill == "ONCE":  # a full fill-once buffer drops further readings
+            due = min(due, tm.taken + max(buffer.capacity - buffer.total, 0))
+        while due > tm.taken:
+            n = min(due - tm.taken, SAMPLE_CHUNK)
             t0 = tm.t_start + tm.taken * tm.interval
-            t1 = tm.t_start + due * tm.interval
-            t, v, i, c = self._samples(t0, t1, tm.interval, due - tm.taken)
-            self._store(self._buffer(tm.buffer), t, v, i, c & self.output)
+            t, v, i, c = self._samples(t0, t0 + n * tm.interval, tm.interval, n)
+            if len(t) == 0:
+                break
+            self._store(buffer, t, v, i, c & self.output)
             tm.taken += len(t)
+        tm.taken = max(tm.taken, tm.due(now))
         if now >= tm.end_time() - 1e-12:
             tm.state = "IDLE"
 

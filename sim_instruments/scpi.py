@@ -182,7 +182,8 @@ class ScpiDevice(LineDevice):
             unit = unit.strip()
             if not unit:
                 continue
-            header, _, rest = unit.partition(" ")
+            header, *tail = unit.split(None, 1)
+            rest = tail[0] if tail else ""
             header = header.upper()
             if header.startswith(":*"):
                 header = header[1:]

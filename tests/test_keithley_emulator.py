@@ -219,3 +219,18 @@ def test_pymeasure_keithley2450_drives_the_emulator():
             assert smu.check_errors() == []
         finally:
             smu.adapter.close()
+
+
+def test_long_unread_acquisition_keeps_only_what_the_ring_holds(k):
+    clock = k.bench.clock
+    k.write(":SOUR:FUNC CURR;:SOUR:CURR 1e-5;:OUTP ON;:SENS:FUNC 'VOLT';:SENS:VOLT:NPLC 0.01")
+    k.write(':TRAC:MAKE "small", 1000')
+    k.write(':TRIG:LOAD "DurationLoop", 100000, 0, "small"')  # 5000 readings/s
+    assert k.query(":INIT;:TRIG:STAT?").startswith("RUNNING")
+    clock.advance(3600.0)  # 18 M readings due; only the last 1000 can ever be read
+    reply = k.query(':TRAC:ACT? "small";:TRAC:ACT:STAR? "small";:TRAC:ACT:END? "small"')
+    assert reply == "1000;1;1000"  # 18,000,000 readings stored: the ring is exactly aligned
+    rel = [float(x) for x in k.query(':TRAC:DATA? 1, 1000, "small", REL').split(",")]
+    assert rel[-1] == pytest.approx(3600.0 - 0.0002, abs=1e-6)
+    assert rel[0] == pytest.approx(3600.0 - 1000 * 0.0002, abs=1e-6)
+    k.write(":ABOR")
