@@ -54,6 +54,7 @@ class CCDResult:
     ccd_A_per_m2: float | None
     failure: str | None  # "short" or "limit"
     time_s: float
+    cause: str | None = None  # true cause of a short: "filament" or "creep"
 
 
 def ccd_ramp(
@@ -75,9 +76,9 @@ def ccd_ramp(
     while j <= max_A_per_m2 + 1e-12:
         for sign in (-1.0, 1.0):  # plate the WE first, then strip it
             world.electro_source("current", sign * j * area, voltage_limit_V)
-            hold_pressure(world, clock, half_cycle_s, 300.0, pressure_Pa * area)
+            hold_pressure(world, clock, half_cycle_s, 60.0, pressure_Pa * area)
             if world.cell.short_time is not None:
-                return CCDResult(j, "short", world.cell.short_time)
+                return CCDResult(j, "short", world.cell.short_time, world.cell.short_cause)
             if world.electro_measure()[2]:
                 return CCDResult(j, "limit", clock.now())
         j = round((j + step_A_per_m2) / step_A_per_m2) * step_A_per_m2

@@ -152,3 +152,11 @@ def test_soft_short_is_erratic_then_hard_short_collapses_to_ohms():
     assert np.count_nonzero(np.diff(dropped.astype(int))) >= 2
     v_end = world.electro_measure()[0]
     assert v_end == pytest.approx(current * C.HARD_SHORT_RESISTANCE_OHM, rel=0.05)
+
+
+def test_sulfide_ccd_rises_with_pressure_until_the_creep_short_window():
+    ccd = [cal.ccd_ramp("lpscl", p * 1e6) for p in (1.0, 5.0, 25.0)]
+    assert all(r.cause == "filament" for r in ccd)
+    assert ccd[0].ccd_A_per_m2 < ccd[1].ccd_A_per_m2 < ccd[2].ccd_A_per_m2
+    over = cal.ccd_ramp("lpscl", 75e6)
+    assert over.cause == "creep" and over.time_s < 1800.0  # shorted in the first half cycle
