@@ -760,10 +760,11 @@ class Engine:
     def _trip(self, trip: Trip) -> None:
         """Safe state first, then log: the output must go off before anything else."""
         self.trip = trip
+        detected_at = self.now()
         failures = self._safe_state()
         self._event("limit_trip", trip.message(), -1,
                     {"quantity": trip.quantity, "value": trip.value, "limit": trip.limit,
-                     "sample_time": trip.time, "safe_at": self.now(), "safe_state_failures": failures})  # fmt: skip
+                     "sample_time": trip.time, "detected_at": detected_at, "safe_at": self.now(), "safe_state_failures": failures})  # fmt: skip
         raise _End("tripped", f"safety limit: {trip.message()}")
 
     def _safe_state(self) -> list[str]:
