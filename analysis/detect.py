@@ -76,8 +76,10 @@ class SegmentTracker:
         self._last_i = float(i[-1])
 
 
-def _sustained(mask: np.ndarray, carry: int, need: int) -> tuple[int, int]:
-    """First index where ``need`` consecutive trues end (or -1), and the run length carried out."""
+def _sustained(
+    mask: np.ndarray, carry: int, need: int, ready: np.ndarray | None = None
+) -> tuple[int, int]:
+    """First index where ``need`` consecutive trues end (and ``ready`` holds), or -1; run carried out."""
     n = mask.size
     if n == 0:
         return -1, carry
@@ -86,7 +88,8 @@ def _sustained(mask: np.ndarray, carry: int, need: int) -> tuple[int, int]:
     np.maximum.accumulate(last_false, out=last_false)
     run = idx - last_false
     run = np.where(last_false < 0, run + carry, run)
-    hit = np.flatnonzero(run >= need)
+    ok = run >= need if ready is None else (run >= need) & ready
+    hit = np.flatnonzero(ok)
     return (int(hit[0]) if hit.size else -1), int(run[-1])
 
 
@@ -102,6 +105,8 @@ class _VoidSegment:
     sigma: float = 0.0
     threshold: float = 0.0
     carry: int = 0
+    n_watch: int = 0
+    defer_n: int = 0
     watch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     done: bool = False
 
@@ -127,18 +132,19 @@ class VoidOnsetDetector:
         strip_sign: int = 0,
         rest_current: float = 1e-9,
         level_tol: float = 0.05,
-        settle_s: float = 30.0,
-        baseline_s: float = 120.0,
+        settle_s: float = 10.0,
+        baseline_s: float = 30.0,
         k_sigma: float = 4.0,
-        rel_rise: float = 0.15,
-        min_rise_v: float = 1e-3,
+        rel_rise: float = 0.01,
+        min_rise_v: float = 5e-4,
         confirm: int = 5,
+        min_fit: int = 30,
     ) -> None:
         self.area_m2 = area_m2
         self.strip_sign = strip_sign
         self.settle_s, self.baseline_s = settle_s, baseline_s
         self.k_sigma, self.rel_rise, self.min_rise_v = k_sigma, rel_rise, min_rise_v
-        self.confirm = confirm
+        self.confirm, self.min_fit = confirm, min_fit
         self._tracker = SegmentTracker(rest_current, level_tol)
         self._seg: _VoidSegment | None = None
 
@@ -186,33 +192,55 @@ class VoidOnsetDetector:
         while t.size:
             excess = av - seg.level
             seg.watch.append((t, excess, q))
-            hit, seg.carry = _sustained(excess > seg.threshold, seg.carry, self.confirm)
+            ready = seg.n_watch + np.arange(1, t.size + 1) >= max(self.min_fit, seg.defer_n)
+            seg.n_watch += t.size
+            hit, seg.carry = _sustained(excess > seg.threshold, seg.carry, self.confirm, ready)
             if hit < 0:
                 return None
-            if self._accelerating(seg, float(t[hit])):
+            shape = self._curvature(seg, float(t[hit]))
+            if shape > 0:
                 seg.done = True
                 return self._event(seg, float(t[hit]))
+            n_at_hit = seg.n_watch - (t.size - hit - 1)
+            if shape == 0:  # not yet clear: look again once the window has doubled
+                seg.defer_n = 2 * n_at_hit
+                seg.carry = 0
+                t, av, q = t[hit + 1 :], av[hit + 1 :], q[hit + 1 :]
+                seg.watch[-1] = (
+                    seg.watch[-1][0][: hit + 1],
+                    seg.watch[-1][1][: hit + 1],
+                    seg.watch[-1][2][: hit + 1],
+                )
+                seg.n_watch = n_at_hit
+                continue
             # a decelerating rise (interphase growth, warming) is not a void: re-baseline there
             tt = np.concatenate([w[0] for w in seg.watch])
             ex = np.concatenate([w[1] for w in seg.watch])
             upto = int(np.searchsorted(tt, t[hit], side="right"))
             seg.level += float(np.median(ex[max(0, upto - self.confirm) : upto]))
             seg.base_t_end = float(t[hit])
-            seg.watch, seg.carry = [], 0
+            seg.watch, seg.carry, seg.n_watch, seg.defer_n = [], 0, 0, 0
             t, av, q = t[hit + 1 :], av[hit + 1 :], q[hit + 1 :]
         return None
 
     @staticmethod
-    def _accelerating(seg: _VoidSegment, t_hit: float) -> bool:
-        """True when |V| rises with positive curvature since the baseline (a divergence)."""
+    def _curvature(seg: _VoidSegment, t_hit: float) -> int:
+        """+1 if |V| rises with significantly positive curvature (a divergence), -1 if
+        significantly negative (a decelerating rise), 0 if the window cannot tell yet."""
         tt = np.concatenate([w[0] for w in seg.watch])
         ex = np.concatenate([w[1] for w in seg.watch])
         keep = tt <= t_hit
         tt, ex = tt[keep], ex[keep]
-        if tt.size < 4 or tt[-1] <= tt[0]:
-            return True
+        if tt.size < 6 or tt[-1] <= tt[0]:
+            return 0
         x = (tt - tt[0]) / (tt[-1] - tt[0])
-        return bool(np.polyfit(x, ex, 2)[0] > 0)
+        coef, cov = np.polyfit(x, ex, 2, cov=True)
+        se = float(np.sqrt(max(cov[0, 0], 0.0)))
+        if coef[0] > 2 * se:
+            return 1
+        if coef[0] < -2 * se:
+            return -1
+        return 0
 
     def _event(self, seg: _VoidSegment, t_confirm: float) -> Event:
         tt = np.concatenate([w[0] for w in seg.watch])
@@ -264,8 +292,7 @@ class _ShortSegment:
     base_v: list[np.ndarray] = field(default_factory=list)
     level: float | None = None
     sigma: float = 0.0
-    hard_carry: int = 0
-    low_start: float = 0.0
+    low_start: float | None = None
     tail: np.ndarray = field(default_factory=lambda: np.empty(0))
     soft_done: bool = False
 
@@ -273,13 +300,15 @@ class _ShortSegment:
 class ShortDetector:
     """Hard and soft short circuits at constant current.
 
-    Hard: |V| collapses below ``hard_frac`` of the expected polarisation for ``confirm``
-    consecutive samples. The expectation is the segment's own plateau once known, otherwise the
-    median |V|/|I| of the previous ``memory`` segments times |I| (so a cell that is already
-    shorted at the start of a step is caught too), or ``r_ohm``·|I| when the ohmic resistance is
-    given. Hard shorts latch: one per run.
+    Hard: |V| stays below ``hard_frac`` of the expected polarisation for ``hold_s`` seconds of
+    run time (soft-short episodes last seconds; a welded filament stays). The expectation is the
+    segment's own plateau once known, otherwise ``r_ohm``·|I| when the ohmic resistance is
+    given, else the median |V|/|I| of the previous ``memory`` segments times |I| (so a cell
+    already shorted at the start of a step is caught too). The event time is the start of the
+    low stretch. Hard shorts latch: one per run.
     Soft: a sudden drop of |V| below the mean of the previous ``window`` samples by more than
-    ``max(k_sigma·σ, soft_frac·level)`` — erratic drops before a hard short. One per segment.
+    ``max(k_sigma·σ, soft_frac·level)`` — the erratic drops of intermittent filament contacts.
+    At most one per segment.
     """
 
     def __init__(
@@ -291,19 +320,20 @@ class ShortDetector:
         settle_s: float = 5.0,
         baseline_s: float = 30.0,
         hard_frac: float = 0.3,
+        hold_s: float = 60.0,
         soft_frac: float = 0.1,
         k_sigma: float = 8.0,
         window: int = 10,
-        confirm: int = 5,
         memory: int = 6,
     ) -> None:
         self.r_ohm = r_ohm
         self.settle_s, self.baseline_s = settle_s, baseline_s
-        self.hard_frac, self.soft_frac, self.k_sigma = hard_frac, soft_frac, k_sigma
-        self.window, self.confirm = window, confirm
+        self.hard_frac, self.hold_s = hard_frac, hold_s
+        self.soft_frac, self.k_sigma, self.window = soft_frac, k_sigma, window
         self._tracker = SegmentTracker(rest_current, level_tol)
         self._seg: _ShortSegment | None = None
         self._resistances: deque[float] = deque(maxlen=memory)
+        self._r_ref: float | None = None
         self.hard_time: float | None = None
 
     def update(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> list[Event]:
@@ -324,8 +354,8 @@ class ShortDetector:
             return seg.level
         if self.r_ohm is not None:
             return self.r_ohm * abs(seg.i_ref)
-        if self._resistances:
-            return float(np.median(self._resistances)) * abs(seg.i_ref)
+        if self._r_ref is not None:
+            return self._r_ref * abs(seg.i_ref)
         return None
 
     def _feed(self, seg: _ShortSegment, t: np.ndarray, v: np.ndarray) -> list[Event]:
@@ -337,7 +367,7 @@ class ShortDetector:
             seg.base_v.append(av[in_base])
             n_base = sum(b.size for b in seg.base_v)
             done = np.flatnonzero(el >= self.settle_s + self.baseline_s)
-            if done.size and n_base >= max(5, self.confirm):
+            if done.size and n_base >= 5:
                 base = np.concatenate(seg.base_v)
                 level = float(np.median(base))
                 expected = self._expected(seg)
@@ -345,26 +375,38 @@ class ShortDetector:
                     return self._hard(seg, float(t[done[0]]), level, expected, at_start=True)
                 seg.level, seg.sigma, seg.base_v = level, _noise_sigma(base), []
                 self._resistances.append(level / abs(seg.i_ref))
+                self._r_ref = float(np.median(self._resistances))
         expected = self._expected(seg)
         if expected is None:
             return events
         watch = el >= self.settle_s
-        low = (av < self.hard_frac * expected) & watch
-        hit, seg.hard_carry = _sustained(low, seg.hard_carry, self.confirm)
-        if hit < 0 and 0 < seg.hard_carry <= t.size:
-            seg.low_start = float(t[t.size - seg.hard_carry])
         if seg.level is not None and not seg.soft_done:
-            soft = self._soft(seg, t, av, watch, expected)
+            soft = self._soft(seg, t, av, watch)
             if soft is not None:
                 events.append(soft)
-        if hit >= 0:
-            first = hit - self.confirm + 1
-            t_low = float(t[first]) if first >= 0 else seg.low_start
-            events.extend(self._hard(seg, t_low, float(av[hit]), expected, at_start=False))
+        low = (av < self.hard_frac * expected) & watch
+        idx = np.arange(low.size)
+        last_false = np.where(~low, idx, -1)
+        np.maximum.accumulate(last_false, out=last_false)
+        carry_start = seg.low_start if seg.low_start is not None else t[0]
+        start = np.where(last_false >= 0, t[np.minimum(last_false + 1, t.size - 1)], carry_start)
+        hits = np.flatnonzero(low & (t - start >= self.hold_s))
+        seg.low_start = float(start[-1]) if low[-1] else None
+        if hits.size:
+            k = int(hits[0])
+            events.extend(
+                self._hard(
+                    seg,
+                    float(start[k]),
+                    float(np.median(av[max(0, k - 10) : k + 1])),
+                    expected,
+                    at_start=False,
+                )
+            )
         return events
 
     def _soft(
-        self, seg: _ShortSegment, t: np.ndarray, av: np.ndarray, watch: np.ndarray, expected: float
+        self, seg: _ShortSegment, t: np.ndarray, av: np.ndarray, watch: np.ndarray
     ) -> Event | None:
         w = self.window
         n_tail = seg.tail.size
@@ -377,7 +419,7 @@ class ShortDetector:
         limit = max(self.k_sigma * seg.sigma, self.soft_frac * seg.level)
         j = np.arange(w, full.size) - n_tail
         ok = (j >= 0) & (drop > limit)
-        ok[ok] &= watch[j[ok]] & (av[j[ok]] >= self.hard_frac * expected)
+        ok[ok] &= watch[j[ok]]
         k = np.flatnonzero(ok)
         if k.size == 0:
             return None

@@ -26,7 +26,7 @@ class AnalysisOptions:
     ocv: str = "zero"
     rest_tol: float | None = None
     use_recorded_steps: bool = True
-    strip_sign: int = 0
+    strip_sign: int | None = None
     relax_s: float = 60.0
     void: dict[str, float] = field(default_factory=dict)
     short: dict[str, float] = field(default_factory=dict)
@@ -90,6 +90,30 @@ def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFram
     return table.sort_values("time", kind="stable").reset_index(drop=True)
 
 
+def _strip_sign(run: RunData) -> int:
+    """Which stripping the void watch covers: only the Li counter electrode in Li|Cu cells.
+
+    On a Cu (anode-free) working electrode the end of stripping always diverges — the plated
+    Li is used up — so that is no void; symmetric cells are watched in both directions.
+    """
+    sample = run.metadata.get("sample") or {}
+    text = f"{sample.get('electrodes', '')} {sample.get('cell', '')}".lower()
+    return -1 if ("cu" in text.replace("|", " ").split() or "anode" in text) else 0
+
+
+def _before_short(voids: list[Event], shorts: list[Event], warnings: list[str]) -> list[Event]:
+    """Void onsets after the first short are the short path switching, not voids: drop them."""
+    if not shorts:
+        return voids
+    first = min(s.time for s in shorts)
+    kept = [v for v in voids if v.time < first]
+    if len(kept) < len(voids):
+        warnings.append(
+            f"{len(voids) - len(kept)} void-onset candidate(s) after the first short ignored"
+        )
+    return kept
+
+
 def _sign_warning(steps: pd.DataFrame) -> list[str]:
     """Warn when polarisation opposes the current in a Li-referenced cell (reversed sign)."""
     cc = steps[(steps["mode"] == "cc") & steps["eta_plateau"].notna()]
@@ -117,10 +141,12 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     warnings += _sign_warning(steps)
     i_abs_tol = segment.rest_tolerance(e["current"].to_numpy(dtype=float), opt.rest_tol)
     base = {"rest_current": max(i_abs_tol, 1e-15)}
-    found = run_detector(
-        VoidOnsetDetector(**{**base, "area_m2": area, "strip_sign": opt.strip_sign, **opt.void}), e
+    sign = _strip_sign(run) if opt.strip_sign is None else opt.strip_sign
+    voids = run_detector(
+        VoidOnsetDetector(**{**base, "area_m2": area, "strip_sign": sign, **opt.void}), e
     )
-    found += run_detector(ShortDetector(**{**base, **opt.short}), e)
+    shorts = run_detector(ShortDetector(**{**base, **opt.short}), e)
+    found = _before_short(voids, shorts, warnings) + shorts
     if "pressure" in run.streams:
         steps["pressure"] = pressure.stream_step_means(run.streams["pressure"], "pressure", steps)
     if "thermal" in run.streams:

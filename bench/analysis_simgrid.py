@@ -1,0 +1,226 @@
+"""Score the analysis against the simulator's ground truth (sim_instruments.world.SimWorld).
+
+A case drives one SimWorld on a VirtualClock through galvanostatic cycling (symmetric Li|SE|Li,
+anode-free Li|SE|Cu stripping to a cut-off, or a CCD ramp), samples it at 1 s like the
+Keithley buffer would, analyses the stream with ``analysis.pipeline.analyze_run`` and compares
+with ``SimWorld.truth()``. Used by tests/test_analysis_validation.py (a small grid) and by
+``python bench/analysis_simgrid.py`` (the full grid and the accuracy table in docs/analysis.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.model import RunData, make_run
+from analysis.pipeline import analyze_run
+from daq.clock import VirtualClock
+from sim_instruments.world import SimConfig, SimWorld
+
+RAMP = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)  # CCD ramp levels, A/m² (0.1 … 5 mA/cm²)
+CUTOFF_V = 1.0  # anode-free stripping cut-off
+V_LIMIT = 10.0  # compliance of the galvanostatic steps otherwise
+
+
+@dataclass(frozen=True)
+class Case:
+    """One simulated run; ``j`` in A/m² (a list = CCD ramp levels, one cycle each)."""
+
+    preset: str = "llzo"
+    cell: str = "symmetric"
+    j: float | tuple[float, ...] = 5.0
+    pressure_Pa: float = 5e6
+    temperature_K: float | None = None
+    noise_scale: float = 1.0
+    seed: int = 0
+    cycles: int = 4
+    half_s: float = 3600.0
+
+
+def simulate(case: Case, area: float = 1e-4, dt: float = 1.0) -> tuple[RunData, dict]:
+    """Run the case on a SimWorld; return the sampled run and the world's truth."""
+    clock = VirtualClock()
+    base = SimConfig()
+    world = SimWorld(
+        clock,
+        SimConfig(
+            preset=case.preset,
+            cell=case.cell,
+            area_m2=area,
+            initial_pressure_Pa=case.pressure_Pa,
+            temperature_K=case.temperature_K,
+            seed=case.seed,
+            noise_V=base.noise_V * case.noise_scale,
+            noise_I_A=base.noise_I_A * case.noise_scale,
+        ),
+    )
+    levels = list(case.j) if isinstance(case.j, tuple) else [case.j] * case.cycles
+    chunks: list[tuple[np.ndarray, ...]] = []
+    edges = [clock.now()]
+    step = 0
+    for cycle, j in enumerate(levels, start=1):
+        for sign in (-1.0, 1.0):  # plate WE first (Li|Cu convention), then strip WE
+            limit = CUTOFF_V if (case.cell == "anode_free" and sign > 0) else V_LIMIT
+            t0 = clock.now()
+            world.electro_source("current", sign * j * area, limit)
+            clock.advance(case.half_s)
+            t, v, i, _ = world.electro_samples(t0, clock.now(), dt)
+            chunks.append((t, v, i, np.full(t.size, step), np.full(t.size, cycle)))
+            edges.append(clock.now())
+            step += 1
+    cols = [np.concatenate(c) for c in zip(*chunks, strict=True)]
+    electro = pd.DataFrame(
+        dict(zip(("time", "voltage", "current", "step", "cycle"), cols, strict=True))
+    )
+    electrodes = "Li|Cu" if case.cell == "anode_free" else "Li|Li"
+    meta = {"sample": {"area_m2": area, "electrolyte": case.preset, "electrodes": electrodes}}
+    truth = world.truth()
+    truth["step_edges"] = np.array(edges)
+    return make_run({"electro": electro}, metadata=meta, source=f"sim:{case}"), truth
+
+
+def _true_ce(truth: dict) -> np.ndarray:
+    """CE per cycle from the noise-free ionic current at the model knots, between source switches."""
+    t, i = truth["t"], truth["I_ion"]
+    cum = np.concatenate(([0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t))))
+    q = np.diff(np.interp(truth["step_edges"], t, cum))
+    return q[1::2] / -q[0::2]
+
+
+def score(case: Case) -> dict:
+    """Simulate, analyse and compare one case; one row of the accuracy table."""
+    run, truth = simulate(case)
+    res = analyze_run(run)
+    s = res.summary
+    row = {**asdict(case), "j": str(case.j)}
+    voids = sorted(truth["void_onset_times_we"] + truth["void_onset_times_ce"])
+    row["true_void"] = voids[0] if voids else np.nan
+    row["found_void"] = s.get("void_onset_time", np.nan)
+    row["true_short"] = truth["short_time"] if truth["short_time"] is not None else np.nan
+    row["true_hard_short"] = (
+        truth["hard_short_time"] if truth["hard_short_time"] is not None else np.nan
+    )
+    row["found_soft_short"] = s.get("soft_short_time", np.nan)
+    row["found_hard_short"] = s.get("hard_short_time", np.nan)
+    if case.cell == "anode_free" and len(res.cycles):
+        true = _true_ce(truth)
+        found = res.cycles["ce"].to_numpy()
+        n = min(true.size, found.size)
+        row["ce_true_mean"] = float(np.mean(true[:n]))
+        row["ce_max_abs_error"] = float(np.max(np.abs(found[:n] - true[:n])))
+    if isinstance(case.j, tuple):
+        row["ccd_found"] = s.get("ccd_j_crit", np.nan)
+        row["ccd_mode"] = s.get("ccd_failure_mode", "")
+        hard = truth["hard_short_time"]
+        if hard is not None:
+            k = int(hard // (2 * case.half_s))
+            row["ccd_true"] = case.j[min(k, len(case.j) - 1)]
+    return row
+
+
+def default_grid(small: bool = False) -> list[Case]:
+    """Symmetric (J × P × T × preset × noise × seed), anode-free CE cases and CCD ramps."""
+    if small:
+        sym = [
+            Case("llzo", j=j, pressure_Pa=p, seed=s)
+            for j, p, s in [(2.0, 5e6, 0), (10.0, 1e6, 1), (5.0, 10e6, 2)]
+        ]
+        af = [Case("lipon", "anode_free", j=2.0, pressure_Pa=5e6, cycles=3, half_s=1800.0)]
+        ramp = [Case("llzo", j=RAMP, pressure_Pa=2e6, half_s=1800.0)]
+        return sym + af + ramp
+    sym = [
+        Case(preset, j=j, pressure_Pa=p, temperature_K=temp, noise_scale=noise, seed=seed)
+        for preset, j, p, temp, noise, seed in itertools.product(
+            ("llzo", "lpscl", "latp"),
+            (2.0, 5.0, 10.0),
+            (1e6, 5e6, 10e6),
+            (None, 333.15),
+            (1.0, 5.0),
+            (0, 1),
+        )
+    ]
+    af = [
+        Case(
+            preset,
+            "anode_free",
+            j=j,
+            pressure_Pa=5e6,
+            cycles=4,
+            half_s=1800.0,
+            noise_scale=noise,
+            seed=seed,
+        )
+        for preset, j, noise, seed in itertools.product(
+            ("llzo", "lpscl", "peo", "lipon", "latp"), (1.0, 2.0), (1.0, 5.0), (0, 1)
+        )
+    ]
+    ramp = [
+        Case(preset, j=RAMP, pressure_Pa=p, half_s=1800.0, seed=seed)
+        for preset, p, seed in itertools.product(("llzo", "lpscl"), (1e6, 5e6), (0, 1, 2))
+    ]
+    return sym + af + ramp
+
+
+def summarize(rows: pd.DataFrame) -> dict[str, float]:
+    """Aggregate accuracy: void-onset error, short precision/recall/delay, CCD and CE."""
+    out: dict[str, float] = {}
+    has_void = rows["true_void"].notna()
+    found_void = rows["found_void"].notna()
+    err = (rows["found_void"] - rows["true_void"])[has_void & found_void]
+    out["void_cases"] = int(has_void.sum())
+    out["void_recall"] = float((has_void & found_void).sum() / max(1, has_void.sum()))
+    out["void_false_alarm_rate"] = float((~has_void & found_void).sum() / max(1, (~has_void).sum()))
+    out["void_error_median_s"] = float(np.median(err)) if len(err) else np.nan
+    out["void_abs_error_p90_s"] = float(np.percentile(np.abs(err), 90)) if len(err) else np.nan
+    true_s, found_s = rows["true_short"].notna(), rows["found_hard_short"].notna()
+    tp = (true_s & found_s).sum()
+    out["short_cases"] = int(true_s.sum())
+    out["short_precision"] = float(tp / max(1, found_s.sum()))
+    out["short_recall"] = float(tp / max(1, true_s.sum()))
+    delay = (rows["found_hard_short"] - rows["true_hard_short"])[
+        true_s & found_s & rows["true_hard_short"].notna()
+    ]
+    out["hard_short_delay_median_s"] = float(np.median(delay)) if len(delay) else np.nan
+    soft = (rows["found_soft_short"] - rows["true_short"])[
+        true_s & rows["found_soft_short"].notna()
+    ]
+    out["soft_short_delay_median_s"] = float(np.median(soft)) if len(soft) else np.nan
+    if "ce_max_abs_error" in rows:
+        ce = rows["ce_max_abs_error"].dropna()
+        out["ce_cases"] = len(ce)
+        out["ce_max_abs_error"] = float(ce.max()) if len(ce) else np.nan
+    if "ccd_true" in rows:
+        r = rows.dropna(subset=["ccd_true", "ccd_found"])
+        levels = np.array(RAMP)
+        steps_off = [
+            abs(int(np.argmin(abs(levels - a))) - int(np.argmin(abs(levels - b))))
+            for a, b in zip(r["ccd_true"], r["ccd_found"], strict=True)
+        ]
+        out["ccd_cases"] = int(rows["ccd_true"].notna().sum())
+        out["ccd_within_one_step"] = (
+            float(np.mean(np.array(steps_off) <= 1)) if steps_off else np.nan
+        )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="score analysis against SimWorld ground truth")
+    ap.add_argument("--small", action="store_true", help="the small grid used by the test")
+    ap.add_argument("--csv", help="write the per-case table here")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    rows = pd.DataFrame([score(c) for c in default_grid(args.small)])
+    if args.csv:
+        rows.to_csv(args.csv, index=False)
+    print(f"{len(rows)} cases in {time.perf_counter() - t0:.0f} s")
+    for k, v in summarize(rows).items():
+        print(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Analysis scored against the simulator's ground truth (SimWorld) on a small grid.
+
+The full grid and the accuracy table (docs/analysis.md) come from bench/analysis_simgrid.py,
+which this test imports so both use the same harness.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sim_instruments.world")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from analysis_simgrid import Case, default_grid, score, summarize  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rows():
+    import pandas as pd
+
+    return pd.DataFrame([score(c) for c in default_grid(small=True)])
+
+
+def test_shorts_found_with_precision_recall_and_small_delay(rows):
+    acc = summarize(rows)
+    assert acc["short_cases"] >= 2
+    assert acc["short_precision"] == 1.0 and acc["short_recall"] == 1.0
+    assert abs(acc["hard_short_delay_median_s"]) <= 5.0
+    assert abs(acc["soft_short_delay_median_s"]) <= 15.0
+
+
+def test_void_onsets_found_without_false_alarms(rows):
+    acc = summarize(rows)
+    assert acc["void_recall"] == 1.0 and acc["void_false_alarm_rate"] == 0.0
+    assert acc["void_abs_error_p90_s"] <= 600.0
+
+
+def test_ce_within_five_hundredths_of_a_percent(rows):
+    assert summarize(rows)["ce_max_abs_error"] < 5e-4
+
+
+def test_ccd_within_one_ramp_step(rows):
+    acc = summarize(rows)
+    assert acc["ccd_cases"] == 1 and acc["ccd_within_one_step"] == 1.0
+
+
+def test_quiet_cell_stays_quiet():
+    row = score(Case("llzo", j=2.0, pressure_Pa=10e6, seed=3, cycles=3))
+    assert np.isnan(row["true_short"]) and np.isnan(row["found_hard_short"])
+    assert np.isnan(row["true_void"]) == np.isnan(row["found_void"])
