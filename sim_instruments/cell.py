@@ -225,7 +225,6 @@ class CellModel:
         self._hard_at = math.inf
         self._f: tuple[float, float] | None = None  # contact fractions, until the next step
         self.charge_C = 0.0  # cumulative ionic charge through the cell (signed)
-        self.throughput_C = 0.0  # cumulative |charge|
 
     def _new_interface(self) -> Interface:
         p = self.preset
@@ -361,7 +360,6 @@ class CellModel:
         self.pressure_memory_Pa = max(self.pressure_memory_Pa, pressure_Pa)
         j = op.I_ion / self.area
         self.charge_C += op.I_ion * dt
-        self.throughput_C += abs(op.I_ion) * dt
         rates = self.rates(op, T, pressure_Pa)
         f = self.contact_fractions()
         for k, itf in enumerate(self.interfaces):

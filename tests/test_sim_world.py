@@ -118,3 +118,30 @@ def test_concurrent_ports_are_serialised():
     assert not errors
     truth = world.truth()
     assert np.all(np.diff(truth["t"]) >= 0)
+
+
+def test_block_samples_agree_with_point_measurements_while_the_state_changes():
+    """Interpolating between knots reproduces what per-sample reads see (voids diverging)."""
+    quiet = {"noise_V": 0.0, "noise_I_A": 0.0, "noise_I_relative": 0.0}
+    clock_a, block = make(**quiet)
+    clock_b, point = make(**quiet)
+    for w in (block, point):
+        w.electro_source("current", 0.3 * MA * 1.0, 10.0)  # 0.3 mA/cm2 on 1 cm2, no pressure
+    reads = []
+    for _ in range(300):
+        clock_b.advance(30.0)
+        reads.append(point.electro_measure()[0])
+    clock_a.advance(9000.0)
+    _, v, _, _ = block.electro_samples(0.0, 9000.0, 30.0)
+    assert reads[-1] > 5 * reads[0]  # the voltage really diverged over the window
+    assert np.allclose(v, reads, rtol=0.02)
+
+
+def test_thermal_setpoint_changes_the_cell_through_the_port():
+    clock, world = make(preset="peo", noise_V=0.0)
+    world.electro_source("current", 0.05 * MA, 5.0)
+    v_55 = world.electro_measure()[0]
+    world.thermal_setpoint(308.15)  # 55 -> 35 degC
+    clock.advance(3 * 3600.0)
+    assert world.thermal_read_K() == pytest.approx(308.15, abs=0.2)
+    assert world.electro_measure()[0] > 2 * v_55  # Arrhenius bulk and interfaces
