@@ -93,9 +93,8 @@ class Keithley2450Settings:
         known = set(cls.__dataclass_fields__)
         unknown = set(settings) - known
         if unknown:
-            raise SetpointError(
-                name, ", ".join(sorted(unknown)), "unknown", f"one of {sorted(known)}"
-            )
+            allowed = "setting names: " + ", ".join(sorted(known))
+            raise SetpointError(name, "settings", ", ".join(sorted(unknown)), allowed)
         values: dict[str, Any] = {}
         for key, raw in settings.items():
             field = f"{name}.settings.{key}"
@@ -113,7 +112,10 @@ class Keithley2450Settings:
                 else:  # backend
                     values[key] = None if raw in (None, "") else str(raw)
             except UnitError as exc:
-                raise SetpointError(name, key, raw, str(exc)) from None
+                raise SetpointError(name, key, raw, exc.problem) from None
+        # default compliances never exceed the station limits they must respect
+        values.setdefault("voltage_limit", min(5.0, values.get("max_voltage", MAX_VOLTAGE)))
+        values.setdefault("current_limit", min(0.01, values.get("max_current", MAX_CURRENT)))
         parsed = cls(**values)
         parsed.validate(name)
         return parsed

@@ -259,6 +259,12 @@ def test_instrument_error_after_write_is_raised(b):
     assert b.emulator.errors.pop()[0] == 0  # the driver drained the queue
 
 
+def test_defaults_respect_station_limits():
+    with bench(settings={"max_voltage": "3 V", "max_current": "1 mA"}) as b:
+        assert b.driver.settings.voltage_limit == 3.0
+        assert b.driver.settings.current_limit == 1e-3
+
+
 @pytest.mark.parametrize(
     ("settings", "match"),
     [
