@@ -173,12 +173,6 @@ class ReadingBuffer:
             raise ScpiError(-222, f"start {start} after end {end} in unwrapped {self.name}")
         return np.concatenate([np.arange(start - 1, self.capacity), np.arange(end)])
 
-    def last(self) -> tuple[float, float, float, float] | None:
-        if self.total == 0:
-            return None
-        p = self.end_index - 1
-        return tuple(float(self.cols[c][p]) for c in _COLUMNS)
-
 
 @dataclass
 class TriggerModel:
