@@ -72,7 +72,9 @@ class SimConfig:
                 raise ValueError(f"SimConfig.temperature_K: must be within {lo}-{hi} K")
         if self.tubule_metal not in ("Li", "Na"):
             raise ValueError(f"SimConfig.tubule_metal: 'Li' or 'Na', got {self.tubule_metal!r}")
-        if not 1 <= self.tubule_count <= 8:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"SimConfig.seed: a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.tubule_count, int) or not 1 <= self.tubule_count <= 8:
             raise ValueError(f"SimConfig.tubule_count: 1-8, got {self.tubule_count!r}")
 
 
