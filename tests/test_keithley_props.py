@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from drivers.errors import SetpointError
+from drivers.keithley2450 import _trigger_state, _two_ints
 from drivers.scpi import parse_bool, parse_error, parse_int, parse_number, parse_table
 from drivers.validators import AllOf, InRange, Integer, OneOf, Symmetric
 from sim_instruments.keithley2450 import ReadingBuffer
@@ -156,3 +158,22 @@ def test_ring_buffer_matches_a_reference_deque(capacity, blocks):
     if reference:
         pos = buffer.positions(buffer.start_index, buffer.end_index)
         assert buffer.cols["t"][pos].tolist() == list(reference)
+
+
+@given(st.integers(0, 10**7), st.integers(0, 10**7))
+def test_buffer_count_reply_round_trip(count, end):
+    assert _two_ints(f"{count};{end}") == (count, end)
+
+
+@given(st.text(max_size=12))
+def test_count_reply_garbage_is_refused(reply):
+    assume(not re.fullmatch(r"\s*[+-]?\d+\s*;\s*[+-]?\d+\s*", reply))
+    with pytest.raises(ValueError):
+        _two_ints(reply)
+
+
+@given(st.sampled_from(["RUNNING", "IDLE", "ABORTED", "EMPTY", "WAITING"]), st.integers(0, 20))
+def test_trigger_state_reply(state, block):
+    assert _trigger_state(f"{state};{state};{block}") == state
+    with pytest.raises(ValueError):
+        _trigger_state(f"{state};{block}")
