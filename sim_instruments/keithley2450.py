@@ -444,6 +444,7 @@ class Keithley2450Emulator(ScpiDevice):
             add(f"MEASure:{name}", self._measure_query(f), command=False)
         add("SENSe[1]:COUNt", self._sense_count)
         add("OUTPut[1][:STATe]", self._output)
+        add("OUTPut[1]:SMODe", self._off_mode(None))  # for the present source function
         add("ROUTe:TERMinals", self._terminals)
         add("READ", self._read, command=False)
         add("MEASure", self._measure_query(None), command=False)
@@ -608,8 +609,9 @@ class Keithley2450Emulator(ScpiDevice):
 
         return handler
 
-    def _off_mode(self, f: str):
+    def _off_mode(self, func: str | None):
         def handler(p, q):
+            f = func or self.source_func
             if q:
                 return self.off_mode[f]
             param_count(p, 1)

@@ -51,6 +51,12 @@ def test_short_long_and_case_forms(k):
     assert float(k.query(":SOUR:CURR?")) == pytest.approx(1e-4)
 
 
+def test_output_off_state_is_kept_per_source_function(k):
+    k.write(":SOUR:FUNC CURR;:OUTP:SMOD HIMP")
+    k.write(":SOUR:FUNC VOLT;:OUTP:SMOD ZERO")
+    assert k.query(":OUTP:CURR:SMOD?;:OUTP:VOLT:SMOD?;:OUTP:SMOD?") == "HIMP;ZERO;ZERO"
+
+
 def test_compound_messages_and_relative_paths(k):
     k.write(":SOUR:FUNC CURR;:SOUR:CURR:VLIM 1.5;LEV 1e-4")  # LEV continues :SOUR:CURR:
     assert float(k.query(":SOUR:CURR:VLIM?")) == 1.5
