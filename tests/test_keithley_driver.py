@@ -310,3 +310,19 @@ def test_holder_channel_bias_smu():
         assert b.world.holder_measure()[0] == pytest.approx(-2.0, abs=1e-3)
         k.zero_and_off()
         assert b.emulator.output is False and b.emulator.level["VOLT"] == 0.0
+
+
+def test_buffered_charge_matches_the_programmed_steps(b):
+    k = b.driver
+    k.start_buffered(10.0)
+    blocks = []
+    for current in (1e-4, -2e-4, 5e-5):
+        k.set_current(current, 2.0)
+        for _ in range(10):
+            b.clock.advance(10.0)
+            blocks.append(k.fetch())
+    t = np.concatenate([x.time for x in blocks])
+    i = np.concatenate([x.current for x in blocks])
+    assert len(t) == 3000 and np.all(np.diff(t) > 0)
+    charge = np.sum(i) * 0.1  # rectangle rule on the 10 Hz grid
+    assert charge == pytest.approx((1e-4 - 2e-4 + 5e-5) * 100.0, rel=1e-3)
