@@ -73,7 +73,7 @@ class TubuleModel:
         return np.abs(self.y - y) < C.PROBE_RADIUS_M
 
     def set_bias(self, volts: float, limit_A: float) -> None:
-        if limit_A <= 0:
+        if not (math.isfinite(limit_A) and limit_A > 0):
             raise ValueError(f"holder current limit must be > 0 A, got {limit_A}")
         self.bias_V = volts
         self.limit_A = limit_A
