@@ -27,7 +27,7 @@ from drivers.validators import InRange, check
 
 
 class ForceLimitExceeded(InstrumentError):
-    """The measured force passed the rig's maximum: the actuator was backed off."""
+    """The measured force passed the trip level: the load was released."""
 
 
 class SensorFault(InstrumentError):
@@ -35,7 +35,7 @@ class SensorFault(InstrumentError):
 
 
 SETTINGS = (
-    "area", "max_pressure", "capacity", "stiffness", "kp", "ki", "kd", "ramp_rate",
+    "area", "max_pressure", "capacity", "trip_force", "stiffness", "kp", "ki", "kd", "ramp_rate",
     "max_ramp_rate", "max_speed", "approach_speed", "contact_force", "tolerance",
     "settle_time", "step_size", "release_position", "stuck_readings", "spike_band", "period",
     "loadcell", "actuator",
@@ -63,6 +63,13 @@ class LoadCellActuatorRig(PressureRig):
         self.max_pressure = s.quantity("max_pressure", "pressure", None)
         capacity = s.quantity("capacity", "force", math.inf)
         self.max_force = min(self.max_pressure * self._area, capacity)
+        self.trip_force = s.quantity("trip_force", "force", 1.05 * self.max_force)
+        check(
+            name,
+            "trip_force",
+            self.trip_force,
+            InRange(self.max_force, 2 * self.max_force, "N", ">= the maximum force"),
+        )
         self.step_size = s.quantity("step_size", "length", None)
         gains = LoopGains(
             kp=s.number("kp", 2.0),
@@ -111,7 +118,7 @@ class LoadCellActuatorRig(PressureRig):
         g = self.loop.gains
         return {
             "area_m2": self._area, "max_pressure_Pa": self.max_pressure,
-            "max_force_N": self.max_force, "kp": g.kp, "ki": g.ki, "kd": g.kd,
+            "max_force_N": self.max_force, "trip_force_N": self.trip_force, "kp": g.kp, "ki": g.ki, "kd": g.kd,
             "stiffness_N_per_m": g.stiffness, "max_speed_m_per_s": self.loop.max_speed,
             "approach_speed_m_per_s": self.approach_speed, "contact_force_N": self.contact_force,
             "tolerance_N": self.tolerance, "settle_time_s": self.settle_time,
@@ -213,7 +220,7 @@ class LoadCellActuatorRig(PressureRig):
         """One control iteration (call every ``period`` s of the run clock)."""
         now = self.clock.now()
         force = self._read_force()
-        if force > self.max_force:
+        if force > self.trip_force:
             self._trip(force)
         if self.mode != "regulating":
             return
@@ -256,7 +263,8 @@ class LoadCellActuatorRig(PressureRig):
         self.release()
         raise ForceLimitExceeded(
             self.name,
-            f"force {force:.1f} N exceeded the maximum {self.max_force:.1f} N; load released",
+            f"force {force:.1f} N exceeded the trip level {self.trip_force:.1f} N "
+            f"(maximum {self.max_force:.1f} N); load released",
         )
 
 

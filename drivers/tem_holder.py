@@ -39,19 +39,37 @@ class PiezoController:
         """Lines before ``OK``; a refused command raises InstrumentReportedError."""
 
         def parse(lines: list[str]) -> list[str]:
-            if lines[-1] == "ERROR":
-                message = lines[-2] if len(lines) > 1 else "error"
-                raise InstrumentReportedError(self.name, 1, message, text)
-            return lines[:-1]
+            ok, body = parse_reply(lines)
+            if not ok:
+                raise InstrumentReportedError(self.name, 1, body[-1] if body else "error", text)
+            return body
 
-        return self.transport.query_lines(
-            text, lambda line: line in ("OK", "ERROR"), parse, idempotent=idempotent
-        )
+        return self.transport.query_lines(text, is_last_line, parse, idempotent=idempotent)
 
     def value(self, text: str) -> str:
         """``name = value unit`` -> ``value``."""
         (line,) = self.command(text, idempotent=True)
-        return line.split("=", 1)[1].split()[0]
+        return parse_value(line)
+
+
+def is_last_line(line: str) -> bool:
+    """An ANC300 reply ends with ``OK`` or ``ERROR``."""
+    return line in ("OK", "ERROR")
+
+
+def parse_reply(lines: list[str]) -> tuple[bool, list[str]]:
+    """(accepted, lines before the status) of one complete reply; ValueError if malformed."""
+    if not lines or not is_last_line(lines[-1]) or any(is_last_line(x) for x in lines[:-1]):
+        raise ValueError(f"not one ANC300 reply: {lines!r}")
+    return lines[-1] == "OK", lines[:-1]
+
+
+def parse_value(line: str) -> str:
+    """``"voltage = 30.000000 V"`` -> ``"30.000000"``; ValueError otherwise."""
+    name, sep, rest = line.partition("=")
+    if not sep or not name.strip() or not rest.split():
+        raise ValueError(f"not a 'name = value' line: {line!r}")
+    return rest.split()[0]
 
 
 class PiezoBiasHolder(BiasHolder):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daq.clock import VirtualClock
-from drivers.errors import InstrumentReportedError, SetpointError
+from drivers.errors import InstrumentError, InstrumentReportedError, SetpointError
 from drivers.registry import open_driver
+from drivers.tem_holder import parse_reply, parse_value
 from sim_instruments.faults import Fault
 from sim_instruments.holder_devices import PiezoControllerEmulator
 from sim_instruments.keithley2450 import Keithley2450Emulator
@@ -106,11 +109,11 @@ def test_piezo_short_circuit_is_reported(setup):
     assert piezo.mode[3] == "gnd"
 
 
-@pytest.mark.parametrize("kind", ["timeout", "garble"])
+@pytest.mark.parametrize("kind", ["timeout", "garble", "slow", "drop"])
 def test_absolute_fine_moves_survive_transport_faults(setup, kind):
     world, piezo, holder = setup
     z0 = world.holder_position()[2]
-    piezo.faults.add(Fault(kind=kind, match="seta 3"))
+    piezo.faults.add(Fault(kind=kind, match="seta 3", delay_s=0.1))
     holder.move_fine("z", 0.3e-6)
     assert world.holder_position()[2] - z0 == pytest.approx(0.3e-6, rel=1e-6)
 
@@ -121,3 +124,49 @@ def test_stuck_positioner_means_no_contact_within_travel(setup):
     holder.move_coarse("z", 60)
     assert holder.approach_until_contact(5e-12, -2.0, 20e-9, 1.0e-6) is False
     assert "ANC300" in holder.identity()
+
+
+def test_a_step_move_whose_reply_is_lost_is_not_repeated(setup):
+    world, piezo, holder = setup
+    z0 = world.holder_position()[2]
+    piezo.faults.add(Fault(kind="timeout", match="stepu"))
+    with pytest.raises(InstrumentError):
+        holder.move_coarse("z", 10)
+    assert world.holder_position()[2] - z0 == pytest.approx(10 * 30e-9)  # executed once
+
+
+LINE = st.text(alphabet="abcdefghij =.0123456789V", max_size=20)
+
+
+@given(st.lists(LINE, max_size=3), st.sampled_from(["OK", "ERROR"]))
+def test_parse_reply_splits_status_and_body(body, status):
+    body = [line for line in body if line not in ("OK", "ERROR")]
+    assert parse_reply([*body, status]) == (status == "OK", body)
+
+
+@given(st.lists(st.sampled_from(["OK", "ERROR", "x = 1"]), max_size=4))
+def test_parse_reply_rejects_anything_but_one_reply(lines):
+    ok = bool(lines) and lines[-1] in ("OK", "ERROR") and lines.count("x = 1") == len(lines) - 1
+    try:
+        parse_reply(lines)
+    except ValueError:
+        assert not ok
+    else:
+        assert ok
+
+
+@given(
+    st.sampled_from(["voltage", "frequency", "mode"]),
+    st.floats(0, 1e4),
+    st.sampled_from(["V", "H", ""]),
+)
+def test_parse_value_takes_the_first_word_after_equals(name, value, unit):
+    assert float(parse_value(f"{name} = {value:.6f} {unit}")) == pytest.approx(value, abs=1e-6)
+
+
+@given(LINE)
+def test_parse_value_only_raises_value_error(line):
+    try:
+        parse_value(line)
+    except ValueError:
+        pass

@@ -134,3 +134,12 @@ def test_parse_frame_rejects_junk_with_value_error(text):
     except ValueError:
         return
     assert text.split()[0] == "A"
+
+
+@pytest.mark.parametrize("kind", ["timeout", "garble", "slow", "drop"])
+def test_polling_survives_transport_faults(setup, kind):
+    world, device, rig = setup
+    rig.set_pressure(2e6)
+    device.faults.add(Fault(kind=kind, match=r"^A$", delay_s=0.1, times=2))
+    run(world, rig, 8.0)
+    assert rig.settled

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from drv_world import DriverTestWorld
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.errors import InstrumentReportedError, SafetyWriteFailed, SetpointError
@@ -232,3 +232,46 @@ def test_force_loop_integrator_does_not_wind_up_while_saturated():
 def test_loop_gains_are_validated(bad):
     with pytest.raises(ValueError):
         LoopGains(**bad)
+
+
+def test_frozen_position_readback_makes_release_unconfirmable_and_loud(bench):
+    bench.rig.set_pressure(2e6)
+    bench.run(10.0)
+    bench.act.faults.add(Fault(kind="stuck", match="get pos", times=-1))
+    assert bench.rig.read().position > 0  # the read-back freezes here, under load
+    with pytest.raises(SafetyWriteFailed, match="did not confirm"):
+        bench.rig.release()
+
+
+@pytest.mark.parametrize("kind", ["garble", "slow", "timeout"])
+def test_absolute_moves_survive_transport_faults(bench, kind):
+    bench.act.faults.add(Fault(kind=kind, match="move abs", delay_s=0.1, times=2))
+    bench.rig.set_pressure(3e6)
+    bench.run(15.0)
+    assert bench.rig.settled
+
+
+@pytest.fixture(scope="module")
+def shared_bench():
+    b = Bench()
+    with b.clock.participant():
+        yield b
+    b.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**9), 10**9))
+)
+def test_pressure_setpoints_are_taken_only_when_in_range(shared_bench, value):
+    rig = shared_bench.rig
+    mode, target, steps = rig.mode, rig.loop.target, shared_bench.world.steps
+    try:
+        rig.set_pressure(value)
+    except SetpointError as exc:
+        assert not 0.0 <= value <= 30e6
+        assert exc.parameter == "pressure"
+        assert (rig.mode, rig.loop.target, shared_bench.world.steps) == (mode, target, steps)
+    else:
+        assert 0.0 <= value <= 30e6 and rig.mode == "regulating"
+        assert rig.loop.target == pytest.approx(value * AREA)

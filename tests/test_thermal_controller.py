@@ -92,10 +92,10 @@ def test_spike_breaks_stability(setup):
     assert not thermal.stable
 
 
-@pytest.mark.parametrize("kind", ["timeout", "garble", "drop"])
+@pytest.mark.parametrize("kind", ["timeout", "garble", "drop", "slow"])
 def test_transport_faults_on_reads_are_retried(setup, kind):
     _, device, thermal = setup
-    device.faults.add(Fault(kind=kind, match="KRDG"))
+    device.faults.add(Fault(kind=kind, match="KRDG", delay_s=0.1))
     assert thermal.read_temperature() == pytest.approx(298.15, abs=1.0)
 
 
