@@ -2,15 +2,18 @@
 
 The software loop (load-cell indicator + screw actuator, ``drivers.pressure_rig``) runs end to
 end: driver -> pyserial -> pseudo-terminal / socket:// -> emulators -> SimWorld on a virtual
-clock. Each step starts from a released stack. Settling time: from the setpoint command until
-the stack stays within the tolerance (0.05 MPa) for good; overshoot: peak true pressure above
-the target, in % of the target. The integrated pressure controller is measured the same way.
+clock. Each step starts from a released stack, at a gentle (2 MPa/s) and a fast (20 MPa/s)
+setpoint ramp. Settling time: from the setpoint command until the true stack pressure stays
+within 0.05 MPa for good ("after ramp": minus the ramp's own duration); overshoot: peak true
+pressure above the target in % of the target; final error after 90 s. In the same run: the
+loop without integral action (baseline) and the emulated integrated pressure controller.
 
     /work/venv/bin/python bench/bench_pressure.py
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 from daq.clock import VirtualClock
@@ -25,6 +28,7 @@ from sim_instruments.world import SimConfig, SimWorld
 
 AREA = 1e-4
 TARGETS_MPA = (1.0, 5.0, 25.0)
+RAMPS_MPA_PER_S = (2.0, 20.0)
 TOLERANCE_PA = 0.05e6
 PERIOD_S = 0.1
 WINDOW_S = 90.0
@@ -33,17 +37,19 @@ RIG_SETTINGS = {
     "max_pressure": "40 MPa",
     "stiffness": "10 N/um",
     "step_size": "0.1 um",
-    "ramp_rate": "2 MPa/s",
     "tolerance": "0.05 MPa",
+    "max_ramp_rate": "50 MPa/s",
 }
 
+Row = tuple[float, float, float, float, float]  # ramp, target, settling, overshoot, error
 
-def step_response(world, rig, target_Pa: float) -> tuple[float, float]:
-    """(settling time s, overshoot %) of one step from release, on the true stack pressure."""
+
+def step_response(world, rig, target_Pa: float, ramp: float) -> tuple[float, float, float]:
+    """(settling s or nan, overshoot %, final error MPa) of one step from release."""
     clock = world.clock
-    rig.set_pressure(target_Pa)
+    rig.set_pressure(target_Pa, rate=ramp)
     t0 = clock.now()
-    peak, last_outside = 0.0, 0.0
+    peak, last_outside, pressure = 0.0, 0.0, 0.0
     while clock.now() - t0 < WINDOW_S:
         rig.service()
         pressure = world.stack_force_true_N() / AREA
@@ -53,35 +59,44 @@ def step_response(world, rig, target_Pa: float) -> tuple[float, float]:
         clock.sleep(PERIOD_S)
     rig.release()
     clock.sleep(5.0)
-    return last_outside, max(peak - target_Pa, 0.0) / target_Pa * 100
+    settle = last_outside if last_outside < WINDOW_S - 1.0 else math.nan
+    return settle, max(peak - target_Pa, 0.0) / target_Pa * 100, (pressure - target_Pa) / 1e6
 
 
-def software_rig() -> list[tuple[float, float, float]]:
+def steps(world, rig) -> list[Row]:
+    clock = world.clock
+    with clock.participant():
+        return [
+            (ramp, mpa, *step_response(world, rig, mpa * 1e6, ramp * 1e6))
+            for ramp in RAMPS_MPA_PER_S
+            for mpa in TARGETS_MPA
+        ]
+
+
+def software_rig(settings: dict) -> list[Row]:
     clock = VirtualClock()
     world = SimWorld(clock, SimConfig(area_m2=AREA, seed=1))
     lc = PtyLineServer(LoadCellIndicatorEmulator(world))
     act = TcpLineServer(ScrewActuatorEmulator(world))
     resource = {"loadcell": lc.port, "actuator": act.serial_url}
-    rig = open_driver("loadcell_actuator_rig", "rig", resource, RIG_SETTINGS, clock)
+    rig = open_driver("loadcell_actuator_rig", "rig", resource, settings, clock)
     try:
-        with clock.participant():
-            return [(mpa, *step_response(world, rig, mpa * 1e6)) for mpa in TARGETS_MPA]
+        return steps(world, rig)
     finally:
         rig.close()
         lc.close()
         act.close()
 
 
-def integrated_controller() -> list[tuple[float, float, float]]:
+def integrated_controller() -> list[Row]:
     clock = VirtualClock()
     world = SimWorld(clock, SimConfig(area_m2=AREA, seed=1))
-    device = PressureControllerEmulator(world, area_m2=AREA, ramp_Pa_per_s=2e6)
+    device = PressureControllerEmulator(world, area_m2=AREA)
     server = PtyLineServer(device)
     settings = {"max_pressure": "40 MPa", "tolerance": "0.05 MPa"}
     rig = open_driver("pressure_controller", "pc", server.port, settings, clock)
     try:
-        with clock.participant():
-            return [(mpa, *step_response(world, rig, mpa * 1e6)) for mpa in TARGETS_MPA]
+        return steps(world, rig)
     finally:
         rig.close()
         device.stop()
@@ -90,17 +105,26 @@ def integrated_controller() -> list[tuple[float, float, float]]:
 
 def main() -> None:
     for label, run in (
-        ("software loop (load cell + screw actuator)", software_rig),
-        ("integrated pressure controller", integrated_controller),
-    ):
+        ("software loop (load cell + screw actuator), PI + feed-forward",
+         lambda: software_rig(RIG_SETTINGS)),
+        ("baseline: same loop without integral action (ki = 0)",
+         lambda: software_rig(RIG_SETTINGS | {"ki": 0.0})),
+        ("integrated pressure controller (emulated, regulates on the virtual clock)",
+         integrated_controller),
+    ):  # fmt: skip
         wall = time.perf_counter()
         rows = run()
         wall = time.perf_counter() - wall
-        print(f"{label}: ramp 2 MPa/s, tolerance 0.05 MPa, loop period {PERIOD_S} s")
-        print("  target MPa | settling s | overshoot %")
-        for mpa, settle, overshoot in rows:
-            print(f"  {mpa:10.1f} | {settle:10.1f} | {overshoot:10.2f}")
-        print(f"  wall time {wall:.2f} s for {len(rows) * (WINDOW_S + 5):.0f} s of virtual time")
+        print(f"{label}: tolerance 0.05 MPa, period {PERIOD_S} s")
+        print("  ramp MPa/s | target MPa | settling s | after ramp s | overshoot % | final MPa")
+        for ramp, mpa, settle, overshoot, error in rows:
+            after = settle - mpa / ramp
+            print(
+                f"  {ramp:10.0f} | {mpa:10.1f} | {settle:10.1f} | {after:12.1f} "
+                f"| {overshoot:11.2f} | {error:+9.3f}"
+            )
+        virtual = len(rows) * (WINDOW_S + 5)
+        print(f"  wall time {wall:.2f} s for {virtual:.0f} s of virtual time\n")
 
 
 if __name__ == "__main__":
