@@ -216,6 +216,12 @@ class Engine:
         self._buffering = False
         self._acq_t0 = 0.0
         self._next_slow = 0.0
+        # the rig's software force loop runs at its own period (drivers expose ``period``)
+        rig = getattr(station, "pressure_rig", None)
+        self._rig_period = (
+            None if rig is None else max(float(getattr(rig, "period", 0.1)), self.tick)
+        )
+        self._next_service = 0.0
         self._next_progress = 0.0
         self._capturing = False
         self._pressure_setpoint = float("nan")
@@ -649,6 +655,9 @@ class Engine:
         if getattr(self.station, "bias_holder", None) is not None:
             self._poll_bias()
         now = self.now()
+        if self._rig_period is not None and now >= self._next_service:
+            self._next_service = now + self._rig_period
+            self._call("pressure_rig", "service")
         if now >= self._next_slow:
             self._next_slow = now + self.slow_period
             self._poll_slow()
@@ -730,8 +739,7 @@ class Engine:
     def _poll_slow(self) -> None:
         now = self.now()
         self._last_slow_poll = now
-        if getattr(self.station, "pressure_rig", None) is not None:
-            self._call("pressure_rig", "service")
+        if self._rig_period is not None:
             r = self._call("pressure_rig", "read")
             t, p = np.array([now]), np.array([r.pressure])
             trip = self.supervisor.pressure(t, p)
