@@ -2,14 +2,14 @@
 
 ``service()`` runs one loop iteration: read the force (a reading further than ``spike_band``
 from the median of the last three is replaced by that median, so a single sensor spike neither
-moves the actuator nor trips the limit), check the force limit
-and a frozen sensor, then command an absolute (idempotent, retry-safe) actuator move from
+moves the actuator nor trips the limit), check the trip level and a frozen sensor, then command an absolute (idempotent, retry-safe) actuator move from
 :class:`~drivers.force_loop.ForceLoop`. Below ``contact_force`` the rig first approaches at
 ``approach_speed`` with the integrator held at zero. ``release()`` is a verified safety write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from collections import deque
@@ -80,7 +80,11 @@ class LoadCellActuatorRig(PressureRig):
         self.default_rate = s.quantity("ramp_rate", "pressure_rate", 1e6)
         self.max_rate = s.quantity("max_ramp_rate", "pressure_rate", 10e6)
         actuator_speed = float(actuator.get("maxspeed")) * self.step_size
-        self.loop = ForceLoop(gains, s.quantity("max_speed", "velocity", actuator_speed))
+        max_speed = s.quantity("max_speed", "velocity", actuator_speed)
+        check(
+            name, "max_speed", max_speed, InRange(1e-9, actuator_speed, "m/s", "actuator maxspeed")
+        )
+        self.loop = ForceLoop(gains, max_speed)
         self.approach_speed = s.quantity("approach_speed", "velocity", 10e-6)
         self.contact_force = s.quantity("contact_force", "force", 5.0)
         self.tolerance = s.quantity("tolerance", "pressure", 0.05e6) * self._area
@@ -177,10 +181,15 @@ class LoadCellActuatorRig(PressureRig):
         self.loop.reset()
 
     def release(self) -> None:
-        """Back off to the release position; verified (position reached), retried, loud."""
+        """Back off to the release position; verified (position reached), retried, loud.
+
+        A latched stall warning would refuse the move, so it is cleared first (best effort).
+        """
         self.mode = "released"
         self.loop.reset()
         self.loop.target = 0.0
+        with contextlib.suppress(InstrumentError):  # one attempt: do not delay the release
+            self.actuator.command("warnings clear", idempotent=False)
         command = f"/{self.actuator.address} {self.actuator.axis} move abs {self.release_steps}"
         self.actuator.transport.verified_write(command, self._released, "release the stack load")
         self._target_steps = self.release_steps
@@ -291,17 +300,17 @@ def open_loadcell_actuator_rig(name: str, resource: Any, settings: dict[str, Any
             f"{name}: resource must map 'loadcell' and 'actuator' to serial ports, got {resource!r}"
         )
     s = DriverSettings(name, settings, SETTINGS)
-    links = {}
-    for part, cls in (("loadcell", LoadCellIndicator), ("actuator", ScrewActuator)):
-        serial_settings = DriverSettings(
-            f"{name}.{part}", s.get(part, {}), SERIAL_KEYS + ("address",)
-        )
-        links[part] = open_serial(
-            f"{name}.{part}", resource[part], serial_settings.raw, clock,
-            read_termination=cls.read_termination, write_termination=cls.write_termination,
-            baudrate=9600 if part == "loadcell" else 115200,
-        )  # fmt: skip
+    links: dict[str, Any] = {}
     try:
+        for part, cls in (("loadcell", LoadCellIndicator), ("actuator", ScrewActuator)):
+            serial_settings = DriverSettings(
+                f"{name}.{part}", s.get(part, {}), SERIAL_KEYS + ("address",)
+            )
+            links[part] = open_serial(
+                f"{name}.{part}", resource[part], serial_settings.raw, clock,
+                read_termination=cls.read_termination, write_termination=cls.write_termination,
+                baudrate=9600 if part == "loadcell" else 115200,
+            )  # fmt: skip
         loadcell = LoadCellIndicator(f"{name}.loadcell", links["loadcell"])
         loadcell.configure()
         address = int((s.get("actuator") or {}).get("address", 1))

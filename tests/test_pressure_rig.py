@@ -37,9 +37,14 @@ class Bench:
         self.lc_server = PtyLineServer(self.lc)
         self.act_server = TcpLineServer(self.act)
         self.resource = {"loadcell": self.lc_server.port, "actuator": self.act_server.serial_url}
-        self.rig = open_driver(
-            "loadcell_actuator_rig", "rig", self.resource, SETTINGS | overrides, self.clock
-        )
+        try:
+            self.rig = open_driver(
+                "loadcell_actuator_rig", "rig", self.resource, SETTINGS | overrides, self.clock
+            )
+        except BaseException:
+            self.lc_server.close()
+            self.act_server.close()
+            raise
 
     def run(self, seconds: float) -> float:
         """Service the loop every 0.1 s for ``seconds``; the peak force seen."""
@@ -275,3 +280,17 @@ def test_pressure_setpoints_are_taken_only_when_in_range(shared_bench, value):
     else:
         assert 0.0 <= value <= 30e6 and rig.mode == "regulating"
         assert rig.loop.target == pytest.approx(value * AREA)
+
+
+def test_release_clears_a_latched_stall_first(bench):
+    bench.rig.set_pressure(2e6)
+    bench.act.faults.add(Fault(kind="error", match="move abs"))
+    with pytest.raises(InstrumentReportedError):
+        bench.run(5.0)
+    bench.rig.release()
+    assert bench.world.steps == 0
+
+
+def test_max_speed_above_the_actuator_is_refused():
+    with pytest.raises(SetpointError, match="max_speed"):
+        Bench(max_speed="1 m/s")
