@@ -1,0 +1,97 @@
+"""End to end on the simulated station: CLI -> station (sim://) -> real drivers -> emulators."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from daq.cli import main
+from daq.runfile import RunReader
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_STATION = ROOT / "examples" / "stations" / "sim.yaml"
+
+PROTOCOL = """\
+name: sim smoke
+sample: {area: 1 cm2, electrolyte: LLZO}
+sampling: {rate: 5 Hz, slow_rate: 1 Hz}
+limits: {voltage: {min: -2 V, max: 2 V}, current_density: 5 mA/cm2%s}
+tracks:
+  echem:
+    - {type: wait, until: event, event: pressure_1, timeout: 5 min}
+    - {type: rest, end: [{time: 10 s}]}
+    - {type: galvanostatic, current_density: 0.2 mA/cm2, end: [{capacity: 0.002 mAh/cm2}, {time: 2 min}]}
+    - {type: galvanostatic, current_density: -0.2 mA/cm2, end: [{time: 36 s}]}
+  pressure:
+    - {type: pressure_schedule, pressures: [2 MPa], hold: 1 s}
+"""
+
+
+def _files(tmp_path: Path, extra_limits: str = "", faults: str = "") -> tuple[Path, Path]:
+    proto = tmp_path / "p.yaml"
+    proto.write_text(PROTOCOL % extra_limits)
+    station = SIM_STATION
+    if faults:
+        station = tmp_path / "station.yaml"
+        text = SIM_STATION.read_text().replace("  seed: 1\n", f"  seed: 1\n  faults: {faults}\n")
+        text = text.replace(
+            "      voltage_limit: 5 V\n", "      voltage_limit: 5 V\n      timeout: 0.2 s\n"
+        )
+        station.write_text(text)
+    return proto, station
+
+
+def _run(tmp_path: Path, proto: Path, station: Path) -> tuple[int, Path]:
+    code = main(
+        ["run", str(proto), "--station", str(station), "--out", str(tmp_path / "runs"), "--quiet"]
+    )
+    (path,) = (tmp_path / "runs").glob("*.h5")
+    return code, path
+
+
+def test_run_on_simulated_station_records_and_analyses(tmp_path, capsys):
+    proto, station = _files(tmp_path)
+    assert main(["validate", str(proto), "--station", str(station)]) == 0
+    assert "expected duration" in capsys.readouterr().out
+    code, path = _run(tmp_path, proto, station)
+    assert code == 0
+    with RunReader(path) as reader:
+        assert reader.status == "success"
+        electro = reader.stream("electro")
+        pressure = reader.stream("pressure")
+        assert reader.station["cell"]["driver"] == "keithley2450"
+    strip = electro[electro["current"] > 0]
+    assert len(strip) > 10
+    assert strip["current"].median() == pytest.approx(2e-4, rel=0.05)
+    assert pressure["pressure"].iloc[-5:].mean() == pytest.approx(2e6, rel=0.1)
+    from analysis.load import load_run
+    from analysis.pipeline import analyze_run
+
+    analysis = analyze_run(load_run(path))
+    assert len(analysis.steps) >= 3
+
+
+def test_safety_trip_on_simulated_station(tmp_path):
+    proto, station = _files(tmp_path, extra_limits=", charge: 0.5 mC")
+    code, path = _run(tmp_path, proto, station)
+    assert code == 1
+    with RunReader(path) as reader:
+        assert reader.status == "tripped"
+        events = reader.events()
+    assert "limit_trip" in set(events["kind"])
+
+
+def test_persistent_instrument_fault_fails_safely(tmp_path):
+    faults = textwrap.dedent(
+        '{keithley2450: [{kind: timeout, match: "TRAC:DATA", skip: 3, times: -1}]}'
+    )
+    proto, station = _files(tmp_path, faults=faults)
+    code, path = _run(tmp_path, proto, station)
+    assert code == 1
+    with RunReader(path) as reader:
+        assert reader.status == "failed"
+        assert "fetch" in reader.exit_reason
+        kinds = list(reader.events()["kind"])
+    assert kinds[-1] == "run_end"
