@@ -76,6 +76,18 @@ class SegmentTracker:
         self._last_i = float(i[-1])
 
 
+def _slope(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope of y(t) and its standard error."""
+    tc = t - t.mean()
+    sxx = float(np.dot(tc, tc))
+    if sxx <= 0:
+        return 0.0, np.inf
+    slope = float(np.dot(tc, y - y.mean()) / sxx)
+    resid = y - y.mean() - slope * tc
+    dof = max(t.size - 2, 1)
+    return slope, float(np.sqrt(np.dot(resid, resid) / dof / sxx))
+
+
 def _sustained(
     mask: np.ndarray, carry: int, need: int, ready: np.ndarray | None = None
 ) -> tuple[int, int]:
@@ -138,9 +150,13 @@ class VoidOnsetDetector:
         rel_rise: float = 0.01,
         min_rise_v: float = 5e-4,
         confirm: int = 5,
-        min_fit: int = 30,
+        min_fit: int = 60,
+        accel: float = 1.25,
+        interphase_n: float = 0.0,
     ) -> None:
         self.area_m2 = area_m2
+        self.accel, self.interphase_n = accel, interphase_n
+        self._t_first: float | None = None
         self.strip_sign = strip_sign
         self.settle_s, self.baseline_s = settle_s, baseline_s
         self.k_sigma, self.rel_rise, self.min_rise_v = k_sigma, rel_rise, min_rise_v
@@ -152,6 +168,8 @@ class VoidOnsetDetector:
         """Consume one block of samples; return void-onset events confirmed in it."""
         t, v, i = (np.asarray(a, dtype=float) for a in (t, v, i))
         events: list[Event] = []
+        if self._t_first is None and t.size:
+            self._t_first = float(t[0])
         for new, sl in self._tracker.split(t, i):
             if new:
                 i0 = i[sl.start]
@@ -197,7 +215,7 @@ class VoidOnsetDetector:
             hit, seg.carry = _sustained(excess > seg.threshold, seg.carry, self.confirm, ready)
             if hit < 0:
                 return None
-            shape = self._curvature(seg, float(t[hit]))
+            shape = self._shape(seg, float(t[hit]))
             if shape > 0:
                 seg.done = True
                 return self._event(seg, float(t[hit]))
@@ -213,7 +231,7 @@ class VoidOnsetDetector:
                 )
                 seg.n_watch = n_at_hit
                 continue
-            # a decelerating rise (interphase growth, warming) is not a void: re-baseline there
+            # a slowing or interphase-like rise is no void: re-baseline there
             tt = np.concatenate([w[0] for w in seg.watch])
             ex = np.concatenate([w[1] for w in seg.watch])
             upto = int(np.searchsorted(tt, t[hit], side="right"))
@@ -223,24 +241,32 @@ class VoidOnsetDetector:
             t, av, q = t[hit + 1 :], av[hit + 1 :], q[hit + 1 :]
         return None
 
-    @staticmethod
-    def _curvature(seg: _VoidSegment, t_hit: float) -> int:
-        """+1 if |V| rises with significantly positive curvature (a divergence), -1 if
-        significantly negative (a decelerating rise), 0 if the window cannot tell yet."""
+    def _shape(self, seg: _VoidSegment, t_hit: float) -> int:
+        """Classify the rise seen since the baseline: +1 void, -1 not a void, 0 undecided yet.
+
+        Not a void: the rise slows down (slope of the last third of the window significantly
+        and ``accel`` × below the first third), or — with ``interphase_n`` > 0, for electrolytes
+        that react with Li — its relative rate is one a power-law interphase growth R ∝ t^n
+        with n <= ``interphase_n`` could produce at this run age (d ln R / dt <= n / t).
+        A void: a significant rise that keeps or gains speed. Undecided windows are judged
+        again once they have doubled.
+        """
         tt = np.concatenate([w[0] for w in seg.watch])
         ex = np.concatenate([w[1] for w in seg.watch])
         keep = tt <= t_hit
         tt, ex = tt[keep], ex[keep]
-        if tt.size < 6 or tt[-1] <= tt[0]:
+        n = tt.size // 3
+        if n < 3:
             return 0
-        x = (tt - tt[0]) / (tt[-1] - tt[0])
-        coef, cov = np.polyfit(x, ex, 2, cov=True)
-        se = float(np.sqrt(max(cov[0, 0], 0.0)))
-        if coef[0] > 2 * se:
-            return 1
-        if coef[0] < -2 * se:
+        s1, e1 = _slope(tt[:n], ex[:n])
+        s2, e2 = _slope(tt[-n:], ex[-n:])
+        if s1 - s2 > 3.0 * np.hypot(e1, e2) and s1 > self.accel * max(s2, 0.0):
             return -1
-        return 0
+        if s2 <= 3.0 * e2 or s2 * self.accel < s1:
+            return 0
+        age = max(t_hit - self._t_first, 1.0)
+        level = seg.level + float(np.mean(ex[-n:]))
+        return 1 if s2 / level > self.interphase_n / age else -1  # interphase_n = 0: always 1
 
     def _event(self, seg: _VoidSegment, t_confirm: float) -> Event:
         tt = np.concatenate([w[0] for w in seg.watch])
@@ -293,6 +319,8 @@ class _ShortSegment:
     level: float | None = None
     sigma: float = 0.0
     low_start: float | None = None
+    low_sudden: bool | None = None
+    prev: np.ndarray = field(default_factory=lambda: np.empty(0))
     tail: np.ndarray = field(default_factory=lambda: np.empty(0))
     soft_done: bool = False
 
@@ -332,8 +360,8 @@ class ShortDetector:
         self.soft_frac, self.k_sigma, self.window = soft_frac, k_sigma, window
         self._tracker = SegmentTracker(rest_current, level_tol)
         self._seg: _ShortSegment | None = None
-        self._resistances: deque[float] = deque(maxlen=memory)
-        self._r_ref: float | None = None
+        self._resistances = {1.0: deque(maxlen=memory), -1.0: deque(maxlen=memory)}
+        self._r_ref: dict[float, float] = {}
         self.hard_time: float | None = None
 
     def update(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> list[Event]:
@@ -354,8 +382,9 @@ class ShortDetector:
             return seg.level
         if self.r_ohm is not None:
             return self.r_ohm * abs(seg.i_ref)
-        if self._r_ref is not None:
-            return self._r_ref * abs(seg.i_ref)
+        ref = self._r_ref.get(float(np.sign(seg.i_ref)))
+        if ref is not None:
+            return ref * abs(seg.i_ref)
         return None
 
     def _feed(self, seg: _ShortSegment, t: np.ndarray, v: np.ndarray) -> list[Event]:
@@ -374,8 +403,9 @@ class ShortDetector:
                 if expected is not None and level < self.hard_frac * expected:
                     return self._hard(seg, float(t[done[0]]), level, expected, at_start=True)
                 seg.level, seg.sigma, seg.base_v = level, _noise_sigma(base), []
-                self._resistances.append(level / abs(seg.i_ref))
-                self._r_ref = float(np.median(self._resistances))
+                sign = float(np.sign(seg.i_ref))
+                self._resistances[sign].append(level / abs(seg.i_ref))
+                self._r_ref[sign] = float(np.median(self._resistances[sign]))
         expected = self._expected(seg)
         if expected is None:
             return events
@@ -385,25 +415,42 @@ class ShortDetector:
             if soft is not None:
                 events.append(soft)
         low = (av < self.hard_frac * expected) & watch
+        sudden = self._sudden_runs(seg, av, low, expected)
         idx = np.arange(low.size)
         last_false = np.where(~low, idx, -1)
         np.maximum.accumulate(last_false, out=last_false)
         carry_start = seg.low_start if seg.low_start is not None else t[0]
         start = np.where(last_false >= 0, t[np.minimum(last_false + 1, t.size - 1)], carry_start)
-        hits = np.flatnonzero(low & (t - start >= self.hold_s))
+        hits = np.flatnonzero(low & sudden & (t - start >= self.hold_s))
         seg.low_start = float(start[-1]) if low[-1] else None
         if hits.size:
             k = int(hits[0])
-            events.extend(
-                self._hard(
-                    seg,
-                    float(start[k]),
-                    float(np.median(av[max(0, k - 10) : k + 1])),
-                    expected,
-                    at_start=False,
-                )
-            )
+            v_low = float(np.median(av[max(0, k - 10) : k + 1]))
+            events.extend(self._hard(seg, float(start[k]), v_low, expected, at_start=False))
         return events
+
+    def _sudden_runs(
+        self, seg: _ShortSegment, av: np.ndarray, low: np.ndarray, expected: float
+    ) -> np.ndarray:
+        """Per sample: is it in a low stretch that began with a sudden fall (from >= 0.7 of the
+        expected |V| within the ``window`` samples before), not a slow relaxation?"""
+        w = self.window
+        n_prev = seg.prev.size
+        full = np.concatenate((seg.prev, av))
+        seg.prev = full[-w:]
+        lo_prev = np.concatenate(([seg.low_sudden is not None], low[:-1]))
+        starts = np.flatnonzero(low & ~lo_prev)
+        flag = np.zeros(low.size, dtype=bool)
+        if starts.size:
+            pos = starts + n_prev
+            before = [full[max(0, p - w) : p] for p in pos]
+            flag[starts] = [b.size > 0 and b.max() >= 0.7 * expected for b in before]
+        run_id = np.where(low & ~lo_prev, np.arange(low.size), -1)
+        np.maximum.accumulate(run_id, out=run_id)
+        carried = bool(seg.low_sudden)
+        out = np.where(run_id >= 0, flag[np.maximum(run_id, 0)], carried) & low
+        seg.low_sudden = bool(out[-1]) if low[-1] else None
+        return out
 
     def _soft(
         self, seg: _ShortSegment, t: np.ndarray, av: np.ndarray, watch: np.ndarray

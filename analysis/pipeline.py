@@ -101,11 +101,26 @@ def _strip_sign(run: RunData) -> int:
     return -1 if ("cu" in text.replace("|", " ").split() or "anode" in text) else 0
 
 
+#: Electrolytes that grow an interphase against Li (physics-ees.md §3 item 3).
+REACTIVE_ELECTROLYTES = ("latp", "lagp", "latgp", "llto", "lgps", "nasicon")
+
+
+def _reactive(run: RunData) -> bool:
+    """True when the sample's electrolyte is one that keeps growing an interphase with Li.
+
+    For those, a |V| rise no faster than parabolic (n = 0.5) interphase growth since the start
+    of the run is not called a void.
+    """
+    text = str((run.metadata.get("sample") or {}).get("electrolyte", "")).lower()
+    return any(name in text for name in REACTIVE_ELECTROLYTES)
+
+
 def _before_short(voids: list[Event], shorts: list[Event], warnings: list[str]) -> list[Event]:
-    """Void onsets after the first short are the short path switching, not voids: drop them."""
+    """Void onsets from a minute before the first short on are the short path switching (its
+    first episodes precede detection), not voids: drop them."""
     if not shorts:
         return voids
-    first = min(s.time for s in shorts)
+    first = min(s.time for s in shorts) - 60.0
     kept = [v for v in voids if v.time < first]
     if len(kept) < len(voids):
         warnings.append(
@@ -142,8 +157,9 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     i_abs_tol = segment.rest_tolerance(e["current"].to_numpy(dtype=float), opt.rest_tol)
     base = {"rest_current": max(i_abs_tol, 1e-15)}
     sign = _strip_sign(run) if opt.strip_sign is None else opt.strip_sign
+    guard = {"interphase_n": 0.5} if _reactive(run) else {}
     voids = run_detector(
-        VoidOnsetDetector(**{**base, "area_m2": area, "strip_sign": sign, **opt.void}), e
+        VoidOnsetDetector(**{**base, "area_m2": area, "strip_sign": sign, **guard, **opt.void}), e
     )
     shorts = run_detector(ShortDetector(**{**base, **opt.short}), e)
     found = _before_short(voids, shorts, warnings) + shorts
