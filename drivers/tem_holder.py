@@ -82,15 +82,23 @@ class PiezoBiasHolder(BiasHolder):
         self.piezo = piezo
         self.smu = smu
         self.clock = clock
-        self.travel = s.quantity("travel", "length", 5e-6)
+        length = InRange(1e-12, 1e-2, "m", "holder geometry")
+        self.travel = check(name, "travel", s.quantity("travel", "length", 5e-6), length)
         self.step_voltage = s.quantity("step_voltage", "voltage", 30.0)
         check(name, "step_voltage", self.step_voltage, InRange(1.0, 150.0, "V", "ANC300 amplitude"))
-        self.coarse_step = s.quantity("coarse_step", "length", None)  # m per step at step_voltage
+        # m per step at step_voltage, and m of fine travel at 150 V (calibrations)
+        self.coarse_step = check(
+            name, "coarse_step", s.quantity("coarse_step", "length", None), length
+        )
+        self.fine_range = check(
+            name, "fine_range", s.quantity("fine_range", "length", None), length
+        )
         self.step_frequency = int(s.number("step_frequency", 100))
         check(name, "step_frequency", self.step_frequency, Integer(1, 10000, "Hz", "ANC300"))
-        self.fine_range = s.quantity("fine_range", "length", None)  # m at 150 V
         self.max_bias = s.quantity("max_bias", "voltage", 10.0)
+        check(name, "max_bias", self.max_bias, InRange(0.0, 210.0, "V", "bias source"))
         self.max_current = s.quantity("max_current", "current", 1e-6)
+        check(name, "max_current", self.max_current, InRange(1e-12, 1.05, "A", "bias source"))
         self._coarse = {axis: 0.0 for axis in AXES}  # m moved by stepping
         self._fine = {axis: 0.0 for axis in AXES}  # m of fine offset
         for axis, n in AXES.items():
@@ -159,8 +167,27 @@ class PiezoBiasHolder(BiasHolder):
         check(self.name, "steps", steps, Integer(-100_000, 100_000, "steps", "ANC300"))
         self._check_target(axis, "steps", steps, steps * self.coarse_step)
         verb = "stepu" if steps >= 0 else "stepd"
-        self.piezo.command(f"{verb} {AXES[axis]} {abs(steps)}", idempotent=False)
+        self._piezo(axis, f"{verb} {AXES[axis]} {abs(steps)}", idempotent=False)
         self._coarse[axis] += steps * self.coarse_step
+
+    def _piezo(self, axis: str, command: str, *, idempotent: bool) -> None:
+        """Send an axis command; on a refusal re-read the axis mode before raising.
+
+        A controller that grounds an axis (e.g. after a short) drops its fine offset, so the
+        position estimate must drop it too; the axis then needs ``enable_axis``.
+        """
+        try:
+            self.piezo.command(command, idempotent=idempotent)
+        except InstrumentReportedError:
+            if self.piezo.value(f"getm {AXES[axis]}") not in ("off", "stp+"):
+                self._fine[axis] = 0.0
+            raise
+
+    def enable_axis(self, axis: str) -> None:
+        """Put ``axis`` back into stepping + offset mode at zero offset (after a fault)."""
+        axis = check(self.name, "axis", axis, OneOf(tuple(AXES)))
+        self._set_fine(axis, 0.0)
+        self.piezo.command(f"setm {AXES[axis]} stp+", idempotent=True)
 
     def move_fine(self, axis: str, distance: float) -> None:
         axis = check(self.name, "axis", axis, OneOf(tuple(AXES)))
@@ -173,9 +200,7 @@ class PiezoBiasHolder(BiasHolder):
 
     def _set_fine(self, axis: str, offset: float) -> None:
         volts = offset / self.fine_range * OFFSET_MAX_V
-        self.piezo.command(
-            f"seta {AXES[axis]} {volts:.6f}", idempotent=True
-        )  # absolute: retry-safe
+        self._piezo(axis, f"seta {AXES[axis]} {volts:.6f}", idempotent=True)  # absolute: retry-safe
         self._fine[axis] = offset
 
     def approach_until_contact(

@@ -127,29 +127,28 @@ class PiezoControllerEmulator(LineDevice):
             return []
         raise CommandError(f"Unknown command {verb}")
 
-    def apply_fault(self, fault: Fault, command: str, reply: str | None) -> str | None:
-        """error -> short circuit on the axis (it goes to gnd); stuck -> steps do not move."""
+    def before_fault(self, fault: Fault, command: str) -> None:
+        """error: the axis shorts and is grounded before the command can act; stuck: the
+        stick-slip stops working from this command on (steps accepted, no motion)."""
         if fault.kind is FaultKind.ERROR:
-            words = command.split()
-            axis = int(words[1]) if len(words) > 1 and words[1].isdigit() else 3
-            if axis in AXES:
-                self.mode[axis] = "gnd"
-                self._apply_offset(axis)
+            axis = self._fault_axis(command)
+            self.mode[axis] = "gnd"
+            self._apply_offset(axis)
+        elif fault.kind is FaultKind.STUCK:
+            self._stuck_steps = True
+
+    def apply_fault(self, fault: Fault, command: str, reply: str | None) -> str | None:
+        """error -> the short-circuit message and ``ERROR`` instead of the reply."""
+        if fault.kind is FaultKind.ERROR:
+            axis = self._fault_axis(command)
             return f"Axis {axis} output short circuit, switched to gnd\r\nERROR"
-        if fault.kind is FaultKind.STUCK:
-            words = command.lower().split()
-            if (
-                not self._stuck_steps
-                and words[:1] in (["stepu"], ["stepd"])
-                and reply.endswith("OK")
-            ):
-                axis, steps = int(words[1]), int(words[2])  # undo: this stepping slipped too
-                sign = -1.0 if words[0] == "stepu" else 1.0
-                self.world.holder_move(
-                    AXES[axis], sign * steps * self.amplitude[axis] * self.coarse_m_per_V
-                )
-            self._stuck_steps = True  # the positioner slips without moving from now on
         return reply
+
+    @staticmethod
+    def _fault_axis(command: str) -> int:
+        words = command.split()
+        axis = int(words[1]) if len(words) > 1 and words[1].isdigit() else 3
+        return axis if axis in AXES else 3
 
 
 def _within(value: float, bounds: tuple[float, float]) -> float:

@@ -82,6 +82,7 @@ def test_approach_never_moves_beyond_max_travel(setup):
         (lambda h: h.move_coarse("q", 1), "axis"),
         (lambda h: h.move_fine("x", -0.1e-6), "fine offset"),
         (lambda h: h.set_bias(2.0, 1e-3), "current_limit"),
+        (lambda h: h.move_fine("z", 2.5e-6), "distance"),
     ],
 )
 def test_out_of_range_requests_move_nothing(setup, call, parameter):
@@ -101,12 +102,18 @@ def test_bias_and_bias_off(setup):
     assert holder.read().voltage == pytest.approx(0.0, abs=1e-3)
 
 
-def test_piezo_short_circuit_is_reported(setup):
-    _, piezo, holder = setup
+def test_piezo_short_circuit_is_reported_and_the_estimate_follows(setup):
+    world, piezo, holder = setup
+    z0 = world.holder_position()[2]
+    holder.move_fine("z", 0.4e-6)
     piezo.faults.add(Fault(kind="error", match="stepu"))
     with pytest.raises(InstrumentReportedError, match="short circuit"):
         holder.move_coarse("z", 5)
     assert piezo.mode[3] == "gnd"
+    assert holder.position()[2] == pytest.approx(world.holder_position()[2] - z0, abs=1e-12)
+    holder.enable_axis("z")
+    holder.move_coarse("z", 5)
+    assert holder.position()[2] == pytest.approx(world.holder_position()[2] - z0, abs=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["timeout", "garble", "slow", "drop"])
