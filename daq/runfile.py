@@ -480,9 +480,8 @@ class RunReader:
         return min(ds.shape[0] for ds in self._stream_group(name).values())
 
     def units(self, name: str) -> dict[str, str]:
-        return {
-            f: _from_attr(ds.attrs.get("units", "")) for f, ds in self._stream_group(name).items()
-        }
+        group = self._stream_group(name)
+        return {f: _from_attr(group[f].attrs.get("units", "")) for f in _field_order(group)}
 
     def stream(self, name: str, start: int = 0, stop: int | None = None) -> pd.DataFrame:
         """Rows ``start:stop`` of stream ``name`` as a DataFrame; ``df.attrs['units']`` per column."""
