@@ -72,11 +72,7 @@ def interactive(engine: Engine, stdin: TextIO = sys.stdin) -> Iterator[Engine]:
                 continue
             if answer[0] in "rsa":
                 presses["n"] = 0
-                {
-                    "r": engine.resume,
-                    "s": lambda: (engine.stop(), engine.resume()),
-                    "a": engine.abort,
-                }[answer[0]]()
+                {"r": engine.resume, "s": engine.stop, "a": engine.abort}[answer[0]]()
                 return
 
     def on_sigint(signum, frame) -> None:

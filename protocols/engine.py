@@ -805,6 +805,8 @@ class Engine:
             if what == "stop" and not self._stopping:
                 self._stopping = True
                 self._event("stop", "stop requested: finishing the current step(s)")
+                if self._paused or self._pause_kind:
+                    self._leave_pause()  # a paused run resumes only to finish its steps
             elif what == "pause" and not self._paused and self._pause_kind is None:
                 self._pause_kind = "deferred"
                 self._event("pause_requested", "pausing at the next step boundary")

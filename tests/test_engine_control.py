@@ -84,6 +84,20 @@ def test_immediate_pause_turns_the_source_off_and_keeps_step_time():
     assert galv_on_time(col) == pytest.approx(20.0, abs=0.3)
 
 
+def test_stop_while_paused_finishes_the_paused_step():
+    hook = resume_after(1e9, lambda e: e.pause(immediate=True))
+
+    def stop_later(engine, collector, item):
+        hook(engine, collector, item)
+        if isinstance(item, Progress) and item.state == "paused" and item.elapsed > 20:
+            engine.stop()
+
+    result, col, _ = run_yaml(TWO_STEPS, hook=stop_later)
+    assert result.status == "stopped"
+    assert [e.data["criterion"] for e in col.kinds("step_end")] == ["time"]
+    assert galv_on_time(col) == pytest.approx(10.0, abs=0.3)
+
+
 def test_stop_finishes_the_current_step():
     result, col, _ = run_yaml(TWO_STEPS, hook=at_step(0, lambda e: e.stop()))
     assert result.status == "stopped"
