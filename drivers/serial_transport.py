@@ -21,6 +21,9 @@ from drivers.transport import RetryPolicy, Transport
 
 T = TypeVar("T")
 
+#: longest single blocking read; the reply deadline is checked between reads
+READ_SLICE_S = 0.05
+
 PARITIES = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 
 
@@ -71,7 +74,7 @@ class SerialTransport(Transport):
                 bytesize=self.bytesize,
                 parity=self.parity,
                 stopbits=self.stopbits,
-                timeout=self.timeout_s,
+                timeout=min(self.timeout_s, READ_SLICE_S),
                 write_timeout=self.timeout_s,
             )
         except (serial.SerialException, OSError, ValueError) as exc:
@@ -94,17 +97,16 @@ class SerialTransport(Transport):
         self._port.flush()
 
     def _receive(self) -> str:
+        """One line up to the read termination, within ``timeout_s`` of wall time."""
         term = self.read_termination.encode(self.encoding)
         deadline = time.monotonic() + self.timeout_s
         while term not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if time.monotonic() >= deadline:
                 raise InstrumentTimeout(
                     self.instrument,
                     f"no complete reply within {self.timeout_s:g} s (got {self._buffer!r})",
                 )
-            self._port.timeout = left
-            chunk = self._port.read(max(1, self._port.in_waiting))
+            chunk = self._port.read(max(1, self._port.in_waiting))  # waits <= READ_SLICE_S
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(term)
         try:
