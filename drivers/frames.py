@@ -79,7 +79,11 @@ class FolderFrames(FrameSource):
             raise ValueError(
                 f"{name}.timezone: unknown zone {settings.get('timezone')!r}"
             ) from None
-        self.include_existing = bool(settings.get("include_existing", False))
+        self.include_existing = settings.get("include_existing", False)
+        if not isinstance(self.include_existing, bool):
+            raise ValueError(
+                f"{name}.include_existing: true or false, got {self.include_existing!r}"
+            )
         self.max_attempts = int(settings.number("max_attempts", 5))
         self.skipped: list[Path] = []
         self._seen: set[str] = set()
@@ -134,7 +138,10 @@ class FolderFrames(FrameSource):
         for path in self._candidates():
             if path.name in self._seen:
                 continue
-            size = path.stat().st_size
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue  # renamed or removed by the exporting software since the listing
             if self._sizes.get(path.name) != size:
                 self._sizes[path.name] = size  # still growing, or first sight: next poll
                 continue
