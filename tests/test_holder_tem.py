@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from daq.clock import VirtualClock
-from drivers.errors import InstrumentError, InstrumentReportedError, SetpointError
+from drivers.errors import (
+    InstrumentError,
+    InstrumentReportedError,
+    SafetyWriteFailed,
+    SetpointError,
+)
 from drivers.registry import open_driver
 from drivers.tem_holder import parse_reply, parse_value
 from sim_instruments.faults import Fault
@@ -29,17 +36,22 @@ SETTINGS = {
 
 
 @pytest.fixture
-def setup():
+def lab():
     world = SimWorld(VirtualClock(), SimConfig(seed=6))
     piezo = PiezoControllerEmulator(world)
     smu = Keithley2450Emulator(world, channel="holder")
     piezo_server, smu_server = PtyLineServer(piezo), TcpLineServer(smu)
     resource = {"piezo": piezo_server.port, "smu": smu_server.visa_resource}
     holder = open_driver("tem_holder", "holder", resource, SETTINGS, world.clock)
-    yield world, piezo, holder
+    yield SimpleNamespace(world=world, piezo=piezo, smu=smu, holder=holder)
     holder.close()
     piezo_server.close()
     smu_server.close()
+
+
+@pytest.fixture
+def setup(lab):
+    return lab.world, lab.piezo, lab.holder
 
 
 def test_coarse_and_fine_moves_reach_the_world(setup):
@@ -177,3 +189,17 @@ def test_parse_value_only_raises_value_error(line):
         parse_value(line)
     except ValueError:
         pass
+
+
+def test_bias_off_that_cannot_be_confirmed_is_loud(lab):
+    lab.holder.set_bias(1.0, 1e-7)
+    lab.smu.faults.add(Fault(kind="timeout", match="OUTP", times=-1))
+    with pytest.raises(SafetyWriteFailed, match="output off"):
+        lab.holder.bias_off()
+
+
+def test_bias_off_survives_one_lost_reply(lab):
+    lab.holder.set_bias(1.0, 1e-7)
+    lab.smu.faults.add(Fault(kind="timeout", match="OUTP"))
+    lab.holder.bias_off()
+    assert lab.smu.output is False
