@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis import ccd, ce, growth, imaging, interrupt, overpotential, pressure, segment
 from analysis.detect import Event, ShortDetector, VoidOnsetDetector, run_detector
+from analysis.errors import AnalysisError
 from analysis.model import RunData
 
 
@@ -149,6 +150,10 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     e = run.electro
     area = run.area_m2
     warnings = list(run.warnings)
+    if e.empty:
+        raise AnalysisError(
+            f"{run.source or 'run'}: no usable electro samples ({'; '.join(warnings) or 'empty stream'})"
+        )
     steps = segment.step_table(e, rest_tol=opt.rest_tol, use_recorded=opt.use_recorded_steps)
     steps = pd.concat(
         [steps, overpotential.step_overpotentials(e, steps, middle=opt.middle, ocv=opt.ocv)], axis=1

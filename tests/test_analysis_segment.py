@@ -87,3 +87,33 @@ def test_make_run_sorts_time_drops_nans_and_says_so():
 def test_missing_column_is_named():
     with pytest.raises(AnalysisError, match="lacks column.*current"):
         make_run({"electro": pd.DataFrame({"time": [0.0], "voltage": [0.0]})}, source="x.h5")
+
+
+def test_pipeline_edge_cases_give_results_or_clear_errors(tmp_path):
+    from analysis.pipeline import analyze_run
+    from analysis.report import write_report
+
+    area = {"sample": {"area_m2": 1e-4}}
+    one = make_run(
+        {"electro": pd.DataFrame({"time": [0.0], "voltage": [0.01], "current": [1e-4]})},
+        metadata=area,
+    )
+    rest = make_run(
+        {
+            "electro": pd.DataFrame(
+                {"time": np.arange(50.0), "voltage": np.zeros(50), "current": np.zeros(50)}
+            )
+        },
+        metadata=area,
+    )
+    for run in (one, rest):
+        res = analyze_run(run)
+        assert write_report(run, res, tmp_path / str(id(run))).exists()
+    assert analyze_run(rest).summary["n_cycles"] == 0
+    nan = make_run(
+        {"electro": pd.DataFrame({"time": [np.nan], "voltage": [0.0], "current": [0.0]})},
+        metadata=area,
+        source="bad.csv",
+    )
+    with pytest.raises(AnalysisError, match=r"bad.csv: no usable electro samples \(.*NaN"):
+        analyze_run(nan)
