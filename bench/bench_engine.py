@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from daq.clock import RealClock  # noqa: E402
 from protocols.engine import Engine, EngineEvent, Listener  # noqa: E402
 from protocols.loader import load_protocol_text  # noqa: E402
-from protocols.recording import RunFileRecorder, open_writer  # noqa: E402
+from protocols.recording import open_recorder  # noqa: E402
 
 
 def protocol(rate: float, seconds: float, limits: str):
@@ -111,8 +111,8 @@ def throughput(chain: str, channels: int, rate: float, seconds: float) -> tuple[
             clock = RealClock()
             station = fake_station(clock) if chain == "engine" else emulator_station(stack, clock)
             p = protocol(rate, seconds, "{voltage: {min: -2 V, max: 2 V}}")
-            writer = open_writer(Path(tmp) / f"ch{k}.h5", p, "", station)
-            runs.append((Engine(p, station, [RunFileRecorder(writer)]), writer))
+            recorder = open_recorder(Path(tmp) / f"ch{k}.h5", p, "", station)
+            runs.append((Engine(p, station, [recorder]), recorder.writer))
 
         def go(k: int) -> None:
             engine, writer = runs[k]

@@ -567,6 +567,8 @@ class Engine:
         return None
 
     def _do_approach(self, track: _Track, step) -> Gen:
+        if step.coarse_steps:
+            self._call("bias_holder", "move_coarse", "z", step.coarse_steps)
         contact = self._call("bias_holder", "approach_until_contact", step.threshold_current,
                              step.probe_bias, step.step, step.max_travel)  # fmt: skip
         self._event("approach", "contact" if contact else "no contact within max_travel", track.step_no,

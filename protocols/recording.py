@@ -7,12 +7,14 @@ sample (SI keys such as ``area_m2``), station snapshot, protocol text, normalize
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from daq.runfile import RunWriter
+from drivers.errors import InstrumentError
 from protocols.engine import STREAM_ROLE, STREAMS, EngineEvent, Listener
 from protocols.model import Protocol
 
@@ -35,11 +37,35 @@ def station_streams(station: Any) -> dict[str, dict[str, str]]:
     }
 
 
-def open_writer(path: str | Path, protocol: Protocol, source_text: str, station: Any) -> RunWriter:
-    """Create the run file for ``protocol`` on ``station``."""
+def frame_shape(source: Any, clock: Any, timeout: float = 10.0) -> tuple[int, int] | None:
+    """The frame source's image shape; a folder watcher learns it from its first frame, so
+    capture briefly until one arrives (None if none arrives within ``timeout`` run seconds)."""
+    try:
+        return tuple(source.frame_shape)
+    except InstrumentError:
+        pass
+    source.start()
+    try:
+        waited = 0.0
+        while waited < timeout:
+            if source.poll():
+                return tuple(source.frame_shape)
+            clock.sleep(0.5)
+            waited += 0.5
+    finally:
+        source.stop()
+    return None
+
+
+def open_recorder(
+    path: str | Path, protocol: Protocol, source_text: str, station: Any
+) -> RunFileRecorder:
+    """Create the run file for ``protocol`` on ``station`` and its recorder (frames are
+    declared when their shape is known)."""
     frames = getattr(station, "frame_source", None)
+    shape = frame_shape(frames, station.clock) if frames is not None else None
     snapshot = station.snapshot() if hasattr(station, "snapshot") else {}
-    return RunWriter(
+    writer = RunWriter(
         path,
         station_streams(station),
         sample=sample_metadata(protocol),
@@ -47,9 +73,10 @@ def open_writer(path: str | Path, protocol: Protocol, source_text: str, station:
         protocol_text=source_text,
         protocol_json=protocol.normalized_json(),
         protocol_sha256=protocol.sha256(),
-        frame_sources={frames.name: frames.frame_shape} if frames is not None else None,
+        frame_sources={frames.name: shape} if shape is not None else None,
         clock_anchor_utc=station.clock.utc_anchor,
     )
+    return RunFileRecorder(writer, [frames.name] if shape is not None else [])
 
 
 class RunFileRecorder(Listener):
@@ -57,8 +84,9 @@ class RunFileRecorder(Listener):
 
     critical = True
 
-    def __init__(self, writer: RunWriter) -> None:
+    def __init__(self, writer: RunWriter, frame_sources: Iterable[str] = ()) -> None:
         self.writer = writer
+        self.frame_sources = set(frame_sources)
 
     def on_samples(self, stream: str, data: dict[str, np.ndarray]) -> None:
         self.writer.append(stream, data)
@@ -67,4 +95,5 @@ class RunFileRecorder(Listener):
         self.writer.event(event.time, event.kind, event.message(), event.step)
 
     def on_frame(self, source: str, time: float, image: np.ndarray) -> None:
-        self.writer.add_frame(source, time, np.asarray(image, dtype=np.uint16))
+        if source in self.frame_sources:  # else its shape was never known: see open_recorder
+            self.writer.add_frame(source, time, np.asarray(image, dtype=np.uint16))

@@ -12,7 +12,7 @@ from typing import Any
 from daq.runfile import RunReader, RunWriter
 from protocols.engine import Engine, Listener, RunResult
 from protocols.model import Protocol
-from protocols.recording import RunFileRecorder, open_writer
+from protocols.recording import RunFileRecorder, open_recorder
 from protocols.resume import resume_point
 
 Controller = Callable[[Engine], Any]
@@ -64,9 +64,10 @@ def execute(
     detectors: bool = True,
 ) -> RunOutput:
     """Run ``protocol`` on an opened ``station`` into a new run file at ``path``."""
-    writer = open_writer(path, protocol, source_text, station)
+    recorder = open_recorder(path, protocol, source_text, station)
+    writer = recorder.writer
     try:
-        engine = Engine(protocol, station, [RunFileRecorder(writer), *listeners],
+        engine = Engine(protocol, station, [recorder, *listeners],
                         detectors=live_detectors(protocol) if detectors else ())  # fmt: skip
     except BaseException as exc:
         writer.close("failed", f"{type(exc).__name__}: {exc}")
@@ -84,13 +85,14 @@ def resume(
     """Continue the run in ``path`` after its last completed step, as a new segment."""
     with RunReader(path) as reader:
         point = resume_point(reader)
+        frame_sources = reader.frame_sources
     protocol = point.protocol
     writer = RunWriter.reopen(path)
     try:
         engine = Engine(
             protocol,
             station,
-            [RunFileRecorder(writer), *listeners],
+            [RunFileRecorder(writer, frame_sources), *listeners],
             detectors=live_detectors(protocol) if detectors else (),
             resume=point.states,
             signals=point.signals,

@@ -229,13 +229,15 @@ class SetTemperature(StepBase):
 
 
 class Approach(StepBase):
-    """TEM/STM holder: advance the probe under a small bias until the current shows contact."""
+    """TEM/STM holder: ``coarse_steps`` stick-slip steps toward the sample, then fine steps
+    of ``step`` under ``probe_bias`` until the current reaches ``threshold_current``."""
 
     type: Literal["approach"]
     threshold_current: PositiveCurrent
     probe_bias: Voltage
     step: Length
     max_travel: Length
+    coarse_steps: int = Field(0, ge=0)
     on_no_contact: Literal["stop", "next"] = "stop"
 
 

@@ -330,6 +330,7 @@ class TEMSequence(StepBase):
     probe_bias: Voltage
     approach_step: Length
     max_travel: Length
+    coarse_steps: int = Field(0, ge=0)
     plate_bias: Voltage = -2.0
     strip_bias: Voltage = 2.0
     plate_time: Duration
@@ -359,7 +360,8 @@ class TEMSequence(StepBase):
         steps: list[Spec] = [{
             "type": "approach", "threshold_current": self.threshold_current,
             "probe_bias": self.probe_bias, "step": self.approach_step,
-            "max_travel": self.max_travel, "meta": _meta("tem_sequence", phase="approach"),
+            "max_travel": self.max_travel,
+                "coarse_steps": self.coarse_steps, "meta": _meta("tem_sequence", phase="approach"),
         }]  # fmt: skip
         if self.frames:
             steps.append({"type": "frame_capture", "enabled": True})

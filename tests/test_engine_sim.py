@@ -95,3 +95,60 @@ def test_persistent_instrument_fault_fails_safely(tmp_path):
         assert "fetch" in reader.exit_reason
         kinds = list(reader.events()["kind"])
     assert kinds[-1] == "run_end"
+
+
+TEM_STATION = """\
+name: sim-tem
+simulation: {preset: peo, seed: 3, camera_period: 2 s}
+instruments:
+  holder:
+    driver: tem_holder
+    resource: sim://tem_holder
+    settings: {travel: 5 um, coarse_step: 30 nm, step_voltage: 30 V, fine_range: 2 um, max_bias: 12 V, max_current: 10 uA}
+  camera: {driver: folder_frames, resource: "sim://camera"}
+"""
+TEM_PROTOCOL = """\
+name: tem
+sampling: {rate: 5 Hz, slow_rate: 1 Hz}
+limits: {bias: 11 V}
+steps:
+  - {type: tem_sequence, threshold_current: 5 pA, probe_bias: -2 V, coarse_steps: 60, approach_step: 10 nm,
+     max_travel: 1 um, plate_time: 20 s, strip_time: 20 s, cycles: 2, current_limit: 100 nA,
+     overflow_bias: 10 V, overflow_time: 5 s, overflow_current_limit: 1 uA}
+"""
+
+
+def test_tem_sequence_on_simulated_holder_with_frames(tmp_path):
+    (tmp_path / "s.yaml").write_text(TEM_STATION)
+    (tmp_path / "p.yaml").write_text(TEM_PROTOCOL)
+    code, path = _run(tmp_path, tmp_path / "p.yaml", tmp_path / "s.yaml")
+    assert code == 0
+    with RunReader(path) as reader:
+        bias = reader.stream("bias")
+        frames = len(reader.frame_times("camera"))
+        approach = reader.events().query("kind == 'approach'")
+    assert '"contact": true' in approach["message"].iloc[0]
+    assert set(bias["voltage"].round(3)) >= {-2.0, 2.0, 10.0}
+    plating = bias[bias["voltage"] == -2.0]["current"]
+    assert (plating < 0).mean() > 0.5  # Li plates into the tubule under -2 V
+    assert frames >= 20
+
+
+@pytest.mark.parametrize(
+    "example", sorted((ROOT / "examples" / "protocols").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_example_protocols_validate(example, capsys):
+    station = [] if example.stem.startswith("tem") else ["--station", str(SIM_STATION)]
+    assert main(["validate", str(example), *station]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_demo_runs_and_reports(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "J_crit" in out and "report:" in out
+    (run,) = tmp_path.glob("*.h5")
+    with RunReader(run) as reader:
+        assert reader.status == "stopped"
+        assert reader.stream("pressure")["pressure"].max() > 4e6
+    assert (tmp_path / "report" / "report.html").exists()
