@@ -19,6 +19,8 @@ from analysis.pipeline import RunAnalysis  # noqa: E402
 
 EVENT_COLORS = {"void_onset": "tab:orange", "soft_short": "tab:purple", "hard_short": "tab:red"}
 MAX_POINTS = 4000
+#: Recorded (engine) events worth a marker; routine ones (step_start, signal, ...) are not.
+MARKED_RECORDED = {"limit_trip", "outcome", "fault", "abort", "pause", "resume"}
 
 
 def envelope(t: np.ndarray, y: np.ndarray, bins: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -41,13 +43,15 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def voltage_time(run: RunData, res: RunAnalysis, path: Path) -> Path:
-    """Voltage against time (h) with detected and recorded events marked."""
+    """Voltage against time (h) with detector events and notable recorded events marked."""
     e = run.electro
     t, v = envelope(e["time"].to_numpy() / 3600, e["voltage"].to_numpy())
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.plot(t, v, lw=0.6, color="k")
     seen: set[str] = set()
-    for ev in res.events.itertuples(index=False):
+    ev_all = res.events
+    marked = ev_all[(ev_all["origin"] == "detector") | ev_all["kind"].isin(MARKED_RECORDED)]
+    for ev in marked.itertuples(index=False):
         color = EVENT_COLORS.get(ev.kind, "tab:gray")
         label = ev.kind if ev.kind not in seen else None
         seen.add(ev.kind)

@@ -7,6 +7,7 @@ flat ``summary`` dict (one row of the batch table).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,19 @@ class RunAnalysis:
     warnings: list[str]
 
 
+def _event_text(message: object) -> str:
+    """The engine logs JSON with a ``text`` field; show that text, else the message as is."""
+    text = str(message)
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(parsed, dict) and "text" in parsed:
+            return str(parsed["text"])
+    return text
+
+
 def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
     """Detected and recorded events in one table, each with its step and cycle."""
     rows = [
@@ -69,7 +83,7 @@ def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFram
             {
                 "time": float(rec.time),
                 "kind": str(rec.kind),
-                "message": str(rec.message),
+                "message": _event_text(rec.message),
                 "confidence": np.nan,
                 "origin": "recorded",
             }
@@ -222,12 +236,17 @@ def _growth(
 ) -> dict[str, float]:
     """Growth exponent from step ASR (constant-current steps), else from interrupt R_total.
 
-    Only data before a hard short count: after it the resistance is the filament's.
+    Only data before a hard short count (after it the resistance is the filament's), and only
+    steps at the most used |J| level, since ASR also depends on J (Butler–Volmer).
     """
     if short_time is not None:
         steps = steps[steps["end_time"] < short_time]
         interrupts = interrupts[interrupts["time"] < short_time]
     cc = steps[(steps["mode"] == "cc") & steps["asr"].notna()]
+    if len(cc):
+        col = "mean_j" if cc["mean_j"].notna().all() else "mean_current"
+        level = ccd.current_levels(cc[col].to_numpy())
+        cc = cc[level == np.bincount(level).argmax()]
     if len(cc) >= 5:
         mid = 0.5 * (cc["start_time"] + cc["end_time"])
         return {"series": "step_asr", **growth.growth_exponent(mid, cc["asr"])}

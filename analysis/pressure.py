@@ -1,7 +1,9 @@
 """Stack pressure: per-step means, excursions, and the overpotential–pressure correlation.
 
-Excursions are contiguous spans where the pressure leaves its rolling median (``window_s``) by
-more than ``max(k_sigma·σ, rel·median)`` (σ from first differences). The correlation is taken
+Excursions are contiguous spans where the pressure leaves both its trailing and its leading
+rolling median (``window_s``, 5 min) by more than ``max(k_sigma·σ, rel·median)`` (σ from first
+differences): spikes and dips shorter than about half the window are flagged, while a set-point
+change of a pressure schedule matches one side and is not. The correlation is taken
 over active steps between |η_plateau| and the step's mean pressure
 (physics-ees.md §2.7, physics-reviews.md §1.2: higher stack pressure → lower overpotential).
 """
@@ -32,7 +34,7 @@ def stream_step_means(stream: pd.DataFrame, column: str, steps: pd.DataFrame) ->
 
 
 def pressure_excursions(
-    pressure: pd.DataFrame, *, window_s: float = 1800.0, k_sigma: float = 6.0, rel: float = 0.05
+    pressure: pd.DataFrame, *, window_s: float = 300.0, k_sigma: float = 6.0, rel: float = 0.05
 ) -> pd.DataFrame:
     """Spans where the stack pressure departs from its rolling median: start, end, peak deviation."""
     cols = ["start_time", "end_time", "peak_deviation", "reference"]
@@ -40,11 +42,17 @@ def pressure_excursions(
     p = pressure["pressure"].to_numpy(dtype=float)
     if t.size < 5:
         return pd.DataFrame(columns=cols)
-    s = pd.Series(p, index=pd.to_timedelta(t, unit="s"))
-    ref = s.rolling(pd.Timedelta(seconds=window_s), center=True).median().to_numpy()
+    win = pd.Timedelta(seconds=window_s)
+    before = pd.Series(p, index=pd.to_timedelta(t, unit="s")).rolling(win).median().to_numpy()
+    after = pd.Series(p[::-1], index=pd.to_timedelta(-t[::-1], unit="s")).rolling(win).median()
+    after = after.to_numpy()[::-1]
+    # the nearer of the trailing and the leading median: a set-point change matches one side
+    dev_b, dev_a = p - before, p - after
+    use_b = np.abs(dev_b) <= np.abs(dev_a)
+    dev = np.where(use_b, dev_b, dev_a)
+    ref = np.where(use_b, before, after)
     d = np.diff(p)
     sigma = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)
-    dev = p - ref
     out = np.abs(dev) > np.maximum(k_sigma * sigma, rel * np.abs(ref))
     edges = np.flatnonzero(np.diff(np.concatenate(([0], out.astype(np.int8), [0]))))
     rows = []

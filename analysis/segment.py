@@ -103,8 +103,12 @@ def step_table(
     tol = rest_tolerance(i, rest_tol)
     recorded = use_recorded and "step" in electro.columns
     if recorded:
-        s = electro["step"].to_numpy()
-        cut = np.flatnonzero(s[1:] != s[:-1]) + 1
+        change = np.zeros(n - 1, dtype=bool)
+        for col in ("step", "cycle", "segment"):  # a step index may repeat across loop cycles
+            if col in electro.columns:
+                s = electro[col].to_numpy()
+                change |= s[1:] != s[:-1]
+        cut = np.flatnonzero(change) + 1
     else:
         cut = inferred_boundaries(i, tol, level_tol, min_samples)
     starts = np.concatenate(([0], cut)).astype(np.int64)

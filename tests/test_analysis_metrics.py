@@ -127,7 +127,8 @@ def test_ccd_ramp_short_and_polarization():
 
 def test_pressure_excursions_and_correlation():
     p = 5e6 + 1e3 * np.random.default_rng(1).standard_normal(2000)
-    p[800:830] += 1e6
+    p[800:810] += 1e6  # a 100 s spike
+    p[1200:] -= 2e6  # a set-point change is no excursion
     t = np.arange(2000) * 10.0
     ex = pressure.pressure_excursions(pd.DataFrame({"time": t, "pressure": p}))
     assert len(ex) == 1
