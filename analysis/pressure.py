@@ -1,9 +1,9 @@
 """Stack pressure: per-step means, excursions, and the overpotential–pressure correlation.
 
-Excursions are contiguous spans where the pressure leaves both its trailing and its leading
+Excursions are contiguous spans where the pressure lies beyond both its trailing and its leading
 rolling median (``window_s``, 5 min) by more than ``max(k_sigma·σ, rel·median)`` (σ from first
 differences): spikes and dips shorter than about half the window are flagged, while a set-point
-change of a pressure schedule matches one side and is not. The correlation is taken
+change of a pressure schedule, and the ramp to it, lie between the two medians and are not. The correlation is taken
 over active steps between |η_plateau| and the step's mean pressure
 (physics-ees.md §2.7, physics-reviews.md §1.2: higher stack pressure → lower overpotential).
 """
@@ -46,11 +46,10 @@ def pressure_excursions(
     before = pd.Series(p, index=pd.to_timedelta(t, unit="s")).rolling(win).median().to_numpy()
     after = pd.Series(p[::-1], index=pd.to_timedelta(-t[::-1], unit="s")).rolling(win).median()
     after = after.to_numpy()[::-1]
-    # the nearer of the trailing and the leading median: a set-point change matches one side
-    dev_b, dev_a = p - before, p - after
-    use_b = np.abs(dev_b) <= np.abs(dev_a)
-    dev = np.where(use_b, dev_b, dev_a)
-    ref = np.where(use_b, before, after)
+    # deviation beyond both medians: set-point steps and the ramps between them lie in between
+    lo, hi = np.minimum(before, after), np.maximum(before, after)
+    ref = np.clip(p, lo, hi)
+    dev = p - ref
     d = np.diff(p)
     sigma = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)
     out = np.abs(dev) > np.maximum(k_sigma * sigma, rel * np.abs(ref))
