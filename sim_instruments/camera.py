@@ -10,12 +10,13 @@ files just as it does with real acquisition software. Format: ``docs/instruments
 from __future__ import annotations
 
 import os
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sim_instruments.clocked_loop import ClockedLoop
 
 #: TIFF tag number of SubSecTime (EXIF), written with DateTime (306)
 SUBSEC_TAG = 37520
@@ -37,8 +38,6 @@ class SimCameraExporter:
     ) -> None:
         if fmt not in ("tiff", "png"):
             raise ValueError(f"camera format must be 'tiff' or 'png', got {fmt!r}")
-        if not period_s > 0:
-            raise ValueError(f"camera period must be > 0 s, got {period_s}")
         self.world = world
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -47,8 +46,7 @@ class SimCameraExporter:
         self.period_s = period_s
         self.atomic = atomic
         self.index = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = ClockedLoop(world.clock, period_s, self.capture, "sim-camera", step_first=True)
 
     def capture(self) -> Path:
         """Write one frame now; returns its path."""
@@ -78,23 +76,11 @@ class SimCameraExporter:
         return path
 
     def start(self) -> None:
-        """Capture every ``period_s`` of the world's clock in a clock-participant thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, daemon=True, name="sim-camera")
-            self._thread.start()
+        """Capture every ``period_s`` of the world's clock (first frame at once)."""
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-
-    def _run(self) -> None:
-        with self.world.clock.participant(background=True):
-            while not self._stop.is_set():
-                self.capture()
-                self.world.clock.sleep(self.period_s)
+        self._loop.stop()
 
 
 def encode(image: np.ndarray, utc: datetime, fmt: str) -> bytes:

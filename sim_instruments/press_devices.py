@@ -14,9 +14,9 @@ Protocols are documented in ``docs/instruments/loadcell_indicator.md``,
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from sim_instruments.clocked_loop import ClockedLoop
 from sim_instruments.faults import Fault, FaultInjector, FaultKind
 from sim_instruments.lineserver import LineDevice
 
@@ -287,28 +287,19 @@ class PressureControllerEmulator(LineDevice):
         self._integral = 0.0  # N*s
         self._last_force = 0.0
         self._stuck: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = ClockedLoop(world.clock, period_s, self._tick, "press-ctl", step_first=False)
 
     # -- regulation ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the regulation thread (idempotent)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, daemon=True, name="press-ctl")
-            self._thread.start()
+        """Start the regulation loop (idempotent)."""
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+        self._loop.stop()
 
-    def _run(self) -> None:
-        with self.world.clock.participant(background=True):
-            while not self._stop.is_set():
-                self.world.clock.sleep(self.period_s)
-                with self.lock:
-                    self.regulate(self.period_s)
+    def _tick(self) -> None:
+        with self.lock:
+            self.regulate(self.period_s)
 
     def regulate(self, dt: float) -> None:
         """One regulation step: ramped setpoint with feed-forward, PI on the force error.
@@ -342,7 +333,7 @@ class PressureControllerEmulator(LineDevice):
 
     # -- protocol -----------------------------------------------------------------------------
     def _frame(self) -> str:
-        force = self._last_force if self._thread else self.world.load_cell_force_N()
+        force = self._last_force if self._loop.running else self.world.load_cell_force_N()
         pressure_MPa = force / self.area_m2 / 1e6
         position_mm = self.world.actuator_steps() * self.world.actuator_step_size_m() * 1e3
         return (
