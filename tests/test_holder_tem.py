@@ -31,7 +31,7 @@ SETTINGS = {
     "max_bias": "10 V",
     "max_current": "1 uA",
     "piezo": {"timeout": "0.3 s"},
-    "smu": {"backend": "@py", "timeout": "1 s"},
+    "smu": {"backend": "@py", "timeout": "0.3 s"},
 }
 
 
