@@ -42,8 +42,10 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def voltage_time(run: RunData, res: RunAnalysis, path: Path) -> Path:
+def voltage_time(run: RunData, res: RunAnalysis, path: Path) -> Path | None:
     """Voltage against time (h) with detector events and notable recorded events marked."""
+    if "electro" not in run.streams:
+        return None
     e = run.electro
     t, v = envelope(e["time"].to_numpy() / 3600, e["voltage"].to_numpy())
     fig, ax = plt.subplots(figsize=(10, 4))

@@ -1,9 +1,10 @@
 """In situ TEM imaging: kymograph, Li front position and velocity, filling efficiency.
 
 The tubule axis runs along image x. The kymograph averages a band of rows (auto: the rows whose
-intensity changes most over time) into one line per frame. The Li front is the end of the
-contiguous "filled" run from the origin side, with filled = intensity beyond the midpoint of
-the kymograph's 5th–95th percentile range (Li darker or brighter, ``li_brighter``).
+intensity changes most over time) into one line per frame. The Li front is the end of the first
+"filled" run at or after the origin (the tubule mouth), with filled = intensity beyond the
+midpoint of the 5th–95th percentile range of the columns that change over time (filled vs empty
+tubule; Li darker or brighter, ``li_brighter``).
 Filling efficiency = plated volume π(d/2)²·Δx over the volume the charge should plate,
 |Q|·Ω/e with Ω = 21.6 Å³ per Li atom (physics-creep.md §2.1, §4 "Li filling ratio").
 """
@@ -26,26 +27,57 @@ def kymograph(frames: Frames, rows: slice | None = None) -> np.ndarray:
         raise AnalysisError(f"frames must be a (n, height, width) stack, got shape {img.shape}")
     if rows is None:
         var = img.var(axis=0).mean(axis=1)
-        band = np.flatnonzero(var >= 0.5 * var.max()) if var.max() > 0 else np.arange(img.shape[1])
+        band = np.flatnonzero(var >= 0.8 * var.max()) if var.max() > 0 else np.arange(img.shape[1])
         rows = slice(int(band.min()), int(band.max()) + 1)
     return img[:, rows, :].mean(axis=1)
 
 
 def front_positions(
-    kymo: np.ndarray, pixel_size_m: float, *, from_left: bool = True, li_brighter: bool = False
+    kymo: np.ndarray,
+    pixel_size_m: float,
+    *,
+    origin_px: int | None = None,
+    from_left: bool = True,
+    li_brighter: bool = False,
 ) -> np.ndarray:
-    """Li front position (m from the origin side) per kymograph line."""
+    """Li front position per kymograph line, in m from the origin column (the tubule mouth).
+
+    The front is the end of the first filled run at or after the origin. Without
+    ``origin_px`` the origin is the first column whose intensity changes over time (the
+    nearest point the Li ever reaches or leaves), so positions are relative to it.
+    """
     k = kymo if from_left else kymo[:, ::-1]
-    lo, hi = np.percentile(k, [5, 95])
-    if hi <= lo:
+    std = k.std(axis=0)
+    if std.max() <= 0:
         return np.zeros(k.shape[0])
-    kern = np.ones(3) / 3
-    smooth = np.apply_along_axis(lambda r: np.convolve(r, kern, mode="same"), 1, k)
+    moving = std >= 0.5 * std.max()  # columns the front passes: Li vs empty tubule contrast
+    lo, hi = np.percentile(k[:, moving], [5, 95])
     mid = 0.5 * (lo + hi)
-    filled = smooth > mid if li_brighter else smooth < mid
-    empty = ~filled
-    first_empty = np.where(empty.any(axis=1), empty.argmax(axis=1), k.shape[1])
-    return first_empty * pixel_size_m
+    filled = _clean_runs(k > mid if li_brighter else k < mid)
+    if origin_px is None:
+        origin_px = int(np.argmax(moving))
+    sub = filled[:, origin_px:]
+    cols = np.arange(sub.shape[1])
+    has = sub.any(axis=1)
+    first = np.argmax(sub, axis=1)
+    gap = ~sub & (cols[None, :] >= first[:, None])
+    end = np.where(gap.any(axis=1), np.argmax(gap, axis=1), sub.shape[1])
+    return np.where(has, end, 0) * pixel_size_m
+
+
+def _clean_runs(filled: np.ndarray, min_px: int = 3) -> np.ndarray:
+    """Per line: close gaps shorter than ``min_px`` pixels, then drop runs shorter than that."""
+    out = filled.copy()
+    for row in out:
+        for value in (False, True):  # first bridge short gaps, then remove short specks
+            edges = np.flatnonzero(
+                np.diff(np.concatenate(([not value], row == value, [not value])).astype(np.int8))
+            )
+            for a, b in zip(edges[::2], edges[1::2], strict=True):
+                interior = a > 0 and b < row.size
+                if b - a < min_px and (interior or value):
+                    row[a:b] = not value
+    return out
 
 
 def front_velocity(times: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -55,9 +87,22 @@ def front_velocity(times: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return np.gradient(np.asarray(positions, dtype=float), np.asarray(times, dtype=float))
 
 
-def filling_efficiency(delta_x_m: float, charge_c: float, inner_diameter_m: float) -> float:
-    """Plated Li volume seen in the images over the volume the passed charge should plate."""
-    if charge_c == 0:
-        raise AnalysisError("filling efficiency needs a non-zero charge")
-    plated = np.pi * (inner_diameter_m / 2) ** 2 * abs(delta_x_m)
-    return float(plated / (abs(charge_c) * LI_M3_PER_C))
+def filling_efficiency(
+    times: np.ndarray, front_m: np.ndarray, charge_at: np.ndarray, inner_diameter_m: float
+) -> float:
+    """Plated Li volume seen in the images over the volume the passed charge should plate.
+
+    Summed over the frame intervals in which the front advances (plating), so stripping,
+    a full tubule (overflow) and a stalled front do not enter: π(d/2)²·ΣΔx / (Ω/e · Σ|ΔQ|),
+    with ``charge_at`` the cumulative holder charge (C) at each frame time.
+    """
+    dx = np.diff(np.asarray(front_m, dtype=float))
+    dq = np.abs(np.diff(np.asarray(charge_at, dtype=float)))
+    advancing = dx > 0
+    q = float(dq[advancing].sum())
+    if q == 0:
+        raise AnalysisError(
+            "filling efficiency needs frames in which the front advances under current"
+        )
+    plated = np.pi * (inner_diameter_m / 2) ** 2 * float(dx[advancing].sum())
+    return float(plated / (q * LI_M3_PER_C))

@@ -33,9 +33,10 @@ def load_run(path: str | Path, *, area_m2: float | None = None, fmt: str | None 
             frames = _frames(reader, metadata)
     except RunFileError as exc:
         raise AnalysisError(str(exc)) from None
-    if "electro" not in streams:
+    if "electro" not in streams and frames is None:
         raise AnalysisError(
-            f"{path}: the run has no electro samples (streams: {', '.join(streams) or 'none'})"
+            f"{path}: nothing to analyse: no electro samples and no frames "
+            f"(streams with data: {', '.join(streams) or 'none'})"
         )
     if area_m2:
         metadata["sample"] = {**metadata.get("sample", {}), "area_m2": area_m2}

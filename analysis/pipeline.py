@@ -161,9 +161,11 @@ def _sign_warning(steps: pd.DataFrame) -> list[str]:
 def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnalysis:
     """Analyse one run end to end."""
     opt = options or AnalysisOptions()
+    warnings = list(run.warnings)
+    if "electro" not in run.streams:
+        return _imaging_only(run, opt, warnings)
     e = run.electro
     area = run.area_m2
-    warnings = list(run.warnings)
     if e.empty:
         raise AnalysisError(
             f"{run.source or 'run'}: no usable electro samples ({'; '.join(warnings) or 'empty stream'})"
@@ -231,6 +233,34 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     )
 
 
+def _imaging_only(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> RunAnalysis:
+    """A run without a potentiostat stream (in situ TEM: holder + frames): imaging metrics only."""
+    img = _imaging(run, opt, warnings)
+    if not img:
+        raise AnalysisError(f"{run.source or 'run'}: no electro stream and no frames to analyse")
+    summary: dict[str, Any] = {
+        "source": run.source,
+        "n_frames": len(img["time"]),
+        "front_travel_m": float(np.ptp(img["front_m"])),
+        "front_speed_max_m_s": float(np.max(np.abs(img["velocity_m_s"]))),
+    }
+    if "filling_efficiency" in img:
+        summary["filling_efficiency"] = img["filling_efficiency"]
+    holder = run.streams.get("holder")
+    if holder is not None and len(holder) > 1:
+        bias = holder["bias"].abs().max()
+        summary["holder_charge_C"] = float(np.trapezoid(holder["current"], holder["time"]))
+        summary["nernst_stress_at_max_bias_Pa"] = float(overpotential.nernst_stress(bias))
+    summary["n_warnings"] = len(warnings)
+    empty = pd.DataFrame()
+    events = _events_frame(
+        [], pd.DataFrame({"start_time": [0.0], "step": [0], "cycle": [0]}), run.events
+    )
+    return RunAnalysis(
+        run.source, empty, empty, events, empty, empty, summary, {}, {}, img, warnings
+    )
+
+
 def _growth(
     steps: pd.DataFrame, interrupts: pd.DataFrame, short_time: float | None
 ) -> dict[str, float]:
@@ -280,13 +310,13 @@ def _imaging(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> dict[st
     diameter = opt.inner_diameter_m or (run.metadata.get("sample") or {}).get("inner_diameter_m")
     holder = run.streams.get("holder")
     if diameter and fr.pixel_size_m and holder is not None and len(holder) > 1:
-        h = holder[(holder["time"] >= fr.time[0]) & (holder["time"] <= fr.time[-1])]
-        if len(h) > 1:
-            q = float(np.trapezoid(h["current"], h["time"]))
-            if q != 0:
-                out["filling_efficiency"] = imaging.filling_efficiency(
-                    pos[-1] - pos[0], q, diameter
-                )
+        th, ih = holder["time"].to_numpy(), holder["current"].to_numpy()
+        cum = np.concatenate(([0.0], np.cumsum(0.5 * (ih[1:] + ih[:-1]) * np.diff(th))))
+        q_at = np.interp(np.asarray(fr.time), th, cum)
+        try:
+            out["filling_efficiency"] = imaging.filling_efficiency(fr.time, pos, q_at, diameter)
+        except AnalysisError as exc:
+            warnings.append(f"filling efficiency not computed: {exc}")
     return out
 
 

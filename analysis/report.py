@@ -81,7 +81,7 @@ def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
         f"<h2>Figures</h2>{figures}{ccd}"
         f"<h2>Events</h2>{_table(res.events.drop(columns=[c for c in res.events.columns if c.startswith('v_')]))}"
         f"<h2>Cycles</h2>{_table(res.cycles)}<h2>Steps</h2>"
-        f"{_table(res.steps.drop(columns=['start_row', 'end_row']))}"
+        f"{_table(res.steps.drop(columns=['start_row', 'end_row'], errors='ignore'))}"
     )
     out = folder / "report.html"
     out.write_text(

@@ -161,7 +161,9 @@ def test_kymograph_front_velocity_and_filling_efficiency():
     assert np.median(v) == pytest.approx(2.0 * 5e-9, rel=0.1)
     d, dx = 100e-9, 1e-6
     q = np.pi * (d / 2) ** 2 * dx / imaging.LI_M3_PER_C
-    assert imaging.filling_efficiency(dx, 2 * q, d) == pytest.approx(0.5)
+    # the front advances dx while 2q passes, then retreats (stripping does not count)
+    front, charge = [0.0, dx / 2, dx, 0.0], [0.0, q, 2 * q, 0.0]
+    assert imaging.filling_efficiency([0, 1, 2, 3], front, charge, d) == pytest.approx(0.5)
 
 
 def test_pipeline_on_frames_with_holder_current():

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("sim_instruments.world")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from analysis_simgrid import Case, default_grid, score, summarize  # noqa: E402
+from analysis_simgrid import Case, default_grid, score, score_tem, summarize  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +49,11 @@ def test_quiet_cell_stays_quiet():
     row = score(Case("llzo", j=2.0, pressure_Pa=10e6, seed=3, cycles=3))
     assert np.isnan(row["true_short"]) and np.isnan(row["found_hard_short"])
     assert np.isnan(row["true_void"]) == np.isnan(row["found_void"])
+
+
+def test_tem_front_and_filling_efficiency_against_true_front():
+    tem = score_tem(seed=1)
+    assert tem["true_travel_m"] > 6e-6  # the Li column travels most of the 10 um tubule
+    assert tem["front_abs_error_median_m"] < 50e-9  # one pixel is 50 nm
+    assert tem["frames_off_by_over_3px"] <= 2
+    assert tem["filling_efficiency"] == pytest.approx(1.0, abs=0.03)
