@@ -54,9 +54,14 @@ class LoadCellIndicator:
         self.last_reply = ""
 
     def _ack(self, command: str) -> None:
-        reply = self.transport.query(command, lambda r: check_error(self.name, command, r))
-        if reply.strip() != "R":
-            raise ValueError(f"{self.name}: unexpected acknowledgement {reply!r} to {command!r}")
+        """Send a setting command; anything but the ``R`` acknowledgement is garbled."""
+
+        def parse(reply: str) -> str:
+            if check_error(self.name, command, reply).strip() != "R":
+                raise ValueError(reply)
+            return reply
+
+        self.transport.query(command, parse)
 
     def configure(self) -> None:
         """Report readings in newtons."""

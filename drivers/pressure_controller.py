@@ -182,6 +182,11 @@ class PressureControllerRig(PressureRig):
         ):
             raise InstrumentError(self.name, f"ramp rate not taken: {reply!r} to {command!r}")
 
+    def clear_error(self) -> None:
+        """Clear a latched controller error code (e.g. after an overload); mode stays HLD."""
+        self.transport.query(f"{self.unit}CE")
+        self._frame("")
+
     def hold_position(self) -> None:
         self._frame("HP")
         self._settled_since = None

@@ -57,7 +57,7 @@ class ScrewActuator:
 
     def command(self, text: str, *, idempotent: bool, axis: int | None = None) -> ZaberReply:
         """Send ``text`` to the axis (0: the device); a rejection or fault flag ``F*`` raises."""
-        command = f"/{self.address} {self.axis if axis is None else axis} {text}"
+        command = f"/{self.address} {self.axis if axis is None else axis} {text}".rstrip()
 
         def parse(line: str) -> ZaberReply:
             reply = parse_reply(line)

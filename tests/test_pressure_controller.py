@@ -67,6 +67,11 @@ def test_overload_code_in_the_frame_raises(setup):
     with pytest.raises(InstrumentReportedError) as info:
         run(world, rig, 1.0)
     assert info.value.code == 7 and "overload" in info.value.text
+    rig.clear_error()
+    assert rig.frame.mode == "HLD" and rig.frame.error == 0
+    rig.set_pressure(2e6)
+    run(world, rig, 5.0)
+    assert rig.settled
 
 
 def test_frozen_frame_is_detected(setup):
