@@ -520,8 +520,9 @@ class Engine:
                 and bool(self._call("pressure_rig", "settled")))  # fmt: skip
 
     def _until(
-        self, ready: Callable[[], bool], timeout: float | None, what: str
+        self, ready: Callable[[], bool], timeout: float | None
     ) -> Generator[None, None, bool]:
+        """Yield until ``ready()``; False if ``timeout`` run seconds pass first."""
         t0 = self.now()
         while not ready():
             if timeout is not None and self.now() - t0 >= timeout:
@@ -531,7 +532,7 @@ class Engine:
 
     def _do_set_pressure(self, track: _Track, step) -> Gen:
         self._pressure_command(step.pressure, step.rate)
-        if step.wait and not (yield from self._until(self._settled, step.timeout, "pressure")):
+        if step.wait and not (yield from self._until(self._settled, step.timeout)):
             raise _End(
                 "failed", f"{track.instr.name}: pressure did not settle within {step.timeout:g} s"
             )
@@ -543,7 +544,7 @@ class Engine:
             start = self._call("pressure_rig", "read").pressure
             rate = max(abs(step.to - start), 1.0) / step.duration
         self._pressure_command(step.to, rate)
-        if not (yield from self._until(self._settled, step.timeout, "pressure")):
+        if not (yield from self._until(self._settled, step.timeout)):
             raise _End(
                 "failed",
                 f"{track.instr.name}: pressure ramp did not settle within {step.timeout:g} s",
@@ -559,8 +560,11 @@ class Engine:
         self._call("thermal", "set_temperature", step.temperature)
         self._temperature_setpoint = step.temperature
         commanded = self.now()
-        stable = lambda: self._last_slow_poll > commanded and bool(self._call("thermal", "stable"))  # noqa: E731
-        if step.wait and not (yield from self._until(stable, step.timeout, "temperature")):
+
+        def stable() -> bool:
+            return self._last_slow_poll > commanded and bool(self._call("thermal", "stable"))
+
+        if step.wait and not (yield from self._until(stable, step.timeout)):
             raise _End(
                 "failed", f"{track.instr.name}: temperature not stable within {step.timeout:g} s"
             )
@@ -604,11 +608,11 @@ class Engine:
 
     def _do_wait(self, track: _Track, step) -> Gen:
         ready = {
-            "pressure_settled": self._settled_any,
+            "pressure_settled": lambda: bool(self._call("pressure_rig", "settled")),
             "temperature_stable": lambda: bool(self._call("thermal", "stable")),
             "event": lambda: step.event in self.signals,
         }[step.until]
-        if (yield from self._until(ready, step.timeout, step.until)):
+        if (yield from self._until(ready, step.timeout)):
             return None
         self._event("timeout", f"{track.instr.name}: waited {step.timeout:g} s for {step.until}",
                     track.step_no, {"on_timeout": step.on_timeout})  # fmt: skip
@@ -617,9 +621,6 @@ class Engine:
                 "stopped", f"{track.instr.name}: timed out waiting for {step.event or step.until}"
             )
         return None
-
-    def _settled_any(self) -> bool:
-        return bool(self._call("pressure_rig", "settled"))
 
     # -- acquisition -------------------------------------------------------------------------
     def _instrument(self, role: str):
