@@ -19,6 +19,7 @@ from typing import Any
 from sim_instruments.clocked_loop import ClockedLoop
 from sim_instruments.faults import Fault, FaultInjector, FaultKind
 from sim_instruments.lineserver import LineDevice
+from sim_instruments.stuck import FrozenReading
 
 #: force units of the indicator and their size in newtons (Mark-10 unit commands)
 FORCE_UNITS = {"N": 1.0, "LBF": 4.4482216152605, "KGF": 9.80665}
@@ -48,8 +49,7 @@ class LoadCellIndicatorEmulator(LineDevice):
         self.offset_N = 0.0
         self.peak_compression_N = 0.0
         self.peak_tension_N = 0.0
-        self._last_reply = ""
-        self._stuck_reply: str | None = None
+        self._reading = FrozenReading()
 
     def _force_N(self) -> float:
         force = self.world.load_cell_force_N() - self.offset_N
@@ -63,8 +63,7 @@ class LoadCellIndicatorEmulator(LineDevice):
     def handle(self, command: str) -> str | None:
         cmd = command.strip().upper()
         if cmd in ("?", "?C"):
-            self._last_reply = self._format(self._force_N())
-            return self._last_reply
+            return self._reading.record(self._format(self._force_N()))
         if cmd == "?PC":
             return self._format(self.peak_compression_N)
         if cmd == "?PT":
@@ -91,13 +90,12 @@ class LoadCellIndicatorEmulator(LineDevice):
         return "*10"
 
     def apply_fault(self, fault: Fault, command: str, reply: str | None) -> str | None:
-        """error -> ``*11``; stuck -> the previous reading; spike -> reading + magnitude (N)."""
+        """error -> ``*11``; stuck -> the reading freezes; spike -> reading + magnitude (N)."""
         if fault.kind is FaultKind.ERROR:
             return "*11"
         is_reading = command.strip().upper() in ("?", "?C")
         if fault.kind is FaultKind.STUCK and is_reading:
-            self._stuck_reply = self._stuck_reply or self._last_reply or reply
-            return self._stuck_reply
+            return self._reading.freeze()
         if fault.kind is FaultKind.SPIKE and is_reading and reply:
             value = float(reply.split()[0]) * FORCE_UNITS[self.unit] + fault.magnitude
             return self._format(value)
@@ -137,7 +135,7 @@ class ScrewActuatorEmulator(LineDevice):
         self.serial = serial
         self.target = world.actuator_steps()
         self.warning = "--"
-        self._stuck_pos: str | None = None
+        self._pos = FrozenReading()
 
     def _status(self) -> str:
         return "BUSY" if self.world.actuator_steps() != self.target else "IDLE"
@@ -225,6 +223,8 @@ class ScrewActuatorEmulator(LineDevice):
         }
         if setting not in values:
             raise ValueError(setting)
+        if setting == "pos":
+            return self._pos.record(str(values[setting]))
         return str(values[setting])
 
     def apply_fault(self, fault: Fault, command: str, reply: str | None) -> str | None:
@@ -238,8 +238,7 @@ class ScrewActuatorEmulator(LineDevice):
             fields[3], fields[4] = "IDLE", "FS"
             return " ".join(fields)
         if fault.kind is FaultKind.STUCK and command.split()[-1:] == ["pos"]:
-            self._stuck_pos = self._stuck_pos or fields[5]
-            fields[5] = self._stuck_pos
+            fields[5] = self._pos.freeze()
             return " ".join(fields)
         return reply
 
@@ -286,7 +285,7 @@ class PressureControllerEmulator(LineDevice):
         self.target = world.actuator_steps()
         self._integral = 0.0  # N*s
         self._last_force = 0.0
-        self._stuck: str | None = None
+        self._polls = FrozenReading()
         self._loop = ClockedLoop(world.clock, period_s, self._tick, "press-ctl", step_first=False)
 
     # -- regulation ---------------------------------------------------------------------------
@@ -348,7 +347,7 @@ class PressureControllerEmulator(LineDevice):
             return None  # another unit on the bus
         body = cmd[len(self.unit_id) :].strip()
         if body == "":
-            return self._frame()
+            return self._polls.record(self._frame())
         if body.startswith("SR"):
             return self._set_ramp(body[2:])
         if body.startswith("S"):
@@ -411,8 +410,7 @@ class PressureControllerEmulator(LineDevice):
             self.mode = "HLD"
             return self._frame()
         if fault.kind is FaultKind.STUCK:
-            self._stuck = self._stuck or reply
-            return self._stuck
+            return self._polls.freeze() or reply
         if fault.kind is FaultKind.SPIKE:
             fields = reply.split()
             force = float(fields[1]) + fault.magnitude

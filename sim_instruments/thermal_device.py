@@ -14,6 +14,7 @@ from typing import Any
 
 from sim_instruments.faults import Fault, FaultInjector, FaultKind
 from sim_instruments.lineserver import LineDevice
+from sim_instruments.stuck import FrozenReading
 
 _SET = re.compile(r"^(SETP|RAMP|RANGE)\s+1\s*,\s*(.+)$")
 
@@ -46,8 +47,7 @@ class ThermalControllerEmulator(LineDevice):
         self.esr = 0
         self.reading_status = 0
         self._last_t = world.clock.now()
-        self._last_reading = ""
-        self._stuck: str | None = None
+        self._reading = FrozenReading()
 
     def _advance(self) -> None:
         now = self.world.clock.now()
@@ -72,8 +72,7 @@ class ThermalControllerEmulator(LineDevice):
             self.esr = 0
             return None
         if cmd in ("KRDG? A", "KRDG?A"):
-            self._last_reading = f"+{self.world.thermal_read_K():.3f}"
-            return self._last_reading
+            return self._reading.record(f"+{self.world.thermal_read_K():.3f}")
         if cmd in ("RDGST? A", "RDGST?A"):
             value, self.reading_status = self.reading_status, 0
             return f"{value:03d}"
@@ -129,8 +128,7 @@ class ThermalControllerEmulator(LineDevice):
             self.reading_status |= 1
             return "+0.000"
         if fault.kind is FaultKind.STUCK:
-            self._stuck = self._stuck or self._last_reading or reply
-            return self._stuck
+            return self._reading.freeze()
         if fault.kind is FaultKind.SPIKE:
             return f"+{float(reply) + fault.magnitude:.3f}"
         return reply

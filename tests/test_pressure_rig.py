@@ -242,8 +242,10 @@ def test_loop_gains_are_validated(bad):
 def test_frozen_position_readback_makes_release_unconfirmable_and_loud(bench):
     bench.rig.set_pressure(2e6)
     bench.run(10.0)
+    loaded = bench.rig.read().position
+    assert loaded > 0
     bench.act.faults.add(Fault(kind="stuck", match="get pos", times=-1))
-    assert bench.rig.read().position > 0  # the read-back freezes here, under load
+    assert bench.rig.read().position == loaded  # the read-back froze under load
     with pytest.raises(SafetyWriteFailed, match="did not confirm"):
         bench.rig.release()
 

@@ -6,6 +6,7 @@ import pytest
 import serial
 
 from daq.clock import VirtualClock
+from sim_instruments.faults import Fault
 from sim_instruments.holder_devices import PiezoControllerEmulator
 from sim_instruments.lineserver import PtyLineServer, TcpLineServer
 from sim_instruments.press_devices import (
@@ -140,5 +141,20 @@ def test_lakeshore_lines(world):
         world.clock.advance(3600.0)
         assert float(raw.ask("KRDG? A")[0]) == pytest.approx(330.0, abs=1.0)
         assert raw.ask("RDGST? A") == ["000"]
+    finally:
+        raw.close()
+
+
+def test_stuck_reading_freezes_at_the_previous_value_and_recovers(world):
+    device = LoadCellIndicatorEmulator(world)
+    raw = Raw(device, b"\r\n")
+    try:
+        first = raw.ask("?C")[0]
+        device.faults.add(Fault(kind="stuck", match=r"\?C", times=2))
+        assert raw.ask("?C") == raw.ask("?C") == [first]
+        fresh = [raw.ask("?C")[0] for _ in range(3)]
+        assert len(set(fresh)) > 1  # noisy again
+        device.faults.add(Fault(kind="stuck", match=r"\?C"))
+        assert raw.ask("?C") == [fresh[-1]]  # a new episode freezes at the new value
     finally:
         raw.close()
