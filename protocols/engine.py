@@ -212,6 +212,7 @@ class Engine:
         self._paused = False
         self._pause_kind: str | None = None
         self._pause_t = 0.0
+        self._paused_total = 0.0
         self._stopping = False
         self._buffering = False
         self._acq_t0 = 0.0
@@ -433,8 +434,9 @@ class Engine:
             yield
 
     def _sleep_step(self, seconds: float) -> Generator[None, None, None]:
-        until = self.now() + seconds
-        while self.now() < until - 1e-12:
+        """Yield for ``seconds`` of step time (time spent paused does not count)."""
+        until, paused = self.now() + seconds, self._paused_total
+        while self.now() < until + (self._paused_total - paused) - 1e-12:
             yield
 
     def _source(self, track: _Track, method: str, *args: float) -> None:
@@ -833,6 +835,7 @@ class Engine:
     def _leave_pause(self) -> None:
         was_paused = self._paused
         paused_for = self.now() - self._pause_t if was_paused else 0.0
+        self._paused_total += paused_for
         self._paused, self._pause_kind = False, None
         self._event("resume", f"resumed after {paused_for:.3g} s", data={"paused_for": paused_for})
         for track in self.tracks.values():

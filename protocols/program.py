@@ -251,10 +251,18 @@ def compile_protocol(protocol: Protocol) -> dict[str, Program]:
     for name, steps in tracks.items():
         root: Path = ("steps",) if protocol.steps is not None else ("tracks", name)
         programs[name] = compiler.track(name, steps, root)
-    issues = compiler.issues + _cross_track_issues(protocol, programs)
+    issues = compiler.issues + _cross_track_issues(protocol, programs) + _limit_issues(protocol)
     if issues:
         raise ProtocolError(issues)
     return programs
+
+
+def _limit_issues(protocol: Protocol) -> list[Issue]:
+    """Area-based limits cannot be checked without an area: refuse rather than skip them."""
+    if protocol.sample.area is not None:
+        return []
+    return [Issue(("limits", name), f"limits.{name} needs sample.area")
+            for name in ("current_density", "capacity") if getattr(protocol.limits, name) is not None]  # fmt: skip
 
 
 def _cross_track_issues(protocol: Protocol, programs: dict[str, Program]) -> list[Issue]:

@@ -98,6 +98,15 @@ def test_stop_while_paused_finishes_the_paused_step():
     assert galv_on_time(col) == pytest.approx(10.0, abs=0.3)
 
 
+def test_pulse_train_does_not_count_paused_time():
+    body = "steps: [{type: bias_pulse_train, high: 1 V, low: 0 V, high_time: 5 s, low_time: 5 s, count: 2, current_limit: 1 uA}]"
+    hook = resume_after(20.0, lambda e: e.pause(immediate=True))
+    result, col, st = run_yaml(body, hook=hook, head="name: p\n")
+    assert result.status == "success"
+    paused_for = col.kinds("resume")[0].data["paused_for"]
+    assert col.events[-1].time == pytest.approx(20.0 + paused_for, abs=0.25)
+
+
 def test_stop_finishes_the_current_step():
     result, col, _ = run_yaml(TWO_STEPS, hook=at_step(0, lambda e: e.stop()))
     assert result.status == "stopped"

@@ -122,6 +122,13 @@ def test_area_is_required_for_current_density():
     assert "needs sample.area" in lines[0]
 
 
+def test_area_limits_need_an_area():
+    lines = error_lines(
+        "steps: [{type: rest, end: [{time: 1 s}]}]", head="name: t\nlimits: {capacity: 1 mAh/cm2}\n"
+    )
+    assert lines == ["t.yaml:2: limits.capacity: limits.capacity needs sample.area"]
+
+
 def test_compliance_needed_from_step_or_limits():
     lines = error_lines(
         "steps: [{type: galvanostatic, current: 1 mA, end: [{time: 1 s}]}]", head="name: t\n"
