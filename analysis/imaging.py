@@ -56,7 +56,7 @@ def front_positions(
     filled = _clean_runs(k > mid if li_brighter else k < mid)
     if origin_px is None:
         origin_px = int(np.argmax(moving))
-    sub = filled[:, origin_px:]
+    sub = _clean_runs(filled[:, origin_px:])  # again: the probe's edge may poke past the origin
     cols = np.arange(sub.shape[1])
     has = sub.any(axis=1)
     first = np.argmax(sub, axis=1)

@@ -278,7 +278,7 @@ def main() -> None:
     print(f"{len(rows)} cases in {time.perf_counter() - t0:.0f} s")
     for k, v in summarize(rows).items():
         print(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |")
-    tem = pd.DataFrame([score_tem(seed) for seed in range(1 if args.small else 5)])
+    tem = pd.DataFrame([score_tem(seed) for seed in range(1 if args.small else 8)])
     print("in situ TEM (2 cycles of -2 V / +2 V, 60 s each, frames at 1 s):")
     print(tem.to_string(index=False))
 
