@@ -1,0 +1,280 @@
+"""What the live plots show, built from engine output on the GUI thread (no Qt here).
+
+Traces go into bounded :class:`~gui.tracestore.TraceStore` objects. Per-cycle quantities accrue
+step by step: a step's charge of each sign and its mean |V| are summed as samples arrive, and
+when the potentiostat moves to the next step the finished half cycle is classified (strip:
+net charge > 0, plate: < 0, rest: neither) and paired with the other polarity into a cycle.
+The live overpotential is the half cycle's mean |V| (the offline analysis refines it to the
+plateau median, analysis/overpotential.py); CE_n = Q_strip / Q_plate (analysis/ce.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gui.tracestore import TraceStore
+
+#: streams and the channels each keeps (J is derived from the current and the cell area)
+STREAM_CHANNELS: dict[str, tuple[str, ...]] = {
+    "electro": ("voltage", "current_density"),
+    "pressure": ("pressure",),
+    "thermal": ("temperature",),
+    "bias": ("voltage", "current"),
+}
+#: event kinds drawn as markers on the traces, with the colour of each
+MARKER_KINDS = {"step": "#8888aa", "trip": "#d62728", "void_onset": "#ff7f0e", "short": "#9467bd"}
+MAX_CURVES = 12  # V(capacity) curves kept (the most recent half cycles)
+MAX_CURVE_POINTS = 4000
+MAX_MARKERS = 20_000
+
+
+def marker_kind(kind: str, data: dict[str, Any]) -> str | None:
+    """Which marker an engine event gets (None: not drawn)."""
+    if kind == "step_start":
+        return "step"
+    if kind == "limit_trip":
+        return "trip"
+    if kind == "detector":
+        name = data.get("event", "")
+        if name == "void_onset":
+            return "void_onset"
+        if "short" in name:
+            return "short"
+    return None
+
+
+@dataclass
+class HalfCycle:
+    """Running sums for one potentiostat step."""
+
+    step: int
+    t0: float
+    q_pos: float = 0.0
+    q_neg: float = 0.0
+    abs_v_sum: float = 0.0
+    n: int = 0
+    cap: list[np.ndarray] = field(default_factory=list)  # areal capacity so far (C/m²)
+    volt: list[np.ndarray] = field(default_factory=list)
+    stride: int = 1
+
+    @property
+    def charge(self) -> float:
+        return self.q_pos + self.q_neg
+
+    def kind(self, tolerance: float, declared: str | None = None) -> str:
+        """strip / plate / rest: as the step declared it, else by the sign of its charge."""
+        if declared is not None:
+            return declared
+        if self.charge > tolerance:
+            return "strip"
+        if self.charge < -tolerance:
+            return "plate"
+        return "rest"
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.cap:
+            return np.empty(0), np.empty(0)
+        return np.concatenate(self.cap), np.concatenate(self.volt)
+
+
+@dataclass
+class CycleRow:
+    """One cycle: overpotential (mean |V|, V) and charge (C) of each half, CE."""
+
+    cycle: int
+    eta_strip: float = float("nan")
+    eta_plate: float = float("nan")
+    q_strip: float = float("nan")
+    q_plate: float = float("nan")
+
+    @property
+    def complete(self) -> bool:
+        return not (np.isnan(self.q_strip) or np.isnan(self.q_plate))
+
+    @property
+    def ce(self) -> float:
+        if not self.complete or self.q_plate == 0:
+            return float("nan")
+        return self.q_strip / self.q_plate
+
+
+class CycleAccumulator:
+    """Half cycles and cycles from electro samples carrying the engine's ``step`` index."""
+
+    def __init__(self, area_m2: float | None) -> None:
+        self.area = area_m2
+        self.current: HalfCycle | None = None
+        self.curves: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # cycle, kind, cap, V
+        self.cycles: list[CycleRow] = []
+        self.closed = 0  # half cycles closed so far (views redraw the tables when it changes)
+        self.declared: dict[int, str] = {}  # step number -> strip / plate / rest, from events
+        self._last_t: float | None = None
+
+    def add(self, t: np.ndarray, v: np.ndarray, i: np.ndarray, step: np.ndarray) -> None:
+        """Samples in time order; a change of ``step`` closes the running half cycle."""
+        if t.size == 0:
+            return
+        cuts = np.flatnonzero(np.diff(step)) + 1
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, t.size], strict=True):
+            s = int(step[a])
+            if self.current is None or self.current.step != s:
+                self._close()
+                self.current = HalfCycle(s, float(t[a]))
+            self._accrue(t[a:b], v[a:b], i[a:b])
+
+    def _accrue(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> None:
+        hc = self.current
+        prev = self._last_t if self._last_t is not None and self._last_t <= t[0] else t[0]
+        dt = np.diff(np.r_[prev, t])
+        dq = i * dt
+        hc.q_pos += float(dq[dq > 0].sum())
+        hc.q_neg += float(dq[dq < 0].sum())
+        hc.abs_v_sum += float(np.abs(v).sum())
+        hc.n += t.size
+        base = hc.charge - float(dq.sum())
+        cap = (base + np.cumsum(dq)) / (self.area or 1.0)
+        hc.cap.append(np.abs(cap[:: hc.stride]))
+        hc.volt.append(v[:: hc.stride])
+        if sum(c.size for c in hc.cap) > MAX_CURVE_POINTS:
+            x, y = hc.curve()
+            while x.size > MAX_CURVE_POINTS:
+                x, y, hc.stride = x[::2], y[::2], hc.stride * 2
+            hc.cap, hc.volt = [x], [y]
+        self._last_t = float(t[-1])
+
+    def note_step(self, step: int, data: dict[str, Any]) -> None:
+        """A ``step_start`` event: templates say the phase (``meta.phase``); rests say so."""
+        phase = (data.get("meta") or {}).get("phase")
+        if phase in ("strip", "plate", "rest"):
+            self.declared[step] = phase
+        elif data.get("type") in ("rest", "wait", "signal"):
+            self.declared[step] = "rest"
+
+    def _tolerance(self) -> float:
+        """Net charge below which an undeclared step counts as rest: 1e-3 C/m² (0.28 nAh/cm²)."""
+        return 1e-3 * (self.area or 1e-4)
+
+    def _close(self) -> None:
+        hc = self.current
+        if hc is None or hc.n == 0:
+            return
+        kind = hc.kind(self._tolerance(), self.declared.get(hc.step))
+        if kind == "rest":
+            return
+        row = self.cycles[-1] if self.cycles else None
+        slot = "q_strip" if kind == "strip" else "q_plate"
+        if row is None or not np.isnan(getattr(row, slot)):
+            row = CycleRow(len(self.cycles) + 1)
+            self.cycles.append(row)
+        eta = hc.abs_v_sum / hc.n
+        if kind == "strip":
+            row.q_strip, row.eta_strip = hc.charge, eta
+        else:
+            row.q_plate, row.eta_plate = -hc.charge, eta
+        x, y = hc.curve()
+        self.curves.append((row.cycle, kind, x, y))
+        del self.curves[:-MAX_CURVES]
+        self.closed += 1
+
+    def finish(self) -> None:
+        """Close the running half cycle (end of run)."""
+        self._close()
+        self.current = None
+
+    def live_curve(self) -> tuple[str, np.ndarray, np.ndarray] | None:
+        """The half cycle in progress as (kind so far, capacity, V)."""
+        if self.current is None or self.current.n == 0:
+            return None
+        x, y = self.current.curve()
+        return self.current.kind(self._tolerance(), self.declared.get(self.current.step)), x, y
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Per cycle: cycle, eta_strip, eta_plate, ce (NaN where a half is missing)."""
+        rows = self.cycles
+        return {
+            "cycle": np.array([r.cycle for r in rows], dtype=float),
+            "eta_strip": np.array([r.eta_strip for r in rows]),
+            "eta_plate": np.array([r.eta_plate for r in rows]),
+            "ce": np.array([r.ce for r in rows]),
+        }
+
+
+@dataclass
+class Marker:
+    time: float
+    kind: str
+    text: str
+
+
+class LiveData:
+    """All traces of one run, the per-cycle table and the event markers."""
+
+    def __init__(self, area_m2: float | None, raw_capacity: int | None = None) -> None:
+        self.area = area_m2
+        kw = {} if raw_capacity is None else {"raw_capacity": raw_capacity}
+        self.stores = {name: TraceStore(ch, **kw) for name, ch in STREAM_CHANNELS.items()}
+        self.cycles = CycleAccumulator(area_m2)
+        self.markers: list[Marker] = []
+        self.generation = 0  # bumped on every change, so views redraw only when needed
+        self._auto_step, self._last_sign = 0, 0.0
+
+    def add_samples(self, stream: str, data: dict[str, Any]) -> None:
+        """One engine ``on_samples`` block (scalars such as ``step`` are broadcast)."""
+        store = self.stores.get(stream)
+        if store is None:
+            return
+        t = np.asarray(data["time"], dtype=float)
+        n = t.size
+
+        def col(name: str) -> np.ndarray:
+            return np.broadcast_to(np.asarray(data.get(name, np.nan), dtype=float), (n,))
+
+        if stream == "electro":
+            i = col("current")
+            values = {"voltage": col("voltage"), "current_density": i / (self.area or 1.0)}
+            step = col("step").astype(np.int64) if "step" in data else self._steps_by_sign(i)
+            self.cycles.add(t, values["voltage"], i, step)
+        else:
+            values = {c: col(c) for c in store.channels}
+        store.append(t, values)
+        self.generation += 1
+
+    def _steps_by_sign(self, i: np.ndarray) -> np.ndarray:
+        """Step numbers for files without them (imports): a new step at every sign change."""
+        sign = np.sign(i)
+        changes = np.r_[sign[0] != self._last_sign, sign[1:] != sign[:-1]]
+        steps = self._auto_step + np.cumsum(changes)
+        self._auto_step, self._last_sign = int(steps[-1]), float(sign[-1])
+        return steps
+
+    def add_event(
+        self, time: float, kind: str, text: str, data: dict[str, Any], step: int = -1
+    ) -> None:
+        if kind == "step_start":
+            self.cycles.note_step(step, data)
+        what = marker_kind(kind, data)
+        if what is None:
+            return
+        self.markers.append(Marker(time, what, text))
+        if len(self.markers) > MAX_MARKERS:  # keep every trip/void/short; thin step ticks
+            steps = [k for k, m in enumerate(self.markers) if m.kind == "step"]
+            drop = set(steps[: len(steps) // 2])
+            self.markers = [m for k, m in enumerate(self.markers) if k not in drop]
+        self.generation += 1
+
+    def finish(self) -> None:
+        self.cycles.finish()
+        self.generation += 1
+
+    def time_range(self) -> tuple[float, float] | None:
+        spans = [s.time_range() for s in self.stores.values() if len(s)]
+        if not spans:
+            return None
+        return min(a for a, _ in spans), max(b for _, b in spans)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.stores.values())
