@@ -53,14 +53,15 @@ class PiezoControllerEmulator(LineDevice):
         self.frequency = dict.fromkeys(AXES, 100)
         self.offset = dict.fromkeys(AXES, 0.0)  # programmed offset voltage
         self._applied = dict.fromkeys(AXES, 0.0)  # offset voltage at the piezo now
-        self._stuck_steps = False
+        self._slipping = False  # set by a stuck fault for the command being handled
 
     def handle(self, command: str) -> str | None:
+        slipping, self._slipping = self._slipping, False
         words = command.strip().split()
         if not words:
             return None
         try:
-            lines = self._execute(words[0].lower(), words[1:])
+            lines = self._execute(words[0].lower(), words[1:], slipping)
         except CommandError as exc:
             return f"{exc}\r\nERROR"
         except (ValueError, IndexError):
@@ -81,7 +82,7 @@ class PiezoControllerEmulator(LineDevice):
             self.world.holder_move(AXES[axis], delta * self.fine_m_per_V)
             self._applied[axis] = target
 
-    def _execute(self, verb: str, args: list[str]) -> list[str]:
+    def _execute(self, verb: str, args: list[str], slipping: bool) -> list[str]:
         if verb == "ver":
             return ["attocube ANC300 controller version 1.1.0-sim"]
         if verb == "getsn":
@@ -118,7 +119,7 @@ class PiezoControllerEmulator(LineDevice):
             if self.mode[axis] not in ("stp", "stp+"):
                 raise CommandError("Axis in wrong mode")
             steps = int(_within(int(args[1]), (0, MAX_STEPS)))
-            if not self._stuck_steps:
+            if not slipping:
                 sign = 1.0 if verb == "stepu" else -1.0
                 step = self.amplitude[axis] * self.coarse_m_per_V
                 self.world.holder_move(AXES[axis], sign * steps * step)
@@ -129,13 +130,13 @@ class PiezoControllerEmulator(LineDevice):
 
     def before_fault(self, fault: Fault, command: str) -> None:
         """error: the axis shorts and is grounded before the command can act; stuck: the
-        stick-slip stops working from this command on (steps accepted, no motion)."""
+        stick-slip slips on this command (steps accepted, no motion)."""
         if fault.kind is FaultKind.ERROR:
             axis = self._fault_axis(command)
             self.mode[axis] = "gnd"
             self._apply_offset(axis)
         elif fault.kind is FaultKind.STUCK:
-            self._stuck_steps = True
+            self._slipping = True
 
     def apply_fault(self, fault: Fault, command: str, reply: str | None) -> str | None:
         """error -> the short-circuit message and ``ERROR`` instead of the reply."""
