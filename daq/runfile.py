@@ -98,7 +98,7 @@ class RunWriter:
         frame_sources: Mapping[str, tuple[int, int]] | None = None,
         clock_anchor_utc: datetime | None = None,
         flush_period: float = 1.0,
-        batch_rows: int = 8192,
+        batch_rows: int = 65536,
         compression: str | None = None,
         overwrite: bool = False,
     ) -> None:
@@ -156,7 +156,7 @@ class RunWriter:
         self = cls.__new__(cls)
         self.path = Path(path)
         self.flush_period = flush_period
-        self.batch_rows = 8192
+        self.batch_rows = 65536
         self._lock = threading.RLock()
         clear_consistency_flags(self.path)
         try:
@@ -203,6 +203,7 @@ class RunWriter:
                 chunks=(_CHUNK_ROWS,),
                 dtype=dtype,
                 compression=compression,
+                shuffle=compression is not None,
             )
             ds.attrs["units"] = "" if field in INDEX_FIELDS else units
         g.attrs["fields"] = json.dumps(list(spec))
