@@ -4,8 +4,9 @@ The piezo axes are open loop, so :meth:`position` is the driver's estimate from 
 coarse steps (calibrated ``coarse_step`` at ``step_voltage``) and the fine offset voltage
 (``fine_range`` at 150 V), relative to where the probe was when the holder was opened. Every
 move is validated against the configured ``travel`` (a box of +/- travel around that start)
-before anything is sent. :meth:`approach_until_contact` advances z with fine steps only and
-never beyond ``max_travel``; it stops on the first current reading at or above the threshold.
+before anything is sent. :meth:`approach_until_contact` is a coarse-fine approach (fine sweeps,
+then coarse steps into already probed space) that stops on the first current reading at or
+above the threshold and never moves beyond ``max_travel``.
 :meth:`bias_off` goes through the SMU's verified zero-and-off (retried, loud on failure).
 """
 
@@ -206,6 +207,14 @@ class PiezoBiasHolder(BiasHolder):
     def approach_until_contact(
         self, threshold_current: float, probe_bias: float, step: float, max_travel: float
     ) -> bool:
+        """Coarse-fine approach (as in STM practice), never beyond ``max_travel``.
+
+        Sweep the fine offset up in ``step`` increments, reading the current after each; when
+        the fine range is used up, withdraw the fine offset and make coarse steps covering no
+        more than the distance just probed (no gap is skipped), then sweep again. Stops at the
+        first reading with |I| >= ``threshold_current`` (True) or when the next increment would
+        pass ``max_travel`` from the start (False).
+        """
         check(
             self.name,
             "threshold_current",
@@ -213,19 +222,32 @@ class PiezoBiasHolder(BiasHolder):
             InRange(1e-13, self.max_current, "A", "holder max_current"),
         )
         check(self.name, "step", step, InRange(1e-10, self.fine_range, "m", "piezo fine range"))
-        room = min(self.fine_range - self._fine["z"], self.travel - self.position()[2])
-        allowed = "m (remaining fine range and configured travel)"
+        room = self.travel - self.position()[2]
+        allowed = "m (configured travel left ahead of the probe)"
         if room < step:
             raise SetpointError(self.name, "max_travel", max_travel, f"nothing: {room:g} {allowed}")
         check(self.name, "max_travel", max_travel, InRange(step, room, allowed))
-        limit = min(self.max_current, max(10 * threshold_current, 1e-9))
-        self.set_bias(probe_bias, limit)
-        start = self._fine["z"]
-        for k in range(1, math.floor(max_travel / step + 1e-9) + 1):
-            self._set_fine("z", start + k * step)
-            if abs(self.read().current) >= threshold_current:
-                return True
-        return False
+        self.set_bias(probe_bias, min(self.max_current, max(10 * threshold_current, 1e-9)))
+        if self._contact(threshold_current):
+            return True
+        limit = self.position()[2] + max_travel * (1 + 1e-12)
+        while True:
+            while self._fine["z"] + step <= self.fine_range * (1 + 1e-12):
+                if self.position()[2] + step > limit:
+                    return False
+                self._set_fine("z", self._fine["z"] + step)
+                if self._contact(threshold_current):
+                    return True
+            covered = self._fine["z"]
+            ahead = limit - (self._coarse["z"])
+            n = math.floor(min(covered, ahead) / self.coarse_step)
+            if n == 0:
+                return False
+            self._set_fine("z", 0.0)  # withdraw first: the coarse steps land in probed space
+            self.move_coarse("z", n)
+
+    def _contact(self, threshold_current: float) -> bool:
+        return abs(self.read().current) >= threshold_current
 
     def retract(self, distance: float) -> None:
         check(self.name, "distance", distance, InRange(0.0, 2 * self.travel, "m", "retract"))

@@ -84,10 +84,29 @@ def test_approach_never_moves_beyond_max_travel(setup):
     assert not world.holder_contact()
 
 
+def test_coarse_fine_approach_finds_contact_beyond_the_fine_range(setup):
+    world, _, holder = setup
+    z0 = world.holder_position()[2]
+    assert holder.approach_until_contact(5e-12, -2.0, 20e-9, 3e-6)
+    assert world.holder_contact()
+    assert 2e-6 <= world.holder_position()[2] - z0 <= 2e-6 + 20e-9 + 1e-12
+    assert holder.position()[2] == pytest.approx(world.holder_position()[2] - z0, abs=1e-12)
+
+
+def test_coarse_fine_approach_stops_at_max_travel_without_contact(setup):
+    world, _, holder = setup
+    holder.move_coarse("z", -60)  # 3.8 um from the tubules now
+    z0 = world.holder_position()[2]
+    assert not holder.approach_until_contact(5e-12, -2.0, 20e-9, 3e-6)
+    moved = world.holder_position()[2] - z0
+    assert 3e-6 - 20e-9 - 1e-12 <= moved <= 3e-6 + 1e-12
+    assert not world.holder_contact()
+
+
 @pytest.mark.parametrize(
     ("call", "parameter"),
     [
-        (lambda h: h.approach_until_contact(5e-12, -2.0, 10e-9, 3e-6), "max_travel"),
+        (lambda h: h.approach_until_contact(5e-12, -2.0, 10e-9, 6e-6), "max_travel"),
         (lambda h: h.approach_until_contact(5e-6, -2.0, 10e-9, 1e-6), "threshold_current"),
         (lambda h: h.approach_until_contact(5e-12, -20.0, 10e-9, 1e-6), "bias"),
         (lambda h: h.move_coarse("z", 200), "steps"),
