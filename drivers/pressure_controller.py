@@ -148,7 +148,7 @@ class PressureControllerRig(PressureRig):
             InRange(0.0, self.max_pressure, "Pa", "controller and station maximum"),
         )
         if rate is not None:
-            check(self.name, "rate", rate, InRange(1e3, 100e6, "Pa/s", "controller ramp range"))
+            check(self.name, "rate", rate, InRange(1.0, 100e6, "Pa/s", "controller ramp range"))
             self._set_ramp(rate)
         frame = self._frame(f"S {pressure / 1e6:.6f}")
         if abs(frame.setpoint - pressure) > 1e3 + 1e-6 * pressure or frame.mode != "REG":
@@ -169,7 +169,7 @@ class PressureControllerRig(PressureRig):
                 self.name,
                 "rate",
                 rate,
-                InRange(1e3 * self._area, 100e6 * self._area, "N/s", "controller ramp range"),
+                InRange(1.0 * self._area, 100e6 * self._area, "N/s", "controller ramp range"),
             )
         self.set_pressure(force / self._area, None if rate is None else rate / self._area)
 
@@ -178,7 +178,7 @@ class PressureControllerRig(PressureRig):
         reply = self.transport.query(command)
         if (
             reply.split()[:2] != [self.unit, "SR"]
-            or abs(float(reply.split()[2]) * 1e6 - rate) > 1e-3 * rate + 1
+            or abs(float(reply.split()[2]) * 1e6 - rate) > 1e-6 * rate + 0.5
         ):
             raise InstrumentError(self.name, f"ramp rate not taken: {reply!r} to {command!r}")
 

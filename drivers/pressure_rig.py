@@ -151,7 +151,7 @@ class LoadCellActuatorRig(PressureRig):
                 self.name,
                 "rate",
                 rate,
-                InRange(1.0, self.max_rate, "Pa/s", "rig maximum ramp rate"),
+                InRange(1e-3, self.max_rate, "Pa/s", "rig maximum ramp rate"),
             )
         self._engage(pressure * self._area, (rate or self.default_rate) * self._area)
 

@@ -391,15 +391,15 @@ class PressureControllerEmulator(LineDevice):
     def _set_ramp(self, text: str) -> str:
         text = text.strip()
         if text == "":
-            return f"{self.unit_id} SR {self.ramp_Pa_per_s / 1e6:.4f}"
+            return f"{self.unit_id} SR {self.ramp_Pa_per_s / 1e6:.6f}"
         try:
             value = float(text)
         except ValueError:
             return "?"
-        if not 0.0 < value <= 100.0:
+        if not 1e-6 <= value <= 100.0:
             return "?"
         self.ramp_Pa_per_s = value * 1e6
-        return f"{self.unit_id} SR {value:.4f}"
+        return f"{self.unit_id} SR {value:.6f}"
 
     def apply_fault(self, fault: Fault, command: str, reply: str | None) -> str | None:
         """error -> overload code E07 latched in the frame; stuck/spike on the force field."""

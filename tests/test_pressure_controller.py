@@ -148,3 +148,11 @@ def test_polling_survives_transport_faults(setup, kind):
     device.faults.add(Fault(kind=kind, match=r"^A$", delay_s=0.1, times=2))
     run(world, rig, 8.0)
     assert rig.settled
+
+
+def test_slow_ramp_rates_are_set_exactly_and_too_slow_ones_refused(setup):
+    _, device, rig = setup
+    rig.set_pressure(1e6, rate=50.0)
+    assert device.ramp_Pa_per_s == pytest.approx(50.0)
+    with pytest.raises(SetpointError, match="rate"):
+        rig.set_pressure(1e6, rate=0.5)

@@ -96,7 +96,7 @@ def test_pressure_controller_lines(world):
         frame = raw.ask_cr("A").split()
         assert frame[0] == "A" and frame[-1] == "HLD" and len(frame) == 6
         assert raw.ask_cr("AS 500") == "?"  # above AMAX
-        assert raw.ask_cr("ASR 2.5") == "A SR 2.5000"
+        assert raw.ask_cr("ASR 2.5") == "A SR 2.500000"
         assert raw.ask_cr("AMAX") == "A MAX 100.000"
         assert raw.ask_cr("AFOO") == "?"
         raw.port.write(b"B\r")  # another unit id: no reply
