@@ -124,15 +124,17 @@ class _VoidSegment:
 
 
 class VoidOnsetDetector:
-    """Onset of divergence of |V| during constant-current stripping (contact loss by voids).
+    """Onset of a growing |V| during constant-current stripping (contact loss by voids).
 
     Per segment: skip ``settle_s`` (charge-transfer transient), take the plateau level and the
-    noise over the next ``baseline_s``, then watch for |V| rising above the plateau by
-    ``max(k_sigma·σ, rel_rise·plateau, min_rise_v)`` for ``confirm`` consecutive samples. The
+    noise over the next ``baseline_s``, then watch for |V| above the plateau by
+    ``max(k_sigma·σ, rel_rise·plateau, min_rise_v)`` for ``confirm`` consecutive samples, with
+    at least ``min_fit`` samples watched. The rise is then classified (:meth:`_shape`): a rise
+    that keeps or gains speed is a void; one that slows is re-based and watching goes on. The
     onset time is back-extrapolated to zero excess along the chord between the quarter-threshold
-    and threshold crossings of the 5-sample smoothed excess; the reported capacity and J are at
-    that onset. ``strip_sign`` picks the stripping polarity watched: +1 = WE stripping (I > 0),
-    -1 = CE stripping, 0 = both (symmetric cells).
+    and threshold crossings of the 5-sample smoothed excess; the reported charge, capacity and J
+    are at that onset. ``strip_sign`` picks the stripping polarity watched: +1 = WE stripping
+    (I > 0), -1 = CE stripping, 0 = both (symmetric cells).
     """
 
     kind = "void_onset"

@@ -321,21 +321,22 @@ def _imaging(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> dict[st
 
 
 def _first(events: pd.DataFrame, kind: str) -> pd.Series | None:
+    """The first detector event of ``kind``, if any."""
     rows = events[(events["kind"] == kind) & (events["origin"] == "detector")]
     return rows.iloc[0] if len(rows) else None
 
 
 def _summary(
-    run,
-    steps,
-    cycles,
-    events,
-    interrupts,
-    excursions,
-    ccd_result,
-    growth_result,
-    imaging_result,
-    warnings,
+    run: RunData,
+    steps: pd.DataFrame,
+    cycles: pd.DataFrame,
+    events: pd.DataFrame,
+    interrupts: pd.DataFrame,
+    excursions: pd.DataFrame,
+    ccd_result: dict[str, Any],
+    growth_result: dict[str, float],
+    imaging_result: dict[str, Any],
+    warnings: list[str],
 ) -> dict[str, Any]:
     """One flat row for the batch table."""
     e = run.electro
