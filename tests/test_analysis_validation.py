@@ -12,7 +12,14 @@ import pytest
 
 pytest.importorskip("sim_instruments.world")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from analysis_simgrid import Case, default_grid, score, score_tem, summarize  # noqa: E402
+from analysis_simgrid import (  # noqa: E402
+    Case,
+    default_grid,
+    score,
+    score_adams,
+    score_tem,
+    summarize,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +64,9 @@ def test_tem_front_and_filling_efficiency_against_true_front():
     assert tem["front_abs_error_median_m"] < 50e-9  # one pixel is 50 nm
     assert tem["frames_off_by_over_3px"] <= 2
     assert tem["filling_efficiency"] == pytest.approx(1.0, abs=0.03)
+
+
+def test_reservoir_ce_matches_the_true_dead_li_fraction():
+    row = score_adams("llzo", j=5.0, n=10)
+    assert row["ce_true"] == pytest.approx(0.90)
+    assert row["abs_error"] < 5e-4
