@@ -20,16 +20,25 @@ from analysis.model import Frames
 LI_M3_PER_C = 21.6e-30 / 1.602176634e-19
 
 
-def kymograph(frames: Frames, rows: slice | None = None) -> np.ndarray:
-    """(n_frames, width) mean intensity over a band of rows along the tubule axis."""
+def kymograph(
+    frames: Frames, rows: slice | None = None, *, li_brighter: bool = False
+) -> np.ndarray:
+    """(n_frames, width) line along the tubule axis: per column, the extreme over a band of rows.
+
+    The band (auto: every row whose intensity changes over time, plus one row each side)
+    covers the lumen wherever stage drift moves it; taking the darkest pixel of the band per
+    column (brightest with ``li_brighter``) reads Li where it is and the wall where the lumen
+    is empty, so slow row drift does not blur the contrast.
+    """
     img = np.asarray(frames.images, dtype=float)
     if img.ndim != 3 or img.shape[0] == 0:
         raise AnalysisError(f"frames must be a (n, height, width) stack, got shape {img.shape}")
     if rows is None:
         var = img.var(axis=0).mean(axis=1)
-        band = np.flatnonzero(var >= 0.8 * var.max()) if var.max() > 0 else np.arange(img.shape[1])
-        rows = slice(int(band.min()), int(band.max()) + 1)
-    return img[:, rows, :].mean(axis=1)
+        band = np.flatnonzero(var >= 0.1 * var.max()) if var.max() > 0 else np.arange(img.shape[1])
+        rows = slice(max(int(band.min()) - 1, 0), int(band.max()) + 2)
+    stack = img[:, rows, :]
+    return stack.max(axis=1) if li_brighter else stack.min(axis=1)
 
 
 def front_positions(
