@@ -79,3 +79,30 @@ def cycle_overpotentials(steps: pd.DataFrame) -> pd.DataFrame:
 def nernst_stress(eta_v: np.ndarray | float) -> np.ndarray | float:
     """Nernst (hydrostatic) stress P = |η|·e/Ω_Li, 7.41 MPa per mV (physics-creep.md §5 case 1)."""
     return np.abs(eta_v) * NERNST_PA_PER_V
+
+
+def by_current_density(steps: pd.DataFrame, rel_tol: float = 0.05) -> pd.DataFrame:
+    """Overpotential against |J|: per current level, median plateau η of each polarity and ASR."""
+    from analysis.ccd import current_levels
+
+    active = steps[
+        (steps["type"] != "rest") & steps["eta_plateau"].notna() & steps["mean_j"].notna()
+    ]
+    cols = ["j", "n_steps", "eta_plate", "eta_strip", "asr"]
+    if active.empty:
+        return pd.DataFrame(columns=cols)
+    level = current_levels(active["mean_j"].to_numpy(), rel_tol)
+    rows = []
+    for lev in np.unique(level):
+        g = active[level == lev]
+        eta = {k: float(g.loc[g["type"] == k, "eta_plateau"].median()) for k in ("plate", "strip")}
+        rows.append(
+            (
+                float(g["mean_j"].abs().median()),
+                len(g),
+                eta["plate"],
+                eta["strip"],
+                float(g["asr"].median()),
+            )
+        )
+    return pd.DataFrame(rows, columns=cols)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import overpotential
 from analysis.figures import all_figures
 from analysis.model import RunData
 from analysis.pipeline import RunAnalysis
@@ -75,6 +76,9 @@ def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
     ccd = ""
     if res.ccd:
         ccd = "<h2>CCD</h2>" + _table(pd.DataFrame(res.ccd["levels"]))
+    if not res.steps.empty:
+        ccd += "<h2>Overpotential against current density (SI: A/m², V, Ω m²)</h2>"
+        ccd += _table(overpotential.by_current_density(res.steps))
     body = (
         f"<h1>Run report</h1><p>{html.escape(res.source)}</p>"
         f"<h2>Summary</h2><table>{summary}</table><h2>Warnings</h2><ul>{warnings}</ul>"

@@ -110,6 +110,9 @@ def test_ccd_ramp_short_and_polarization():
     assert res.ccd["j_crit"] == pytest.approx(4.0)
     assert res.ccd["j_last_pass"] == pytest.approx(2.0)
     assert [lv["cycles_completed"] for lv in res.ccd["levels"]] == [1, 1, 1, 0, 0]
+    table = overpotential.by_current_density(res.steps[res.steps["end_time"] < 3 * 3600])
+    np.testing.assert_allclose(table["j"], [0.5, 1.0, 2.0])
+    np.testing.assert_allclose(table["asr"], 50.0 * 1e-4, rtol=0.02)  # (R_ohm + R_int) * area
     # polarization: the J=8 stripping step hits a voltage limit after 10 min
     e = run.electro
     clean, _ = synthetic_run(SynthSpec(j=ramp, half_s=1800))
