@@ -91,8 +91,8 @@ def void_onsets(run: RunData, res: RunAnalysis, path: Path, max_steps: int = 4) 
         st = res.steps.loc[res.steps["step"] == ev.step].iloc[0]
         a, b = int(st["start_row"]), int(st["end_row"])
         q = np.concatenate(([0.0], np.cumsum(np.abs(i[a + 1 : b]) * np.diff(t[a:b]))))
-        ax.plot(q, np.abs(v[a:b]), lw=0.8, label=f"step {ev.step} (cycle {ev.cycle})")
-        ax.axvline(ev.v_charge_C, color="tab:orange", ls="--", lw=1)
+        (line,) = ax.plot(q, np.abs(v[a:b]), lw=0.8, label=f"step {ev.step} (cycle {ev.cycle})")
+        ax.axvline(ev.v_charge_C, color=line.get_color(), ls="--", lw=1)
     ax.set(
         xlabel="stripped charge (C)",
         ylabel="|V| (V)",
