@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import ccd, ce, growth, imaging, interrupt, overpotential, pressure, segment
-from analysis.detect import Event, ShortDetector, VoidOnsetDetector, run_detector
+from analysis import ccd, ce, growth, imaging, interrupt, live, overpotential, pressure, segment
+from analysis.detect import Event, run_detector
 from analysis.errors import AnalysisError
 from analysis.model import RunData
 
@@ -105,31 +105,6 @@ def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFram
     return table.sort_values("time", kind="stable").reset_index(drop=True)
 
 
-def _strip_sign(run: RunData) -> int:
-    """Which stripping the void watch covers: only the Li counter electrode in Li|Cu cells.
-
-    On a Cu (anode-free) working electrode the end of stripping always diverges — the plated
-    Li is used up — so that is no void; symmetric cells are watched in both directions.
-    """
-    sample = run.metadata.get("sample") or {}
-    text = f"{sample.get('electrodes', '')} {sample.get('cell', '')}".lower()
-    return -1 if ("cu" in text.replace("|", " ").split() or "anode" in text) else 0
-
-
-#: Electrolytes that grow an interphase against Li (physics-ees.md §3 item 3).
-REACTIVE_ELECTROLYTES = ("latp", "lagp", "latgp", "llto", "lgps", "nasicon")
-
-
-def _reactive(run: RunData) -> bool:
-    """True when the sample's electrolyte is one that keeps growing an interphase with Li.
-
-    For those, a |V| rise no faster than parabolic (n = 0.5) interphase growth since the start
-    of the run is not called a void.
-    """
-    text = str((run.metadata.get("sample") or {}).get("electrolyte", "")).lower()
-    return any(name in text for name in REACTIVE_ELECTROLYTES)
-
-
 def _before_short(voids: list[Event], shorts: list[Event], warnings: list[str]) -> list[Event]:
     """Void onsets from a minute before the first short on are the short path switching (its
     first episodes precede detection), not voids: drop them."""
@@ -176,13 +151,15 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     )
     warnings += _sign_warning(steps)
     i_abs_tol = segment.rest_tolerance(e["current"].to_numpy(dtype=float), opt.rest_tol)
-    base = {"rest_current": max(i_abs_tol, 1e-15)}
-    sign = _strip_sign(run) if opt.strip_sign is None else opt.strip_sign
-    guard = {"interphase_n": 0.5} if _reactive(run) else {}
-    voids = run_detector(
-        VoidOnsetDetector(**{**base, "area_m2": area, "strip_sign": sign, **guard, **opt.void}), e
+    void_det, short_det = live.detectors_for(
+        {**(run.metadata.get("sample") or {}), "area_m2": area},
+        rest_current=max(i_abs_tol, 1e-15),
+        strip_sign=opt.strip_sign,
+        void=opt.void,
+        short=opt.short,
     )
-    shorts = run_detector(ShortDetector(**{**base, **opt.short}), e)
+    voids = run_detector(void_det, e)
+    shorts = run_detector(short_det, e)
     found = _before_short(voids, shorts, warnings) + shorts
     if "pressure" in run.streams:
         steps["pressure"] = pressure.stream_step_means(run.streams["pressure"], "pressure", steps)

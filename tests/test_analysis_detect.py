@@ -118,3 +118,17 @@ def test_live_chunks_equal_offline_through_rebaselining():
     for seed in range(3):
         live = _chunked(VoidOnsetDetector(interphase_n=0.5), e, seed)
         assert [(x.kind, x.time) for x in live] == [(x.kind, x.time) for x in offline]
+
+
+def test_detectors_for_sample_match_offline_settings():
+    from analysis.live import detectors_for
+
+    void, short = detectors_for({"area_m2": 1e-4, "electrodes": "Li|Cu", "electrolyte": "LATP"})
+    assert void.strip_sign == -1 and void.interphase_n == 0.5 and void.area_m2 == 1e-4
+    sym, _ = detectors_for({"area_m2": 1e-4, "electrodes": "Li|LLZO|Li", "electrolyte": "LLZO"})
+    assert sym.strip_sign == 0 and sym.interphase_n == 0.0
+    e, truth = _run(n_cycles=3, void_step=3)
+    live_events = _chunked(detectors_for({"area_m2": 1e-4})[0], e, 0)
+    assert [(x.kind, x.time) for x in live_events] == [
+        (x.kind, x.time) for x in detect_void_onset(e, area_m2=1e-4)
+    ]
