@@ -19,7 +19,7 @@ def run_demo(out: Path) -> int:
     from analysis.pipeline import analyze_run
     from analysis.report import write_report
     from daq.station import Station, load_station_config
-    from protocols.console import ProgressBar
+    from protocols.console import ProgressBar, interactive
     from protocols.loader import load_protocol
     from protocols.runner import execute, run_file_name
 
@@ -29,7 +29,7 @@ def run_demo(out: Path) -> int:
     print(f"  station {DEMO_STATION}\n  protocol {DEMO_PROTOCOL}")
     with Station.open(config, simulate=True) as station:
         output = execute(protocol, DEMO_PROTOCOL.read_text(encoding="utf-8"), station,
-                         out / run_file_name(protocol), [ProgressBar()])  # fmt: skip
+                         out / run_file_name(protocol), [ProgressBar()], controller=interactive)  # fmt: skip
     result = output.result
     print(f"run: {result.status} ({result.reason})")
     for outcome in result.outcomes:
