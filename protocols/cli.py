@@ -88,19 +88,22 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from daq.runfile import RunReader
+    from daq.runfile import RunFileError, RunReader
     from daq.station import Station, StationConfig, load_station_config
     from protocols.console import interactive
+    from protocols.recording import STATION_FILE_KEY
     from protocols.runner import resume
 
     if args.station:
         config = load_station_config(args.station)
     else:
         with RunReader(args.run_file) as reader:
-            snapshot = reader.station
-        config = StationConfig(name="resumed", instruments={
-            name: {"driver": s["driver"], "resource": s["resource"], "settings": s.get("settings", {})}
-            for name, s in snapshot.items()})  # fmt: skip
+            stored = reader.station.get(STATION_FILE_KEY)
+        if stored is None:
+            raise RunFileError(
+                f"{args.run_file}: no station file stored in the run; give --station"
+            )
+        config = StationConfig.model_validate(stored)
     with Station.open(config, simulate=args.sim) as station:
         output = resume(args.run_file, station, _listeners(args), controller=interactive)
     return _report_result(output)

@@ -18,6 +18,8 @@ from drivers.errors import InstrumentError
 from protocols.engine import STREAM_ROLE, STREAMS, EngineEvent, Listener
 from protocols.model import Protocol
 
+#: key of the /station attributes holding the station file's content (not an instrument)
+STATION_FILE_KEY = "station_file"
 _SAMPLE_KEYS = {"area": "area_m2", "thickness": "thickness_m", "temperature": "temperature_K"}
 
 
@@ -65,6 +67,9 @@ def open_recorder(
     frames = getattr(station, "frame_source", None)
     shape = frame_shape(frames, station.clock) if frames is not None else None
     snapshot = station.snapshot() if hasattr(station, "snapshot") else {}
+    config = getattr(station, "config", None)
+    if config is not None:  # the station file itself, so `ssbench resume RUN.h5` can reopen it
+        snapshot[STATION_FILE_KEY] = config.model_dump(mode="json")
     writer = RunWriter(
         path,
         station_streams(station),

@@ -152,3 +152,50 @@ def test_demo_runs_and_reports(tmp_path, capsys):
         assert reader.status == "stopped"
         assert reader.stream("pressure")["pressure"].max() > 4e6
     assert (tmp_path / "report" / "report.html").exists()
+
+
+def test_cli_resume_after_sigkill_without_station_file(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proto = tmp_path / "p.yaml"
+    proto.write_text(
+        "name: resume\nsample: {area: 1 cm2}\nsampling: {rate: 2 Hz, slow_rate: 1 Hz}\n"
+        "limits: {voltage: {min: -2 V, max: 2 V}}\n"
+        "steps: [{type: plating_stripping, current_density: 0.2 mA/cm2, half_cycle_time: 1 min, cycles: 5}]\n"
+    )
+    out = tmp_path / "runs"
+    code = "import sys; from daq.cli import main; sys.exit(main(sys.argv[1:]))"
+    child = subprocess.Popen([sys.executable, "-c", code, "run", str(proto), "--station", str(SIM_STATION),
+                              "--out", str(out), "--quiet"], cwd=ROOT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        ends = 0
+        while ends < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            for path in out.glob("*.h5"):
+                try:
+                    with RunReader(path) as reader:
+                        ends = int((reader.events()["kind"] == "step_end").sum())
+                except Exception:  # noqa: BLE001 - the file may be mid-creation
+                    continue
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert ends >= 3
+    (path,) = out.glob("*.h5")
+    assert main(["resume", str(path), "--quiet"]) == 0
+    with RunReader(path) as reader:
+        assert reader.status == "success"
+        events = reader.events()
+        electro = reader.stream("electro")
+    ends = [
+        json.loads(m)
+        for k, m in zip(events["kind"], events["message"], strict=True)
+        if k == "step_end"
+    ]
+    assert len(ends) == 10 and len({(e["path"], str(e["state"])) for e in ends}) == 10
+    assert set(electro["segment"]) == {0, 1}
