@@ -31,12 +31,19 @@ class Event:
     confidence: float = 1.0
 
 
+def _median(x: np.ndarray | deque) -> float:
+    """Median of a short array by sorting (np.median's overhead dominates on tens of samples)."""
+    a = np.sort(np.asarray(x, dtype=float))
+    n = a.size
+    return float(0.5 * (a[(n - 1) // 2] + a[n // 2]))
+
+
 def _noise_sigma(x: np.ndarray) -> float:
     """Robust sample-to-sample noise: MAD of first differences, scaled to a Gaussian sigma."""
     if x.size < 3:
         return 0.0
     d = np.diff(x)
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+    return float(1.4826 * _median(np.abs(d - _median(d))) / np.sqrt(2.0))
 
 
 class SegmentTracker:
@@ -200,7 +207,7 @@ class VoidOnsetDetector:
             if after.size == 0 or n_base < max(5, self.confirm):
                 return None
             base = np.concatenate(seg.base_v)
-            seg.level = float(np.median(base))
+            seg.level = _median(base)
             seg.sigma = _noise_sigma(base)
             seg.threshold = max(
                 self.k_sigma * seg.sigma, self.rel_rise * seg.level, self.min_rise_v
@@ -237,7 +244,7 @@ class VoidOnsetDetector:
             tt = np.concatenate([w[0] for w in seg.watch])
             ex = np.concatenate([w[1] for w in seg.watch])
             upto = int(np.searchsorted(tt, t[hit], side="right"))
-            seg.level += float(np.median(ex[max(0, upto - self.confirm) : upto]))
+            seg.level += _median(ex[max(0, upto - self.confirm) : upto])
             seg.base_t_end = float(t[hit])
             seg.watch, seg.carry, seg.n_watch, seg.defer_n = [], 0, 0, 0
             t, av, q = t[hit + 1 :], av[hit + 1 :], q[hit + 1 :]
@@ -400,14 +407,14 @@ class ShortDetector:
             done = np.flatnonzero(el >= self.settle_s + self.baseline_s)
             if done.size and n_base >= 5:
                 base = np.concatenate(seg.base_v)
-                level = float(np.median(base))
+                level = _median(base)
                 expected = self._expected(seg)
                 if expected is not None and level < self.hard_frac * expected:
                     return self._hard(seg, float(t[done[0]]), level, expected, at_start=True)
                 seg.level, seg.sigma, seg.base_v = level, _noise_sigma(base), []
                 sign = float(np.sign(seg.i_ref))
                 self._resistances[sign].append(level / abs(seg.i_ref))
-                self._r_ref[sign] = float(np.median(self._resistances[sign]))
+                self._r_ref[sign] = _median(self._resistances[sign])
         expected = self._expected(seg)
         if expected is None:
             return events
@@ -427,7 +434,7 @@ class ShortDetector:
         seg.low_start = float(start[-1]) if low[-1] else None
         if hits.size:
             k = int(hits[0])
-            v_low = float(np.median(av[max(0, k - 10) : k + 1]))
+            v_low = _median(av[max(0, k - 10) : k + 1])
             events.extend(self._hard(seg, float(start[k]), v_low, expected, at_start=False))
         return events
 

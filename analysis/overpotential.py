@@ -46,7 +46,8 @@ def step_overpotentials(
         out["eta_plateau"][k] = np.median(mid)
         p = int(np.argmax(np.abs(eta)))
         out["eta_peak"][k] = eta[p]
-        out["eta_end"][k] = np.median(eta[-5:])
+        tail = np.sort(eta[-5:])
+        out["eta_end"][k] = 0.5 * (tail[(tail.size - 1) // 2] + tail[tail.size // 2])
         if kinds[k] == "plate":
             head = eta[: max(1, int(np.searchsorted(tt, t0 + 0.1 * span)))]
             out["eta_nucleation"][k] = head.min() - out["eta_plateau"][k]
