@@ -392,12 +392,16 @@ class Engine:
                         track.step_no, {**data, "state": track.state.to_json()})  # fmt: skip
             raise _End("stopped", f"{instr.name}: {cond.criterion} {fired.value!r} -> stop"
                        + (f" ({cond.result})" if cond.result else ""))  # fmt: skip
-        nxt = advance(track.program, track.state, jump_label=jump, end_cycle=action == "end_cycle")
+        decisions: list[str] = []
+        nxt = advance(track.program, track.state, jump_label=jump,
+                      end_cycle=action == "end_cycle", decisions=decisions)  # fmt: skip
         data["state"] = {**track.state.to_json(), "done": nxt is None}
         reason = f"ended by {cond.criterion}" if cond else "completed"
         self._event(
             "step_end", f"{track.name}: {instr.name} {reason}, {action}", track.step_no, data
         )
+        for text in decisions:
+            self._event("decision", f"{track.name}: {text}", track.step_no, {"track": track.name})
         if (self._pause_kind == "deferred" or self._stopping) and not self._holds_freely(track):
             track.held = True
             track.gen = None

@@ -75,11 +75,11 @@ class TrackState:
 
 
 def advance(program: Program, state: TrackState, jump_label: str | None = None,
-            end_cycle: bool = False) -> Instr | None:  # fmt: skip
+            end_cycle: bool = False, decisions: list[str] | None = None) -> Instr | None:  # fmt: skip
     """Move ``state`` past the current step (or jump) and on to the next step instruction.
 
-    Executes control instructions (loops, gotos) on the way; returns the step to run next, or
-    None when the track is finished.
+    Executes control instructions (loops, gotos) on the way, describing each in
+    ``decisions``; returns the step to run next, or None when the track is finished.
     """
     instrs = program.instrs
     if jump_label is not None:
@@ -88,12 +88,13 @@ def advance(program: Program, state: TrackState, jump_label: str | None = None,
         state.pc = instrs[state.pc].cycle_end
     else:
         state.pc += 1
-    return settle(program, state)
+    return settle(program, state, decisions)
 
 
-def settle(program: Program, state: TrackState) -> Instr | None:
+def settle(program: Program, state: TrackState, decisions: list[str] | None = None) -> Instr | None:
     """Run control instructions from ``state.pc`` until a step (returned) or the end (None)."""
     instrs = program.instrs
+    note = decisions.append if decisions is not None else (lambda _: None)
     while state.pc < len(instrs):
         ins = instrs[state.pc]
         if ins.kind == "step":
@@ -108,19 +109,25 @@ def settle(program: Program, state: TrackState) -> Instr | None:
             if iteration < ins.count:
                 state.loops[ins.loop] = iteration + 1
                 state.pc = ins.body
+                note(f"{ins.name}: loop iteration {iteration + 1} of {ins.count}")
             else:
                 state.loops.pop(ins.loop, None)
                 state.pc += 1
+                note(f"{ins.name}: loop done after {ins.count} iterations")
         else:  # goto
             done = state.gotos.get(state.pc, 0)
+            target = ins.step.target
             if ins.step.times is None:
-                state.pc = program.labels[ins.step.target]
+                state.pc = program.labels[target]
+                note(f"{ins.name}: goto {target!r}")
             elif done < ins.step.times:
                 state.gotos[state.pc] = done + 1
-                state.pc = program.labels[ins.step.target]
+                state.pc = program.labels[target]
+                note(f"{ins.name}: goto {target!r} ({done + 1} of {ins.step.times})")
             else:
                 state.gotos.pop(state.pc, None)
                 state.pc += 1
+                note(f"{ins.name}: goto {target!r} done {ins.step.times} times, falling through")
     return None
 
 

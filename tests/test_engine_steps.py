@@ -166,6 +166,10 @@ def test_loop_goto_and_end_cycle_flow_and_cycle_numbers():
     loop = ["steps[1].steps[0]", "steps[1].steps[1]"] * 3
     assert paths == ["steps[0]", *loop, "steps[0]", *loop, "steps[3]", "steps[5]"]
     assert "steps[1].steps[2]" not in paths and "steps[4]" not in paths
+    decisions = [e.text for e in col.kinds("decision")]
+    assert "main: steps[1]: loop iteration 2 of 3" in decisions
+    assert "main: steps[2]: goto 'top' (1 of 1)" in decisions
+    assert "main: steps[2]: goto 'top' done 1 times, falling through" in decisions
     cycles = col.stream("electro")["cycle"]
     assert list(np.unique(cycles)) == list(range(7))  # 0: the leading rest; 1-6: loop iterations
     assert result.states["main"]["done"]
