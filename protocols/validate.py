@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from daq.units import format_quantity, parse_quantity
+from daq.units import UnitError, format_quantity, parse_quantity
 from protocols.estimate import Estimate, estimate, step_current
 from protocols.model import Protocol
 from protocols.program import Instr, compile_protocol
@@ -64,21 +64,35 @@ def _hours(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d} (h:mm:ss)"
 
 
-def _station_parts(station: Any) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
-    """(role -> instrument name, role -> parsed range settings) from a Station or StationConfig."""
+def _station_parts(
+    station: Any, problems: list[str]
+) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """(role -> instrument name, role -> parsed range settings) from a Station or StationConfig;
+    unreadable range settings are reported in ``problems``."""
     config = getattr(station, "config", station)
     names: dict[str, str] = {}
     ranges: dict[str, dict[str, float]] = {}
+
+    def read(name: str, key: str, kind: str, settings: dict[str, Any]) -> float | None:
+        try:
+            return parse_quantity(settings[key], kind, f"{name}.settings.{key}")
+        except UnitError as exc:
+            problems.append(f"station: {exc}")
+            return None
+
     for name, inst in config.instruments.items():
         names[inst.role] = name
         found = ranges.setdefault(inst.role, {})
         for key, (role, kind, what) in RANGE_SETTINGS.items():
             if role == inst.role and key in inst.settings:
-                found[what] = parse_quantity(inst.settings[key], kind, f"{name}.settings.{key}")
+                value = read(name, key, kind, inst.settings)
+                if value is not None:
+                    found[what] = value
         if inst.role == "pressure_rig" and {"capacity", "area"} <= set(inst.settings):
-            force = parse_quantity(inst.settings["capacity"], "force", f"{name}.settings.capacity")
-            area = parse_quantity(inst.settings["area"], "area", f"{name}.settings.area")
-            found["pressure"] = min(found.get("pressure", float("inf")), force / area)
+            force = read(name, "capacity", "force", inst.settings)
+            area = read(name, "area", "area", inst.settings)
+            if force is not None and area is not None:
+                found["pressure"] = min(found.get("pressure", float("inf")), force / area)
     return names, ranges
 
 
@@ -132,7 +146,7 @@ def validate(protocol: Protocol, station: Any | None = None) -> ValidationReport
     programs = compile_protocol(protocol)
     report = ValidationReport(estimate(protocol))
     own = _limit_bounds(protocol)
-    names, ranges = _station_parts(station) if station is not None else ({}, {})
+    names, ranges = _station_parts(station, report.problems) if station is not None else ({}, {})
     missing: set[str] = set()
     for program in programs.values():
         for ins in program.steps():

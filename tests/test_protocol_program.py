@@ -102,7 +102,7 @@ def test_validate_against_station_ranges_and_roles():
     assert any("expected duration" in line for line in report.lines())
 
 
-def test_validate_uses_range_settings(monkeypatch):
+def test_validate_uses_range_settings():
     from protocols import validate as v
 
     class Inst:
@@ -119,6 +119,9 @@ def test_validate_uses_range_settings(monkeypatch):
     problems = "\n".join(v.validate(p, Config()).problems)
     assert "pressure 10 MPa is beyond the 'press' range 5 MPa" in problems
     assert "current 6 mA is beyond the 'cell' range 5 mA" in problems
+    Config.instruments["cell"].settings["max_current"] = "5 parsec"
+    problems = v.validate(p, Config()).problems
+    assert any(line.startswith("station: cell.settings.max_current") for line in problems)
 
 
 # -- fuzzing: any YAML-shaped input gives a Protocol or a ProtocolError, never a traceback -----
