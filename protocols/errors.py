@@ -104,7 +104,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path:
             and 0 <= part < len(node)
         ):
             node = node[part]
-        elif not last or (isinstance(node, dict) and node.get("type") == part):
+        elif not last or part == "[key]" or (isinstance(node, dict) and node.get("type") == part):
             continue  # a union tag (the step type) or a validator name
         path.append(part)
     return tuple(path)
