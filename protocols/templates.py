@@ -9,6 +9,7 @@ template can never produce a step the model would refuse. Each expanded step car
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -27,6 +28,7 @@ from protocols.quantities import (
 from protocols.steps import StepBase
 
 Spec = dict[str, Any]
+MAX_LEVELS = 1000  # CCD ramp levels: more is a typo (an increment in the wrong unit)
 
 
 def _end(criterion: str, value: Any, **extra: Any) -> Spec:
@@ -130,13 +132,19 @@ class CCDRamp(_HalfCycles):
             raise ValueError("give exactly one of 'increment' (linear) or 'factor' (geometric)")
         if self.maximum < self.start:
             raise ValueError("'maximum' must not be below 'start'")
+        if self.increment is not None:
+            count = (self.maximum - self.start) / self.increment + 1
+        else:
+            count = math.log(self.maximum / self.start) / math.log(self.factor) + 1
+        if count > MAX_LEVELS:
+            raise ValueError(f"the ramp would have {count:.0f} levels (at most {MAX_LEVELS})")
         return self
 
     def levels(self) -> list[float]:
         """Current densities of the ramp, A/m², from start up to maximum inclusive."""
         out: list[float] = []
         j = self.start
-        while j <= self.maximum * (1 + 1e-9) and len(out) < 1000:
+        while j <= self.maximum * (1 + 1e-9):
             out.append(j)
             j = j + self.increment if self.increment is not None else j * self.factor
         return out

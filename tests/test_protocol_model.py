@@ -224,6 +224,13 @@ def test_ccd_ramp_levels_linear_and_geometric():
     assert geo.steps[0].levels() == pytest.approx([1, 2, 4, 8])
 
 
+def test_ccd_ramp_refuses_absurd_level_counts():
+    lines = error_lines(
+        "steps: [{type: ccd_ramp, start: 1 uA/cm2, increment: 1 uA/cm2, maximum: 10 mA/cm2, half_cycle_time: 1 min}]"
+    )
+    assert "the ramp would have 10000 levels (at most 1000)" in lines[0]
+
+
 def test_template_parameter_errors_are_located():
     lines = error_lines("""
         steps:
