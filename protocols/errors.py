@@ -1,7 +1,7 @@
 """Protocol errors as one line each: ``FILE:LINE: FIELD: problem with VALUE``.
 
 Pydantic's ValidationError and the compiler's semantic checks both become :class:`Issue` lists;
-:func:`locate` fills in line numbers from the YAML node tree (``yaml.compose``).
+:func:`locate` fills in line numbers from the YAML line map (``daq.yamlconfig``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
+
+from daq.yamlconfig import line_of
 
 Path = tuple[str | int, ...]
 
@@ -54,40 +55,9 @@ def format_path(path: Path) -> str:
     return text
 
 
-def line_map(text: str) -> dict[Path, int]:
-    """Path -> 1-based line for every mapping key and sequence item in a YAML document."""
-    lines: dict[Path, int] = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
-
-    def walk(node: yaml.Node, path: Path) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                sub = (*path, key.value if isinstance(key, yaml.ScalarNode) else str(key))
-                lines[sub] = key.start_mark.line + 1
-                walk(value, sub)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                lines[(*path, i)] = item.start_mark.line + 1
-                walk(item, (*path, i))
-
-    if root is not None:
-        lines[()] = root.start_mark.line + 1
-        walk(root, ())
-    return lines
-
-
 def locate(issues: Iterable[Issue], lines: dict[Path, int]) -> list[Issue]:
     """Give each issue the line of its path, or of the nearest enclosing path."""
-    out = []
-    for issue in issues:
-        path = issue.path
-        while path and path not in lines:
-            path = path[:-1]
-        out.append(replace(issue, line=lines.get(path)))
-    return out
+    return [replace(issue, line=line_of(lines, issue.path)) for issue in issues]
 
 
 def _data_path(loc: tuple[Any, ...], data: Any) -> Path:
