@@ -15,18 +15,13 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from protocols.engine import Engine, EngineEvent, Listener, Progress
+from protocols.estimate import hms
 
 PROMPT = (
     "paused at the next safe point: [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
 )
 _SHOWN_EVENTS = {"limit_trip", "outcome", "detector", "fault", "retry", "pause", "resume", "abort",
                  "stop", "timeout", "safe_state_failed", "current_interrupt", "approach"}  # fmt: skip
-
-
-def _hms(seconds: float) -> str:
-    h, rem = divmod(int(max(seconds, 0)), 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}"
 
 
 class ProgressBar(Listener):
@@ -46,12 +41,12 @@ class ProgressBar(Listener):
         filled = int(progress.fraction * self.width)
         steps = ", ".join(f"{k}: {v}" for k, v in progress.current.items())
         self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {progress.fraction:4.0%} "
-                          f"t={_hms(progress.elapsed)} left~{_hms(progress.remaining)} {progress.state} {steps[:60]:<60}")  # fmt: skip
+                          f"t={hms(progress.elapsed)} left~{hms(progress.remaining)} {progress.state} {steps[:60]:<60}")  # fmt: skip
         self.stream.flush()
 
     def on_event(self, event: EngineEvent) -> None:
         if event.kind in _SHOWN_EVENTS:
-            self.stream.write(f"\n[{_hms(event.time)}] {event.kind}: {event.text}\n")
+            self.stream.write(f"\n[{hms(event.time)}] {event.kind}: {event.text}\n")
         elif event.kind == "run_end":
             self.stream.write("\n")
 

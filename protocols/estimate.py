@@ -34,6 +34,13 @@ class Estimate:
         return not self.open_ended and not self.unbounded
 
 
+def hms(seconds: float) -> str:
+    """Run time as h:mm:ss (hours unbounded, so multi-day runs read naturally)."""
+    h, rem = divmod(int(round(max(seconds, 0.0))), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
 def step_current(step, area: float | None) -> float | None:
     """Source current of a galvanostatic-type step in A, if fixed."""
     if getattr(step, "current", None) is not None:

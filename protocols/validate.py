@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daq.units import UnitError, format_quantity, parse_quantity
-from protocols.estimate import Estimate, estimate, step_current
+from protocols.estimate import Estimate, estimate, hms, step_current
 from protocols.model import Protocol
 from protocols.program import Instr, compile_protocol
 from protocols.steps import STEP_ROLE
@@ -45,7 +45,7 @@ class ValidationReport:
         e = self.estimate
         bound = "" if e.exact else "at least "
         out = [
-            f"expected duration: {bound}{_hours(e.duration)} ({e.step_count} steps)",
+            f"expected duration: {bound}{hms(e.duration)} (h:mm:ss) ({e.step_count} steps)",
             f"charge: plated {format_quantity(e.charge_plated, 'charge', 'mAh')}, "
             f"stripped {format_quantity(e.charge_stripped, 'charge', 'mAh')}",
         ]
@@ -56,12 +56,6 @@ class ValidationReport:
             out.append(f"{len(e.open_ended)} step(s) end on measurements only: {shown}")
         out += [f"problem: {p}" for p in self.problems]
         return out
-
-
-def _hours(seconds: float) -> str:
-    h, rem = divmod(int(round(seconds)), 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d} (h:mm:ss)"
 
 
 def _station_parts(
