@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from protocols.errors import Issue, Path, ProtocolError, format_path
 from protocols.model import Loop, Protocol, validate_steps
-from protocols.steps import ALLOWED_CRITERIA, STEP_ROLE, EndCondition, Ended
+from protocols.steps import ALLOWED_CRITERIA, STEP_ROLE, Ended
 from protocols.templates import TEMPLATES
 
 Kind = Literal["step", "loop_start", "loop_end", "goto"]
@@ -293,8 +293,3 @@ def _cross_track_issues(protocol: Protocol, programs: dict[str, Program]) -> lis
                 issues.append(Issue((*ins.path, "event"),
                                     f"no track signals {ins.step.event!r} (signals: {', '.join(sorted(signals)) or 'none'})"))  # fmt: skip
     return issues
-
-
-def end_conditions(instr: Instr) -> list[EndCondition]:
-    """The end conditions of a step instruction (empty for self-completing steps)."""
-    return list(instr.step.end) if isinstance(instr.step, Ended) else []
