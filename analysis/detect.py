@@ -53,7 +53,6 @@ class SegmentTracker:
         self.rest_current = rest_current
         self.level_tol = level_tol
         self._last_i: float | None = None
-        self.index = -1
 
     def split(self, t: np.ndarray, i: np.ndarray) -> Iterator[tuple[bool, slice]]:
         """Yield (starts_new_segment, slice) pieces of the block, in order."""
@@ -78,7 +77,6 @@ class SegmentTracker:
         if cuts.size == 0 or cuts[0] != 0:
             yield False, slice(0, int(edges[0]))
         for k in range(cuts.size):
-            self.index += 1
             yield True, slice(int(edges[k]), int(edges[k + 1]))
         self._last_i = float(i[-1])
 

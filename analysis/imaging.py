@@ -97,7 +97,7 @@ def front_velocity(times: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 
 def filling_efficiency(
-    times: np.ndarray, front_m: np.ndarray, charge_at: np.ndarray, inner_diameter_m: float
+    front_m: np.ndarray, charge_at: np.ndarray, inner_diameter_m: float
 ) -> float:
     """Plated Li volume seen in the images over the volume the passed charge should plate.
 

@@ -291,7 +291,7 @@ def _imaging(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> dict[st
         cum = np.concatenate(([0.0], np.cumsum(0.5 * (ih[1:] + ih[:-1]) * np.diff(th))))
         q_at = np.interp(np.asarray(fr.time), th, cum)
         try:
-            out["filling_efficiency"] = imaging.filling_efficiency(fr.time, pos, q_at, diameter)
+            out["filling_efficiency"] = imaging.filling_efficiency(pos, q_at, diameter)
         except AnalysisError as exc:
             warnings.append(f"filling efficiency not computed: {exc}")
     return out

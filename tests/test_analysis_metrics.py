@@ -166,7 +166,7 @@ def test_kymograph_front_velocity_and_filling_efficiency():
     q = np.pi * (d / 2) ** 2 * dx / imaging.LI_M3_PER_C
     # the front advances dx while 2q passes, then retreats (stripping does not count)
     front, charge = [0.0, dx / 2, dx, 0.0], [0.0, q, 2 * q, 0.0]
-    assert imaging.filling_efficiency([0, 1, 2, 3], front, charge, d) == pytest.approx(0.5)
+    assert imaging.filling_efficiency(front, charge, d) == pytest.approx(0.5)
 
 
 def test_pipeline_on_frames_with_holder_current():
