@@ -23,8 +23,6 @@ STREAM_COLUMNS: dict[str, dict[str, str]] = {
     "holder": {"bias": "V", "current": "A"},
 }
 
-EVENT_COLUMNS = ("time", "kind", "step", "message")
-
 
 @dataclass
 class Frames:
