@@ -77,21 +77,27 @@ class EngineEvent:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where the run is: elapsed and expected run time (s), the step of each track."""
+    """Where the run is: run time (s, across resumed segments), the protocol's expected
+    duration, time spent paused (not protocol progress), and the step of each track."""
 
     elapsed: float
     expected: float
     steps_done: int
     current: dict[str, str]
     state: str
+    paused: float = 0.0
+
+    @property
+    def done(self) -> float:
+        return max(self.elapsed - self.paused, 0.0)
 
     @property
     def remaining(self) -> float:
-        return max(self.expected - self.elapsed, 0.0)
+        return max(self.expected - self.done, 0.0)
 
     @property
     def fraction(self) -> float:
-        return min(self.elapsed / self.expected, 1.0) if self.expected > 0 else 0.0
+        return min(self.done / self.expected, 1.0) if self.expected > 0 else 0.0
 
 
 class Listener:
@@ -867,8 +873,9 @@ class Engine:
     def _publish_progress(self) -> None:
         current = {n: (t.instr.name if t.instr else "done") for n, t in self.tracks.items()}
         state = "paused" if self._paused else ("stopping" if self._stopping else "running")
-        self._notify("on_progress", Progress(self.now(), self.expected + self.time_offset,
-                                             self._steps_run, current, state))  # fmt: skip
+        paused = self._paused_total + (self.now() - self._pause_t if self._paused else 0.0)
+        self._notify("on_progress", Progress(self.now(), self.expected, self._steps_run, current,
+                                             state, paused))  # fmt: skip
 
     def _notify(self, method: str, *args: Any) -> None:
         for listener in list(self.listeners):

@@ -214,6 +214,14 @@ def test_second_ctrl_c_aborts():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_progress_excludes_paused_time():
+    hook = resume_after(30.0, lambda e: e.pause(immediate=True))
+    _, col, _ = run_yaml(TWO_STEPS, hook=hook)
+    late = [p for p in col.progress if p.state == "running" and p.paused > 0]
+    assert late and all(p.remaining == pytest.approx(20.0 - (p.elapsed - p.paused)) for p in late)
+    assert max(p.paused for p in col.progress) >= 30.0
+
+
 def test_progress_bar_prints():
     out = io.StringIO()
     bar = ProgressBar(out, min_interval=0.0)
