@@ -198,7 +198,8 @@ class Engine:
         self.tick = min(max(1.0 / self.rate, 0.005), 0.1)
         self.slow_period = max(1.0 / protocol.sampling.slow_rate, self.tick)
         self.progress_period = progress_period
-        self.expected = estimate(protocol).duration
+        self.expected = estimate(protocol, programs=self.programs).duration
+        self._estimated_at = float("-inf")  # run time of the last re-estimate
         self.tracks = {
             name: _Track(
                 name,
@@ -372,6 +373,18 @@ class Engine:
         )
         track.reapply = None
         track.gen = getattr(self, f"_do_{step.type}")(track, step)
+        self._reestimate()
+
+    def _reestimate(self) -> None:
+        """At a step start, re-walk the rest of the protocol from where the tracks stand (at
+        most once per 1 % of the expected run), so early ends and gotos show in progress."""
+        now = self.now()
+        if now - self._estimated_at < 0.01 * self.expected:
+            return
+        self._estimated_at = now
+        start = {n: t.state for n, t in self.tracks.items() if not t.done}
+        rest = estimate(self.protocol, start, self.signals, self.programs).duration
+        self.expected = max(now - self._paused_now(), 0.0) + rest
 
     def _advance_track(self, track: _Track) -> None:
         try:
@@ -873,9 +886,12 @@ class Engine:
     def _publish_progress(self) -> None:
         current = {n: (t.instr.name if t.instr else "done") for n, t in self.tracks.items()}
         state = "paused" if self._paused else ("stopping" if self._stopping else "running")
-        paused = self._paused_total + (self.now() - self._pause_t if self._paused else 0.0)
         self._notify("on_progress", Progress(self.now(), self.expected, self._steps_run, current,
-                                             state, paused))  # fmt: skip
+                                             state, self._paused_now()))  # fmt: skip
+
+    def _paused_now(self) -> float:
+        """Run time spent paused so far (including a pause in progress)."""
+        return self._paused_total + (self.now() - self._pause_t if self._paused else 0.0)
 
     def _notify(self, method: str, *args: Any) -> None:
         for listener in list(self.listeners):

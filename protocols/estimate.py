@@ -8,6 +8,7 @@ detector events) are listed as open-ended and count as zero: the estimate is the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from protocols.model import Protocol
@@ -100,10 +101,13 @@ class _Walker:
             self.open_ended[ins.name] = None
         return 0.0, None, None
 
-    def walk(self, name: str) -> tuple[float, float, float, int, bool, float | None]:
-        """(duration, plated C, stripped C, steps, unbounded, stop time or None) of one track."""
+    def walk(
+        self, name: str, start: TrackState | None = None
+    ) -> tuple[float, float, float, int, bool, float | None]:
+        """(duration, plated C, stripped C, steps, unbounded, stop time or None) of one track,
+        from the beginning or from ``start`` (a copy is walked)."""
         program = self.programs[name]
-        state = TrackState()
+        state = TrackState.from_json(start.to_json()) if start is not None else TrackState()
         t = plated = stripped = pressure = 0.0
         ins = settle(program, state)
         count = 0
@@ -132,13 +136,24 @@ class _Walker:
         return t, plated, stripped, count, False, None
 
 
-def estimate(protocol: Protocol) -> Estimate:
-    """Walk every track (three passes, so waits see other tracks' signal times)."""
-    programs = compile_protocol(protocol)
+def estimate(
+    protocol: Protocol,
+    start: dict[str, TrackState] | None = None,
+    signalled: Iterable[str] = (),
+    programs: dict[str, Program] | None = None,
+) -> Estimate:
+    """Walk every track (three passes, so waits see other tracks' signal times).
+
+    With ``start`` (track -> state; tracks not listed are finished) the walk begins where the
+    tracks stand, and ``signalled`` events have already happened: the remaining run.
+    """
+    programs = programs or compile_protocol(protocol)
     walker = _Walker(protocol, programs)
+    names = list(programs) if start is None else list(start)
     for _ in range(3):
         walker.open_ended.clear()
-        results = {name: walker.walk(name) for name in programs}
+        walker.signals.update(dict.fromkeys(signalled, 0.0))
+        results = {name: walker.walk(name, start and start[name]) for name in names}
     stops = [r[5] for r in results.values() if r[5] is not None]
     tracks = {name: r[0] for name, r in results.items()}
     duration = min(stops) if stops else max(tracks.values(), default=0.0)

@@ -318,3 +318,16 @@ def test_progress_estimates_remaining_time():
     middle = next(p for p in col.progress if p.elapsed >= 50)
     assert middle.expected == pytest.approx(100.0)
     assert middle.remaining == pytest.approx(100.0 - middle.elapsed)
+
+
+def test_progress_re_estimates_after_an_early_end():
+    cell = FakeCell(script=lambda t, v, i: (v + 0.01 * t, i))
+    body = """
+    steps:
+      - {type: galvanostatic, current: 1 mA, end: [{time: 100 s}, {voltage_above: 0.15 V}]}
+      - {type: rest, end: [{time: 100 s}]}
+    """
+    _, col, _ = run_yaml(body, FakeStation.full(cell))
+    assert col.progress[0].expected == pytest.approx(200.0)
+    late = next(p for p in col.progress if p.elapsed > 10)
+    assert late.expected == pytest.approx(105.0, abs=0.2)  # the first step ended at 5 s
