@@ -26,7 +26,7 @@ def setup(request):
     server = PtyLineServer(device) if request.param == "pty" else TcpLineServer(device)
     url = server.port if request.param == "pty" else server.serial_url
     settings = {"max_temperature": "80 degC", "tolerance": "0.5 K", "settle_time": "60 s",
-                "timeout": "0.3 s"}  # fmt: skip
+                "timeout": "0.3 s", "retries": 1}  # fmt: skip
     thermal = open_driver("thermal_controller", "oven", url, settings, clock)
     yield world, device, thermal
     thermal.close()
