@@ -24,8 +24,8 @@ def _info(args: argparse.Namespace) -> int:
         if sample:
             print("sample    " + ", ".join(f"{k}={v}" for k, v in sample.items()))
         for name, snap in run.station.items():
-            ident = snap.get("identity", "") if isinstance(snap, dict) else snap
-            print(f"station   {name}: {ident}")
+            if isinstance(snap, dict) and "identity" in snap:
+                print(f"station   {name}: {snap['identity']}")
         sha = run.protocol["sha256"]
         if sha:
             print(f"protocol  sha256 {sha[:16]}…")

@@ -26,33 +26,43 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
 
 
-def _walk(node: yaml.Node, path: Key, lines: dict[Key, int]) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines)
+def line_map(text: str) -> dict[Key, int]:
+    """Key path -> 1-based line of every mapping key and sequence item ({} if unparsable)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[Key, int] = {}
+
+    def walk(node: yaml.Node, path: Key) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, key.value if isinstance(key, yaml.ScalarNode) else str(key))
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+                walk(item, (*path, index))
+
+    if root is not None:
+        lines[()] = root.start_mark.line + 1
+        walk(root, ())
+    return lines
 
 
 def parse_yaml(text: str, source: str = "<text>") -> tuple[Any, dict[Key, int]]:
     """Parse YAML text; return (data, line map). Syntax errors become ConfigError."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}" if mark else "?"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError([f"{source}:{line}: YAML syntax error: {problem}"]) from None
-    lines: dict[Key, int] = {}
-    if node is not None:
-        _walk(node, (), lines)
-    return data, lines
+    except RecursionError:
+        raise ConfigError([f"{source}: YAML nesting is too deep"]) from None
+    return data, line_map(text)
 
 
 def load_yaml(path: str | os.PathLike[str]) -> tuple[Any, dict[Key, int]]:

@@ -12,7 +12,7 @@ from typing import Any
 from daq.runfile import RunReader, RunWriter
 from protocols.engine import Engine, Listener, RunResult
 from protocols.model import Protocol
-from protocols.recording import RunFileRecorder, open_recorder
+from protocols.recording import RunFileRecorder, open_recorder, sample_metadata
 from protocols.resume import resume_point
 
 Controller = Callable[[Engine], Any]
@@ -27,10 +27,10 @@ class RunOutput:
 
 
 def live_detectors(protocol: Protocol) -> list[Any]:
-    """Void-onset and short detectors from ``analysis.detect`` (the same code as offline)."""
-    from analysis.detect import ShortDetector, VoidOnsetDetector
+    """Void-onset and short detectors configured for this cell exactly as offline analysis does."""
+    from analysis.live import detectors_for
 
-    return [VoidOnsetDetector(area_m2=protocol.sample.area), ShortDetector()]
+    return list(detectors_for(sample_metadata(protocol)))
 
 
 def run_file_name(protocol: Protocol, when: datetime | None = None) -> str:
