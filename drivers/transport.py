@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import socket
 import threading
 import weakref
 from abc import ABC, abstractmethod
@@ -334,6 +335,16 @@ class VisaTransport(Transport):
             ) from exc
         except (OSError, ValueError) as exc:
             raise ConnectionLost(self.instrument, f"cannot open {self.resource}: {exc}") from exc
+        if self.resource.upper().endswith("::SOCKET"):
+            self._disable_nagle()
+
+    def _disable_nagle(self) -> None:
+        """Send each command at once: with Nagle, a write followed by a query waits ~40 ms
+        for the delayed ACK of the write, which would slow every safety-critical output off."""
+        sessions = getattr(self._res.visalib, "sessions", {})  # pyvisa-py keeps its sockets here
+        sock = getattr(sessions.get(self._res.session), "interface", None)
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _close_link(self) -> None:
         res, self._res = self._res, None
