@@ -1,8 +1,9 @@
 """Closed-loop stack-pressure rig: load-cell indicator + screw actuator, PI loop in software.
 
 ``service()`` runs one loop iteration: read the force (a reading further than ``spike_band``
-from the median of the last three is replaced by that median, so a single sensor spike neither
-moves the actuator nor trips the limit), check the trip level and a frozen sensor, then command an absolute (idempotent, retry-safe) actuator move from
+both from the median of the last three and from the force the last move should have produced
+is replaced by that median, so a single sensor spike neither moves the actuator nor trips the
+limit, while a fast ramp is followed), check the trip level and a frozen sensor, then command an absolute (idempotent, retry-safe) actuator move from
 :class:`~drivers.force_loop.ForceLoop`. Below ``contact_force`` the rig first approaches at
 ``approach_speed`` with the integrator held at zero. ``release()`` is a verified safety write.
 """
@@ -103,6 +104,7 @@ class LoadCellActuatorRig(PressureRig):
         )
         self.mode: Literal["idle", "regulating", "holding", "released"] = "idle"
         self._raw: deque[float] = deque(maxlen=3)
+        self._expected: float | None = None  # force the last move should produce
         self._same = 0
         self._last_reply = ""
         self._last_t: float | None = None
@@ -208,8 +210,11 @@ class LoadCellActuatorRig(PressureRig):
         self._last_reply = reply
         self._raw.append(raw)
         median = statistics.median(self._raw)
-        # a reading far from its neighbours is a spike: control on the median instead
-        self.force = raw if abs(raw - median) <= self.spike_band else median
+        # a spike is far from its neighbours AND from what the last move should have produced
+        # (a fast ramp is far from the neighbours only); control on the median instead
+        expected = self._expected if self._expected is not None else median
+        plausible = min(abs(raw - median), abs(raw - expected)) <= self.spike_band
+        self.force = raw if plausible else median
         return self.force
 
     def read(self) -> PressureReading:
@@ -255,10 +260,12 @@ class LoadCellActuatorRig(PressureRig):
             bump = 0.1 * self.loop.target / self.loop.gains.stiffness
             move = min(self.approach_speed * dt, bump, room_up)
             self.loop.reset()
-            self.loop.reference = force
+            # the loop takes over from the force this move should produce (if in contact)
+            self.loop.reference = force + move * self.loop.gains.stiffness
         else:
             move = self.loop.step(force, dt, room_up, room_down)
         steps = round(move / self.step_size)
+        self._expected = force + steps * self.step_size * self.loop.gains.stiffness
         if steps:
             self._target_steps = here + steps
             self.actuator.move_abs(self._target_steps)

@@ -296,3 +296,15 @@ def test_release_clears_a_latched_stall_first(bench):
 def test_max_speed_above_the_actuator_is_refused():
     with pytest.raises(SetpointError, match="max_speed"):
         Bench(max_speed="1 m/s")
+
+
+def test_fast_ramp_is_followed_not_mistaken_for_spikes():
+    b = Bench(spike_band="50 N")
+    try:
+        with b.clock.participant():
+            b.rig.set_pressure(25e6, rate=10e6)  # 100 N per iteration: twice the spike band
+            peak = b.run(12.0)
+            assert peak < 25.5e6 * AREA
+            assert b.rig.settled
+    finally:
+        b.close()
