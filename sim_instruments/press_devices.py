@@ -266,6 +266,7 @@ class PressureControllerEmulator(LineDevice):
         gain_per_s: float = 4.0,
         ramp_Pa_per_s: float = 1e6,
         period_s: float = 0.05,
+        max_speed_steps: float = 2000.0,
         serial: str = "PC-7001",
     ) -> None:
         super().__init__(faults)
@@ -277,6 +278,7 @@ class PressureControllerEmulator(LineDevice):
         self.gain = gain_per_s
         self.ramp_Pa_per_s = ramp_Pa_per_s
         self.period_s = period_s
+        self.max_speed_steps = max_speed_steps
         self.serial = serial
         self.setpoint_Pa = 0.0
         self.active_setpoint_Pa = 0.0  # ramped setpoint the loop follows now
@@ -320,12 +322,14 @@ class PressureControllerEmulator(LineDevice):
         step = self.ramp_Pa_per_s * dt
         ramp = max(-step, min(step, self.setpoint_Pa - self.active_setpoint_Pa))
         self.active_setpoint_Pa += ramp
-        self._integral += error_N * dt
+        integral = self._integral + error_N * dt
         feed_forward = ramp * self.area_m2 / dt
-        rate_N = feed_forward + self.gain * error_N + self.gain**2 / 4 * self._integral
-        move_m = rate_N * dt / self.stiffness
-        steps = round(move_m / self.world.actuator_step_size_m())
-        steps = max(steps, -self.target)
+        rate_N = feed_forward + self.gain * error_N + self.gain**2 / 4 * integral
+        wanted = round(rate_N * dt / self.stiffness / self.world.actuator_step_size_m())
+        reach = int(self.max_speed_steps * dt)
+        steps = max(-reach, min(reach, wanted), -self.target)
+        if steps == wanted or (wanted > 0) != (error_N > 0):
+            self._integral = integral  # anti-windup: hold the integral while saturated
         if steps:
             self.world.actuator_move_steps(steps)
             self.target += steps
