@@ -298,8 +298,6 @@ class MainWindow(QMainWindow):
         self.time_label.setText(
             f" {progress.elapsed / 3600:.2f} h of {progress.expected / 3600:.2f} h"
         )
-        if progress.state == "paused" and self.state != "paused":
-            self._set_state("paused")
 
     def _on_finished(self) -> None:
         output, error = self.worker.output, self.worker.error

@@ -127,7 +127,10 @@ class CycleAccumulator:
 
     def _accrue(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> None:
         hc = self.current
-        prev = self._last_t if self._last_t is not None and self._last_t <= t[0] else t[0]
+        if self._last_t is not None and self._last_t <= t[0]:
+            prev = self._last_t
+        else:  # the first sample of the run: one sampling period before it
+            prev = t[0] - (t[1] - t[0] if t.size > 1 else 0.0)
         dt = np.diff(np.r_[prev, t])
         dq = i * dt
         hc.q_pos += float(dq[dq > 0].sum())

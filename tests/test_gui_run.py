@@ -1,0 +1,137 @@
+"""GUI end to end on the simulated station: start, pause, resume, abort, trip, run file, browser."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_support import (  # noqa: F401 - fixtures
+    TRIP,
+    cycling,
+    screenshot_targets,
+    set_protocol,
+    settings,
+    wait_finished,
+    window,
+)
+
+
+def _kinds(win) -> list[str]:
+    return [row[1] for row in win.event_log.rows()]
+
+
+def test_pause_resume_abort_from_the_window(window, qtbot, monkeypatch):
+    from daq.runfile import RunReader
+
+    set_protocol(window, cycling(40))
+    assert window.act_start.isEnabled()
+    window.act_start.trigger()
+    assert window.state == "running"
+    assert not window.act_start.isEnabled()
+    assert window.protocol_panel.editor.isReadOnly()
+    qtbot.waitUntil(lambda: window.live.stores["electro"].total > 50, timeout=20_000)
+    window.act_pause.trigger()
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=20_000)
+    assert "pause" in _kinds(window)
+    assert window.act_resume.isEnabled()
+    window.act_resume.trigger()
+    qtbot.waitUntil(lambda: window.state == "running", timeout=20_000)
+    asked = []
+    monkeypatch.setattr("gui.app.confirm", lambda *a: asked.append(a[1]) or False)
+    window.act_abort.trigger()  # the operator says no: the run goes on
+    assert asked and window.worker.running
+    monkeypatch.setattr("gui.app.confirm", lambda *a: True)
+    window.act_abort.trigger()
+    wait_finished(qtbot, window)
+    assert window.state == "aborted"
+    assert {"resume", "abort", "run_end"} <= set(_kinds(window))
+    with RunReader(window.last_run) as reader:
+        assert reader.status == "aborted"
+        rows = reader.stream_length("electro")
+        kinds = set(reader.events()["kind"])
+    assert rows == window.live.stores["electro"].total > 0
+    assert {"pause", "resume", "abort", "run_end"} <= kinds
+    assert not window.protocol_panel.editor.isReadOnly()
+    assert window.station_panel.disconnect_button.isEnabled()
+
+
+def test_trip_shows_in_log_and_banner(window, qtbot):
+    from daq.runfile import RunReader
+
+    set_protocol(window, TRIP)
+    assert window.start_run()
+    wait_finished(qtbot, window)
+    assert window.state == "tripped"
+    window.event_log.kind_combo.setCurrentText("important only")
+    shown = window.event_log.rows()
+    assert any(kind == "limit_trip" for _, kind, _, _ in shown)
+    assert all(kind != "step_start" for _, kind, _, _ in shown)
+    assert window.banner_row.isVisible() and "SAFETY TRIP" in window.banner.text()
+    assert any(m.kind == "trip" for m in window.live.markers)
+    with RunReader(window.last_run) as reader:
+        assert reader.status == "tripped"
+        assert "limit_trip" in set(reader.events()["kind"])
+
+
+def test_complete_run_file_and_browser(window, qtbot, tmp_path):
+    from daq.runfile import RunReader
+
+    set_protocol(window, cycling(2))
+    assert window.start_run()
+    wait_finished(qtbot, window)
+    assert window.state == "success"
+    with RunReader(window.last_run) as reader:
+        assert reader.status == "success"
+        assert reader.stream_length("electro") == window.live.stores["electro"].total
+        assert reader.protocol["source"] == window.protocol_panel.text
+    table = window.live.cycles.table()
+    assert list(table["cycle"]) == [1.0, 2.0]
+    assert np.all(np.abs(table["ce"] - 1.0) < 0.02)  # symmetric cycling: CE ~ 100 %
+    browser = window.browser
+    assert browser.open(window.last_run)
+    assert browser.events.model.rowCount() == len(window.event_log.rows())
+    assert browser.plots.data.stores["electro"].total == window.live.stores["electro"].total
+    written = browser.export_csv(tmp_path / "csv")
+    assert {p.name.split("_")[-1] for p in written} >= {"electro.csv", "events.csv"}
+    header = written[0].read_text().splitlines()[0]
+    assert "voltage (V)" in header
+    png = browser.export_png(tmp_path / "traces.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_browser_reports_a_bad_file(window, tmp_path):
+    bad = tmp_path / "not-a-run.h5"
+    bad.write_bytes(b"nothing here")
+    assert not window.browser.open(bad)
+    assert "cannot open" in window.browser.error.text()
+
+
+def test_close_during_run_asks_then_shuts_down(window, qtbot, monkeypatch):
+    from daq.runfile import RunReader
+
+    set_protocol(window, cycling(40))
+    assert window.start_run()
+    qtbot.waitUntil(lambda: window.live.stores["electro"].total > 20, timeout=20_000)
+    monkeypatch.setattr("gui.app.confirm", lambda *a: False)
+    window.close()
+    assert window.isVisible() and window.worker.running
+    monkeypatch.setattr("gui.app.confirm", lambda *a: True)
+    window.close()
+    assert not window.isVisible() and not window.worker.running
+    with RunReader(window.last_run) as reader:
+        assert reader.status == "aborted"
+
+
+def test_screenshot_of_a_run(window, qtbot, tmp_path):
+    set_protocol(window, cycling(8))
+    assert window.start_run()
+    qtbot.waitUntil(lambda: window.live.cycles.closed >= 9, timeout=30_000)
+    window.act_pause_now.trigger()
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=20_000)
+    window.plots.refresh(force=True)
+    qtbot.wait(100)
+    image = window.grab()
+    for target in screenshot_targets(tmp_path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        assert image.save(str(target), "PNG")
+        assert target.stat().st_size > 10_000
+    assert window.shutdown_run()
+    assert window.state == "aborted"
