@@ -49,6 +49,14 @@ class _Filter(QSortFilterProxyModel):
         self.text = ""
         self.kind = ALL
 
+    def refilter(self) -> None:
+        """Apply changed criteria (Qt >= 6.10 brackets the change; older Qt invalidates)."""
+        if hasattr(self, "endFilterChange"):
+            self.beginFilterChange()
+            self.endFilterChange()
+        else:
+            self.invalidateFilter()
+
     def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:  # noqa: N802 - Qt API
         model = self.sourceModel()
         kind = model.item(row, 1).text()
@@ -97,11 +105,11 @@ class EventLog(QWidget):
 
     def _set_text(self, text: str) -> None:
         self.proxy.text = text
-        self.proxy.invalidateFilter()
+        self.proxy.refilter()
 
     def _set_kind(self, kind: str) -> None:
         self.proxy.kind = kind
-        self.proxy.invalidateFilter()
+        self.proxy.refilter()
 
     def clear(self) -> None:
         self.model.removeRows(0, self.model.rowCount())

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from gui_support are parameters here
 """GUI end to end on the simulated station: start, pause, resume, abort, trip, run file, browser."""
 
 from __future__ import annotations
