@@ -189,7 +189,8 @@ class TraceStore:
                 return t, lo
             return _interleave(t, t, lo, hi)
         edges = np.searchsorted(t, np.linspace(t0, t1, pixels + 1)[:-1], "left")
-        edges = np.unique(edges[edges < t.size])
+        edges = edges[edges < t.size]
+        edges = edges[np.r_[True, edges[1:] > edges[:-1]]]  # sorted already: drop repeats
         bin_lo = np.minimum.reduceat(lo, edges)
         bin_hi = np.maximum.reduceat(hi, edges)
         return _interleave(t[edges], t[edges], bin_lo, bin_hi)

@@ -1,0 +1,73 @@
+# ruff: noqa: F811 - pytest fixtures imported from gui_support are parameters here
+"""In situ view on the simulated TEM holder + camera: frames beside the traces, time linking."""
+
+from __future__ import annotations
+
+import pytest
+from gui_support import set_protocol, settings, wait_finished  # noqa: F401 - fixture
+
+TEM_STATION = """\
+name: sim-tem
+simulation: {preset: peo, seed: 3, camera_period: 2 s}
+instruments:
+  holder:
+    driver: tem_holder
+    resource: sim://tem_holder
+    settings: {travel: 5 um, coarse_step: 30 nm, step_voltage: 30 V, fine_range: 2 um, max_bias: 12 V, max_current: 10 uA}
+  camera: {driver: folder_frames, resource: "sim://camera"}
+"""
+TEM_PROTOCOL = """\
+name: tem
+sampling: {rate: 5 Hz, slow_rate: 1 Hz}
+limits: {bias: 11 V}
+steps:
+  - {type: tem_sequence, threshold_current: 5 pA, probe_bias: -2 V, coarse_steps: 60, approach_step: 10 nm,
+     max_travel: 1 um, plate_time: 10 s, strip_time: 10 s, cycles: 2, current_limit: 100 nA}
+"""
+
+
+def test_frames_follow_the_plots_and_back(qtbot, settings, tmp_path, monkeypatch):
+    from gui.app import MainWindow
+
+    monkeypatch.setattr("gui.app.confirm", lambda *a: True)
+    station = tmp_path / "tem.yaml"
+    station.write_text(TEM_STATION)
+    win = MainWindow(settings, run_folder=tmp_path / "runs")
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    assert win.station_panel.load(station)
+    win.station_panel.speed.setValue(0)
+    win.station_panel.connect_station()
+    qtbot.waitUntil(lambda: win.station_panel.station is not None, timeout=20_000)
+    set_protocol(win, TEM_PROTOCOL)
+    assert win.start_run()
+    assert win.insitu.isVisibleTo(win)
+    wait_finished(qtbot, win, timeout=60_000)
+    assert win.state == "success", win.detail_label.text()
+    frames = win.insitu.frames
+    assert len(frames) >= 10
+    assert win.plots.shown_streams == ("bias",)
+
+    # a time in the plots shows the frame taken at (or just before) it
+    t = 0.5 * (frames.times[3] + frames.times[4])
+    win.plots.time_clicked.emit(t)
+    assert win.insitu.slider.value() == 3
+    # a chosen frame moves the plots' cursor to its time
+    win.insitu.slider.setValue(5)
+    cursor = win.plots.cursors[0]
+    assert cursor.isVisible() and cursor.value() * 3600 == pytest.approx(frames.times[5])
+    win.insitu.update_kymograph()
+    assert win.insitu.kymo_item.image is not None
+    assert win.insitu.kymo_item.image.shape[1] == min(len(frames), 400)
+
+    # the run browser shows the recorded frames the same way
+    assert win.browser.open(win.last_run)
+    recorded = win.browser.insitu.frames
+    assert recorded is not None and len(recorded) == len(frames)
+    win.browser.plots.time_clicked.emit(t)
+    assert win.browser.insitu.slider.value() == 3
+    station_obj = win.station_panel.station
+    win.station_panel.station = None
+    station_obj.close()
+    win.station_panel.worker.shutdown()
