@@ -130,16 +130,22 @@ def frame_times(n: int) -> dict[str, float]:
     return out
 
 
-def memory(long: int, chunk: int = 1000) -> list[tuple[int, float, float]]:
+def memory(long: int, naive: bool = False, chunk: int = 1000) -> list[tuple[int, float, float]]:
     """Live allocations (tracemalloc, MB) and RSS growth (MB) after every tenth of a
-    ``long``-sample run streamed through LiveData in engine-sized blocks."""
+    ``long``-sample run streamed through LiveData in engine-sized blocks (``naive``: kept in
+    a growing list of blocks instead, as a plot fed with every sample must)."""
     tracemalloc.start()
     base_rss = rss_mb()
     data = LiveData(AREA)
+    kept: list[dict[str, np.ndarray]] = []
     marks, step = [], max(long // 10, chunk)
     done = 0
     while done < long:
-        data.add_samples("electro", synthetic(chunk, done))
+        block = synthetic(chunk, done)
+        if naive:
+            kept.append(block)
+        else:
+            data.add_samples("electro", block)
         done += chunk
         if done % step < chunk:
             marks.append((done, tracemalloc.get_traced_memory()[0] / 1e6, rss_mb() - base_rss))
@@ -159,9 +165,11 @@ def main() -> None:
           f"{n * 4 * 8 / 1e6:,.0f} MB)")  # fmt: skip
     print(f"  LiveData arrays: {LiveData(AREA).nbytes / 1e6:.1f} MB, fixed at construction")
     for done, live_mb, rss in memory(n):
-        print(
-            f"  after {done:>12,d} samples: live allocations {live_mb:7.1f} MB, RSS +{rss:7.1f} MB"
-        )
+        print(f"  after {done:>12,d}: live allocations {live_mb:7.1f} MB, RSS +{rss:7.1f} MB")
+    short = min(n, 5_000_000)
+    print(f"naive baseline in the same run: every block kept ({short:,d} samples)")
+    for done, live_mb, rss in memory(short, naive=True):
+        print(f"  after {done:>12,d}: live allocations {live_mb:7.1f} MB, RSS +{rss:7.1f} MB")
     print(f"frame time (median ms, {WIDTH}x{HEIGHT} offscreen; target <= 50 ms)")
     for n in (int(s) for s in args.sizes):
         results = frame_times(n)

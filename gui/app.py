@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
 
     def _on_event(self, event: Any) -> None:
         self.event_log.add(event.time, event.kind, event.step, event.text)
-        self.live.add_event(event.time, event.kind, event.text, event.data, event.step)
+        self.live.add_event(event.time, event.kind, event.text, event.data)
         if event.kind in EVENT_STATE:
             self._set_state(EVENT_STATE[event.kind])
         if event.kind == "limit_trip":

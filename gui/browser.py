@@ -46,14 +46,13 @@ def live_data_from_run(run: Any) -> LiveData:
     """Feed a loaded RunData into the same bounded stores the live view uses."""
     area = (run.metadata.get("sample") or {}).get("area_m2")
     data = LiveData(float(area) if area else None)
-    for ev in run.events.itertuples(index=False):  # first: step_start says each step's phase
+    for ev in run.events.itertuples(index=False):
         try:
             extra = json.loads(ev.message)
         except (TypeError, ValueError):
             extra = {}
-        step = -1 if ev.step is None or ev.step != ev.step else int(ev.step)
         data.add_event(float(ev.time), str(ev.kind), message_text(ev.message),
-                       extra if isinstance(extra, dict) else {}, step)  # fmt: skip
+                       extra if isinstance(extra, dict) else {})  # fmt: skip
     for name, df in run.streams.items():
         if name not in data.stores or "time" not in df:
             continue

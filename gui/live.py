@@ -1,9 +1,8 @@
 """What the live plots show, built from engine output on the GUI thread (no Qt here).
 
 Traces go into bounded :class:`~gui.tracestore.TraceStore` objects. Per-cycle quantities accrue
-step by step: a step's charge of each sign and its mean |V| are summed as samples arrive, and
-when the potentiostat moves to the next step the finished half cycle is classified (strip:
-net charge > 0, plate: < 0, rest: neither) and paired with the other polarity into a cycle.
+as samples arrive: a half cycle is a run of current of one sign (strip: I > 0, plate: I < 0);
+its charge and mean |V| are summed, and consecutive strip and plate halves pair into a cycle.
 The live overpotential is the half cycle's mean |V| (the offline analysis refines it to the
 plateau median, analysis/overpotential.py); CE_n = Q_strip / Q_plate (analysis/ce.py).
 """
@@ -29,6 +28,9 @@ MARKER_KINDS = {"step": "#8888aa", "trip": "#d62728", "void_onset": "#ff7f0e", "
 MAX_CURVES = 12  # V(capacity) curves kept (the most recent half cycles)
 MAX_CURVE_POINTS = 4000
 MAX_MARKERS = 20_000
+#: |J| (A/m²) above which a sample counts as passing current: 0.1 µA/cm², far above the
+#: open-circuit leakage of a cell and far below any plating/stripping current density
+ACTIVE_J = 1e-3
 
 
 def marker_kind(kind: str, data: dict[str, Any]) -> str | None:
@@ -48,31 +50,19 @@ def marker_kind(kind: str, data: dict[str, Any]) -> str | None:
 
 @dataclass
 class HalfCycle:
-    """Running sums for one potentiostat step."""
+    """Running sums for one half cycle: a run of samples with current of one sign."""
 
-    step: int
-    t0: float
-    q_pos: float = 0.0
-    q_neg: float = 0.0
+    sign: int
+    charge: float = 0.0
     abs_v_sum: float = 0.0
     n: int = 0
-    cap: list[np.ndarray] = field(default_factory=list)  # areal capacity so far (C/m²)
+    cap: list[np.ndarray] = field(default_factory=list)  # |areal capacity| so far (C/m²)
     volt: list[np.ndarray] = field(default_factory=list)
     stride: int = 1
 
     @property
-    def charge(self) -> float:
-        return self.q_pos + self.q_neg
-
-    def kind(self, tolerance: float, declared: str | None = None) -> str:
-        """strip / plate / rest: as the step declared it, else by the sign of its charge."""
-        if declared is not None:
-            return declared
-        if self.charge > tolerance:
-            return "strip"
-        if self.charge < -tolerance:
-            return "plate"
-        return "rest"
+    def kind(self) -> str:
+        return "strip" if self.sign > 0 else "plate"
 
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         if not self.cap:
@@ -102,7 +92,13 @@ class CycleRow:
 
 
 class CycleAccumulator:
-    """Half cycles and cycles from electro samples carrying the engine's ``step`` index."""
+    """Half cycles and cycles from electro samples, by the sign of the current.
+
+    A half cycle is a run of samples whose |J| exceeds :data:`ACTIVE_J` with one sign; samples
+    below it (rests, open circuit) neither count nor end the half, a sample of the other sign
+    does. Grouping by sign rather than by the engine's step tag keeps the samples of a step
+    boundary (fetched a tick late) with their half, so CE is not biased by the tagging.
+    """
 
     def __init__(self, area_m2: float | None) -> None:
         self.area = area_m2
@@ -110,75 +106,60 @@ class CycleAccumulator:
         self.curves: list[tuple[int, str, np.ndarray, np.ndarray]] = []  # cycle, kind, cap, V
         self.cycles: list[CycleRow] = []
         self.closed = 0  # half cycles closed so far (views redraw the tables when it changes)
-        self.declared: dict[int, str] = {}  # step number -> strip / plate / rest, from events
         self._last_t: float | None = None
 
-    def add(self, t: np.ndarray, v: np.ndarray, i: np.ndarray, step: np.ndarray) -> None:
-        """Samples in time order; a change of ``step`` closes the running half cycle."""
+    def add(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> None:
+        """Samples in time order (s, V, A)."""
         if t.size == 0:
             return
-        cuts = np.flatnonzero(np.diff(step)) + 1
-        for a, b in zip(np.r_[0, cuts], np.r_[cuts, t.size], strict=True):
-            s = int(step[a])
-            if self.current is None or self.current.step != s:
-                self._close()
-                self.current = HalfCycle(s, float(t[a]))
-            self._accrue(t[a:b], v[a:b], i[a:b])
-
-    def _accrue(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> None:
-        hc = self.current
         if self._last_t is not None and self._last_t <= t[0]:
             prev = self._last_t
         else:  # the first sample of the run: one sampling period before it
             prev = t[0] - (t[1] - t[0] if t.size > 1 else 0.0)
-        dt = np.diff(np.r_[prev, t])
-        dq = i * dt
-        hc.q_pos += float(dq[dq > 0].sum())
-        hc.q_neg += float(dq[dq < 0].sum())
-        hc.abs_v_sum += float(np.abs(v).sum())
-        hc.n += t.size
-        base = hc.charge - float(dq.sum())
-        cap = (base + np.cumsum(dq)) / (self.area or 1.0)
-        hc.cap.append(np.abs(cap[:: hc.stride]))
+        dq = i * np.diff(np.r_[prev, t])
+        self._last_t = float(t[-1])
+        active = np.flatnonzero(np.abs(i) > ACTIVE_J * (self.area or 1e-4))
+        if active.size == 0:
+            return
+        signs = np.sign(i[active]).astype(int)
+        cuts = np.flatnonzero(np.diff(signs)) + 1
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, active.size], strict=True):
+            lo, hi = active[a], active[b - 1] + 1
+            if self.current is None or self.current.sign != signs[a]:
+                self._close()
+                self.current = HalfCycle(int(signs[a]))
+            self._accrue(v[lo:hi], dq[lo:hi], np.abs(i[lo:hi]) > ACTIVE_J * (self.area or 1e-4))
+
+    def _accrue(self, v: np.ndarray, dq: np.ndarray, active: np.ndarray) -> None:
+        hc = self.current
+        cap = np.abs(hc.charge + np.cumsum(dq)) / (self.area or 1.0)
+        hc.charge += float(dq.sum())
+        hc.abs_v_sum += float(np.abs(v[active]).sum())
+        hc.n += int(active.sum())
+        hc.cap.append(cap[:: hc.stride])
         hc.volt.append(v[:: hc.stride])
         if sum(c.size for c in hc.cap) > MAX_CURVE_POINTS:
             x, y = hc.curve()
             while x.size > MAX_CURVE_POINTS:
                 x, y, hc.stride = x[::2], y[::2], hc.stride * 2
             hc.cap, hc.volt = [x], [y]
-        self._last_t = float(t[-1])
-
-    def note_step(self, step: int, data: dict[str, Any]) -> None:
-        """A ``step_start`` event: templates say the phase (``meta.phase``); rests say so."""
-        phase = (data.get("meta") or {}).get("phase")
-        if phase in ("strip", "plate", "rest"):
-            self.declared[step] = phase
-        elif data.get("type") in ("rest", "wait", "signal"):
-            self.declared[step] = "rest"
-
-    def _tolerance(self) -> float:
-        """Net charge below which an undeclared step counts as rest: 1e-3 C/m² (0.28 nAh/cm²)."""
-        return 1e-3 * (self.area or 1e-4)
 
     def _close(self) -> None:
         hc = self.current
         if hc is None or hc.n == 0:
             return
-        kind = hc.kind(self._tolerance(), self.declared.get(hc.step))
-        if kind == "rest":
-            return
         row = self.cycles[-1] if self.cycles else None
-        slot = "q_strip" if kind == "strip" else "q_plate"
+        slot = "q_strip" if hc.kind == "strip" else "q_plate"
         if row is None or not np.isnan(getattr(row, slot)):
             row = CycleRow(len(self.cycles) + 1)
             self.cycles.append(row)
         eta = hc.abs_v_sum / hc.n
-        if kind == "strip":
+        if hc.kind == "strip":
             row.q_strip, row.eta_strip = hc.charge, eta
         else:
             row.q_plate, row.eta_plate = -hc.charge, eta
         x, y = hc.curve()
-        self.curves.append((row.cycle, kind, x, y))
+        self.curves.append((row.cycle, hc.kind, x, y))
         del self.curves[:-MAX_CURVES]
         self.closed += 1
 
@@ -188,11 +169,11 @@ class CycleAccumulator:
         self.current = None
 
     def live_curve(self) -> tuple[str, np.ndarray, np.ndarray] | None:
-        """The half cycle in progress as (kind so far, capacity, V)."""
+        """The half cycle in progress as (kind, capacity, V)."""
         if self.current is None or self.current.n == 0:
             return None
         x, y = self.current.curve()
-        return self.current.kind(self._tolerance(), self.declared.get(self.current.step)), x, y
+        return self.current.kind, x, y
 
     def table(self) -> dict[str, np.ndarray]:
         """Per cycle: cycle, eta_strip, eta_plate, ce (NaN where a half is missing)."""
@@ -222,7 +203,6 @@ class LiveData:
         self.cycles = CycleAccumulator(area_m2)
         self.markers: list[Marker] = []
         self.generation = 0  # bumped on every change, so views redraw only when needed
-        self._auto_step, self._last_sign = 0, 0.0
 
     def add_samples(self, stream: str, data: dict[str, Any]) -> None:
         """One engine ``on_samples`` block (scalars such as ``step`` are broadcast)."""
@@ -238,26 +218,13 @@ class LiveData:
         if stream == "electro":
             i = col("current")
             values = {"voltage": col("voltage"), "current_density": i / (self.area or 1.0)}
-            step = col("step").astype(np.int64) if "step" in data else self._steps_by_sign(i)
-            self.cycles.add(t, values["voltage"], i, step)
+            self.cycles.add(t, values["voltage"], i)
         else:
             values = {c: col(c) for c in store.channels}
         store.append(t, values)
         self.generation += 1
 
-    def _steps_by_sign(self, i: np.ndarray) -> np.ndarray:
-        """Step numbers for files without them (imports): a new step at every sign change."""
-        sign = np.sign(i)
-        changes = np.r_[sign[0] != self._last_sign, sign[1:] != sign[:-1]]
-        steps = self._auto_step + np.cumsum(changes)
-        self._auto_step, self._last_sign = int(steps[-1]), float(sign[-1])
-        return steps
-
-    def add_event(
-        self, time: float, kind: str, text: str, data: dict[str, Any], step: int = -1
-    ) -> None:
-        if kind == "step_start":
-            self.cycles.note_step(step, data)
+    def add_event(self, time: float, kind: str, text: str, data: dict[str, Any]) -> None:
         what = marker_kind(kind, data)
         if what is None:
             return

@@ -122,9 +122,12 @@ def test_close_during_run_asks_then_shuts_down(window, qtbot, monkeypatch):
 
 
 def test_screenshot_of_a_run(window, qtbot, tmp_path):
-    set_protocol(window, cycling(8))
+    under_pressure = cycling(6).replace(
+        "steps:\n", "steps:\n  - {type: set_pressure, pressure: 3 MPa}\n"
+    )
+    set_protocol(window, under_pressure)
     assert window.start_run()
-    qtbot.waitUntil(lambda: window.live.cycles.closed >= 9, timeout=30_000)
+    qtbot.waitUntil(lambda: window.live.cycles.closed >= 8, timeout=30_000)
     window.act_pause_now.trigger()
     qtbot.waitUntil(lambda: window.state == "paused", timeout=20_000)
     window.plots.refresh(force=True)
