@@ -94,8 +94,13 @@ def test_complete_run_file_and_browser(window, qtbot, tmp_path):
     assert {p.name.split("_")[-1] for p in written} >= {"electro.csv", "events.csv"}
     header = written[0].read_text().splitlines()[0]
     assert "voltage (V)" in header
+    browser.analyse()  # offline analysis + figures on a worker thread
+    qtbot.waitUntil(lambda: browser.analyse_button.isEnabled(), timeout=60_000)
+    assert browser.error.text() == ""
+    assert "voltage" in browser.figures and browser.figure_list.count() == len(browser.figures)
     png = browser.export_png(tmp_path / "traces.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "traces_voltage.png").exists()
 
 
 def test_browser_reports_a_bad_file(window, tmp_path):
