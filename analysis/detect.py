@@ -93,7 +93,7 @@ def _slope(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float(np.sqrt(np.dot(resid, resid) / dof / sxx))
 
 
-def _sustained(
+def sustained(
     mask: np.ndarray, carry: int, need: int, ready: np.ndarray | None = None
 ) -> tuple[int, int]:
     """First index where ``need`` consecutive trues end (and ``ready`` holds), or -1; run carried out."""
@@ -219,7 +219,7 @@ class VoidOnsetDetector:
             seg.watch.append((t, excess, q))
             ready = seg.n_watch + np.arange(1, t.size + 1) >= max(self.min_fit, seg.defer_n)
             seg.n_watch += t.size
-            hit, seg.carry = _sustained(excess > seg.threshold, seg.carry, self.confirm, ready)
+            hit, seg.carry = sustained(excess > seg.threshold, seg.carry, self.confirm, ready)
             if hit < 0:
                 return None
             shape = self._shape(seg, float(t[hit]))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.detect import sustained  # the debounce the detectors use, shared
 from protocols.model import Limits
 
 
@@ -25,19 +26,6 @@ class Trip:
 
     def message(self) -> str:
         return f"{self.quantity} {self.value:.6g} beyond limit {self.limit:.6g} (SI) at t={self.time:.6g} s"
-
-
-def sustained(mask: np.ndarray, carry: int, need: int) -> tuple[int, int]:
-    """First index where ``need`` consecutive trues complete (or -1), and the run carried out."""
-    n = mask.size
-    if n == 0:
-        return -1, carry
-    idx = np.arange(n)
-    last_false = np.where(~mask, idx, -1)
-    np.maximum.accumulate(last_false, out=last_false)
-    run = np.where(last_false < 0, idx + 1 + carry, idx - last_false)
-    hit = np.flatnonzero(run >= need)
-    return (int(hit[0]) if hit.size else -1), int(run[-1])
 
 
 class Supervisor:
