@@ -4,12 +4,13 @@ run on worker threads (gui/bridge.py)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.station_panel.station_changed.connect(self._update_actions)
         self.station_panel.config_changed.connect(self._station_config_changed)
         self.protocol_panel.protocol_changed.connect(self._update_actions)
+        self.protocol_panel.protocol_changed.connect(self._remember)
 
         live = QSplitter(Qt.Orientation.Horizontal)
         live.addWidget(self.plots)
@@ -408,6 +410,12 @@ def main(station: str | None = None, protocol: str | None = None, run: str | Non
         window.tabs.setCurrentWidget(window.browser)
     window.resize(1400, 900)
     window.show()
+    # Ctrl-C in the terminal closes the window the normal way (asks during a run); the timer
+    # lets the interpreter run its signal handlers while Qt's event loop is in control
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    ticker = QTimer(window)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
     if connect:
         window.station_panel.connect_station()
     return app.exec()
