@@ -107,14 +107,23 @@ class LivePlots(pg.GraphicsLayoutWidget):
                                           symbolBrush="#2ca02c")  # fmt: skip
         self.shown_streams = tuple(dict.fromkeys(s for s, *_ in TIME_PLOTS))
         self.set_streams(self.shown_streams)
-        self.ci.layout.setColumnStretchFactor(0, 3)
-        self.ci.layout.setColumnStretchFactor(1, 2)
         self._drawn: tuple | None = None
         self._cycles_drawn = -1
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
+
+    def _legend_title(self, top: pg.PlotItem) -> None:
+        """Marker colours, written as the title of the top time plot."""
+        names = {"step": "step change", "trip": "trip", "void_onset": "void onset",
+                 "short": "short"}  # fmt: skip
+        keys = " &nbsp; ".join(f"<span style='color:{c}'>&#9474; {names[k]}</span>"
+                               for k, c in MARKER_KINDS.items())  # fmt: skip
+        for plot in self.time_plots.values():
+            plot.setTitle(None)
+        top.setTitle(f"<span style='font-size:8pt'>markers: {keys} &nbsp; "
+                     "<span style='color:#2ca02c'>&#9474; cursor</span></span>")  # fmt: skip
 
     def set_streams(self, streams: tuple[str, ...]) -> None:
         """Show only the time plots of these streams (the station's roles); time axis at the bottom."""
@@ -130,6 +139,10 @@ class LivePlots(pg.GraphicsLayoutWidget):
             plot.getAxis("bottom").setStyle(showValues=last)
             _label(plot, "bottom", "time (h)" if last else None)
         self.ci.addItem(self.right, row=0, col=1, rowspan=len(shown))
+        self._legend_title(self.time_plots[shown[0]])
+        self.ci.layout.setColumnStretchFactor(0, 3)
+        self.ci.layout.setColumnStretchFactor(1, 2)
+        self.right.setMaximumWidth(560)
 
     def set_data(self, data: LiveData | None) -> None:
         """Show ``data`` (a new run or a run opened in the browser)."""
