@@ -143,13 +143,9 @@ class SerialTransport(Transport):
             while not done(lines[-1]):
                 try:
                     lines.append(self._receive())
-                except InstrumentError:
-                    raise
                 except Exception as exc:
-                    typed = self._translate(exc, command)
-                    if typed is None:
-                        raise
-                    raise typed from exc
+                    self._raise_typed(exc, command)
+                    raise
             if parse is None:
                 return lines
             try:

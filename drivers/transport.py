@@ -238,13 +238,16 @@ class Transport(ABC):
             if debug:
                 log.debug("%s t=%.6f << %s", self.instrument, self.clock.now(), text)
             return text
-        except InstrumentError:
-            raise
         except Exception as exc:
+            self._raise_typed(exc, command)
+            raise
+
+    def _raise_typed(self, exc: Exception, command: str) -> None:
+        """Raise the typed InstrumentError for a wire exception, if it has one."""
+        if not isinstance(exc, InstrumentError):
             typed = self._translate(exc, command)
-            if typed is None:
-                raise
-            raise typed from exc
+            if typed is not None:
+                raise typed from exc
 
     def _run(self, command: str, attempt: Callable[[], T], idempotent: bool) -> T:
         """Run ``attempt`` under the lock with the retry policy (idempotent operations only)."""
