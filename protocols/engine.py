@@ -223,6 +223,7 @@ class Engine:
         self._stopping = False
         self._buffering = False
         self._acq_t0 = 0.0
+        self._priming = 0  # depth of step starts applied within one tick (see _prime)
         self._next_slow = 0.0
         # the rig's software force loop runs at its own period (drivers expose ``period``)
         rig = getattr(station, "pressure_rig", None)
@@ -367,13 +368,25 @@ class Engine:
                     {"track": track.name, "path": instr.name, "type": step.type, "meta": step.meta,
                      "cycle": track.state.cycle, "label": step.label})  # fmt: skip
         if STEP_ROLE[step.type] == "potentiostat":
-            self.supervisor.reset_step()
+            self.supervisor.reset_step(self.now())
         track.watch = (
             EndWatch(list(step.end), self.now(), self.area) if isinstance(step, Ended) else None
         )
         track.reapply = None
         track.gen = getattr(self, f"_do_{step.type}")(track, step)
         self._reestimate()
+        self._prime(track)
+
+    def _prime(self, track: _Track) -> None:
+        """Apply the new step's setpoints in this tick, so acquisition has no dead tick between
+        steps. Chains of steps that end at once recurse; past a bound the next tick goes on."""
+        if self._priming >= 64:
+            return
+        self._priming += 1
+        try:
+            self._advance_track(track)
+        finally:
+            self._priming -= 1
 
     def _reestimate(self) -> None:
         """At a step start, re-walk the rest of the protocol from where the tracks stand (at

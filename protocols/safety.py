@@ -39,10 +39,10 @@ class Supervisor:
         self._last_t: float | None = None
         self.checked = 0
 
-    def reset_step(self) -> None:
-        """A new step starts: the per-step charge counter restarts at zero."""
+    def reset_step(self, t0: float) -> None:
+        """A new step starts at ``t0``: the per-step charge counter restarts at zero."""
         self.step_charge = 0.0
-        self._last_t = None
+        self._last_t = t0
 
     def _bounds(
         self, name: str, t: np.ndarray, x: np.ndarray, lo: float | None, hi: float | None

@@ -125,8 +125,9 @@ class FakePotentiostat(_Faulty, Potentiostat):
         return ElectroReading(float(v[0]), float(i[0]))
 
     def start_buffered(self, rate_hz: float) -> None:
+        """Like the 2450: the first reading completes one interval after the start."""
         self._hit("start_buffered", rate_hz)
-        self.rate, self._acq_t0, self._next_k = rate_hz, self.clock.now(), 0
+        self.rate, self._acq_t0, self._next_k = rate_hz, self.clock.now(), 1
 
     def fetch(self) -> ElectroBlock:
         self._hit("fetch")

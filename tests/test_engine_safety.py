@@ -140,6 +140,15 @@ def test_supervisor_voltage_min_and_reset_of_step_charge():
     )
     t = np.arange(5.0)
     assert sup.electro(t, np.zeros(5), np.full(5, 0.1)) is None
-    sup.reset_step()
+    sup.reset_step(4.0)
     trip = sup.electro(t + 5, np.array([0, 0, -2.0, 0, 0]), np.zeros(5))
     assert (trip.quantity, trip.time, trip.limit) == ("voltage", 7.0, -1.0)
+
+
+def test_step_charge_counts_from_the_step_start():
+    """The interval before a step's first sample carries charge too (1 mA for 1 s = 1 mC)."""
+    sup = Supervisor(Limits.model_validate({"charge": "0.95 mC"}), area=None)
+    sup.reset_step(0.0)
+    t = np.arange(1, 21) * 0.1  # first reading one interval after the start, as on the 2450
+    trip = sup.electro(t, np.zeros(20), np.full(20, 1e-3))
+    assert trip.quantity == "charge" and trip.time == pytest.approx(1.0)
