@@ -20,8 +20,14 @@ LI_M_PER_C_M2 = 4.85e-6 / 36_000.0
 
 
 def ce_summary(cycles: pd.DataFrame, area_m2: float | None) -> dict[str, float]:
-    """Average, median and cumulative CE and the Li inventory lost over the cycles with both halves."""
+    """Average, median and cumulative CE and the Li inventory lost over the complete cycles.
+
+    Cycles flagged incomplete by :func:`analysis.segment.cycle_table` (a truncated or missing
+    half, or an abort/short inside) are left out: their CE is an artefact of the cut.
+    """
     ok = cycles[(cycles["q_plate"] > 0) & (cycles["q_strip"] > 0)]
+    if "complete" in ok:
+        ok = ok[ok["complete"].astype(bool)]
     if ok.empty:
         return {}
     ce = ok["ce"].to_numpy(dtype=float)

@@ -330,6 +330,8 @@ class _ShortSegment:
     prev: np.ndarray = field(default_factory=lambda: np.empty(0))
     tail: np.ndarray = field(default_factory=lambda: np.empty(0))
     soft_done: bool = False
+    last_t: float | None = None
+    expected: float | None = None
 
 
 class ShortDetector:
@@ -360,8 +362,10 @@ class ShortDetector:
         k_sigma: float = 8.0,
         window: int = 10,
         memory: int = 6,
+        end_hold_s: float = 2.0,
     ) -> None:
         self.r_ohm = r_ohm
+        self.end_hold_s = end_hold_s
         self.settle_s, self.baseline_s = settle_s, baseline_s
         self.hard_frac, self.hold_s = hard_frac, hold_s
         self.soft_frac, self.k_sigma, self.window = soft_frac, k_sigma, window
@@ -370,6 +374,7 @@ class ShortDetector:
         self._resistances = {1.0: deque(maxlen=memory), -1.0: deque(maxlen=memory)}
         self._r_ref: dict[float, float] = {}
         self.hard_time: float | None = None
+        self._last_active: _ShortSegment | None = None
 
     def update(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> list[Event]:
         """Consume one block of samples; return short events confirmed in it."""
@@ -380,6 +385,7 @@ class ShortDetector:
                 i0 = i[sl.start]
                 active = abs(i0) > self._tracker.rest_current
                 self._seg = _ShortSegment(t0=t[sl.start], i_ref=i0) if active else None
+                self._last_active = self._seg or self._last_active
             if self._seg is not None and self.hard_time is None:
                 events.extend(self._feed(self._seg, t[sl], v[sl]))
         return events
@@ -430,11 +436,34 @@ class ShortDetector:
         start = np.where(last_false >= 0, t[np.minimum(last_false + 1, t.size - 1)], carry_start)
         hits = np.flatnonzero(low & sudden & (t - start >= self.hold_s))
         seg.low_start = float(start[-1]) if low[-1] else None
+        seg.last_t, seg.expected = float(t[-1]), expected
         if hits.size:
             k = int(hits[0])
             v_low = _median(av[max(0, k - 10) : k + 1])
             events.extend(self._hard(seg, float(start[k]), v_low, expected, at_start=False))
         return events
+
+    def finish(self) -> list[Event]:
+        """End of the data: a sudden collapse still in progress when the run ended is a hard short.
+
+        Runs stopped by the short itself (an ``abs_voltage_below`` end condition) end seconds
+        after it, before ``hold_s`` elapses; offline, a collapse lasting to the last sample for at
+        least ``end_hold_s`` counts, even if the source was switched off after it (the live
+        engine has its own end condition for this case).
+        """
+        seg = self._last_active
+        if (
+            seg is None
+            or self.hard_time is not None
+            or seg.low_start is None
+            or not seg.low_sudden
+            or seg.last_t is None
+            or seg.expected is None
+            or seg.last_t - seg.low_start < self.end_hold_s
+        ):
+            return []
+        v_low = _median(seg.prev[-min(seg.prev.size, 10) :]) if seg.prev.size else 0.0
+        return self._hard(seg, seg.low_start, v_low, seg.expected, at_start=False)
 
     def _sudden_runs(
         self, seg: _ShortSegment, av: np.ndarray, low: np.ndarray, expected: float
@@ -508,7 +537,10 @@ def run_detector(detector: VoidOnsetDetector | ShortDetector, electro: pd.DataFr
     t = electro["time"].to_numpy(dtype=float)
     v = electro["voltage"].to_numpy(dtype=float)
     i = electro["current"].to_numpy(dtype=float)
-    return detector.update(t, v, i)
+    events = detector.update(t, v, i)
+    if isinstance(detector, ShortDetector):
+        events += detector.finish()
+    return events
 
 
 def detect_void_onset(electro: pd.DataFrame, **params: float) -> list[Event]:

@@ -119,6 +119,38 @@ def _before_short(voids: list[Event], shorts: list[Event], warnings: list[str]) 
     return kept
 
 
+def _event_data(message: object) -> dict[str, Any]:
+    """The JSON payload of an engine event (empty for plain-text messages)."""
+    text = str(message)
+    if not text.startswith("{"):
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+#: Exit statuses after which the last step was cut by the run's end, not by the protocol.
+ABNORMAL_END = ("aborted", "failed", "interrupted", "tripped")
+
+
+def run_end(run: RunData) -> ccd.RunEnd:
+    """The run's recorded outcome, abort and abnormal end (exit status), for CCD and cycles."""
+    ev = run.events
+    outcome = None
+    for rec in ev[ev["kind"] == "outcome"].itertuples(index=False):
+        data = _event_data(rec.message)
+        outcome = {"time": float(rec.time), **data}
+        break
+    aborts = ev.loc[ev["kind"] == "abort", "time"]
+    status = str(run.metadata.get("exit_status") or "")
+    truncated_at = float(aborts.min()) if len(aborts) else None
+    if truncated_at is None and status in ABNORMAL_END and "electro" in run.streams:
+        truncated_at = float(run.electro["time"].iat[-1])
+    return ccd.RunEnd(outcome, truncated_at, aborted=bool(len(aborts)) or status == "aborted")
+
+
 def _sign_warning(steps: pd.DataFrame) -> list[str]:
     """Warn when polarisation opposes the current in a Li-referenced cell (reversed sign)."""
     cc = steps[(steps["mode"] == "cc") & steps["eta_plateau"].notna()]
@@ -167,7 +199,19 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
         steps["temperature"] = pressure.stream_step_means(
             run.streams["thermal"], "temperature", steps
         )
-    cycles = segment.cycle_table(steps)
+    end = run_end(run)
+    hard_found = [ev.time for ev in shorts if ev.kind == "hard_short"]
+    soft_found = [ev.time for ev in shorts if ev.kind == "soft_short"]
+    cut_times = tuple(
+        t
+        for t in (
+            end.truncated_at,
+            (end.outcome or {}).get("time"),
+            hard_found[0] if hard_found else None,
+        )
+        if t is not None
+    )
+    cycles = segment.cycle_table(steps, cut_times)
     cyc_eta = overpotential.cycle_overpotentials(steps)
     if not cycles.empty and not cyc_eta.empty:
         cycles = cycles.merge(cyc_eta, on="cycle", how="left")
@@ -180,7 +224,9 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     )
     hard = events[(events["kind"] == "hard_short") & (events["origin"] == "detector")]
     short_time = float(hard["time"].iat[0]) if len(hard) else None
-    ccd_result = ccd.ccd_analysis(steps, short_time)
+    ccd_result = ccd.ccd_analysis(
+        steps, short_time, soft_time=min(soft_found) if soft_found else None, end=end
+    )
     growth_result = _growth(steps, interrupts, short_time)
     imaging_result = _imaging(run, opt, warnings)
     summary = _summary(
@@ -324,6 +370,7 @@ def _summary(
         "duration_s": float(e["time"].iat[-1] - e["time"].iat[0]),
         "n_steps": len(steps),
         "n_cycles": len(cycles),
+        "n_incomplete_cycles": int((~cycles["complete"].astype(bool)).sum()) if len(cycles) else 0,
         "area_m2": run.area_m2,
         "electrolyte": sample.get("electrolyte"),
     }
@@ -374,6 +421,7 @@ def _summary(
                 "ccd_j_crit": ccd_result["j_crit"],
                 "ccd_j_last_pass": ccd_result["j_last_pass"],
                 "ccd_failure_mode": ccd_result["failure_mode"],
+                "ccd_j_soft_onset": ccd_result["j_soft_onset"],
             }
         )
     if "exponent" in growth_result:

@@ -191,12 +191,21 @@ def _cycles(table: pd.DataFrame, electro: pd.DataFrame, starts: np.ndarray) -> n
     return out
 
 
-def cycle_table(steps: pd.DataFrame) -> pd.DataFrame:
-    """One row per cycle (>= 1): span, plated and stripped charge (C, positive) and CE."""
+def cycle_table(steps: pd.DataFrame, cut_times: tuple[float, ...] = ()) -> pd.DataFrame:
+    """One row per cycle (>= 1): span, plated and stripped charge (C, positive), CE, complete.
+
+    ``complete`` is False when a half is missing, when a half's charge is below
+    ``TRUNCATED_FRAC`` of the median of the same half at the same current in other cycles,
+    or when one of ``cut_times`` (abort, abnormal run end, hard short, recorded outcome) falls
+    inside the cycle: such cycles say nothing about CE.
+    """
     active = steps[steps["cycle"] > 0]
     if active.empty:
         return pd.DataFrame(
-            columns=["cycle", "start_time", "end_time", "q_plate", "q_strip", "ce", "n_steps"]
+            columns=[
+                "cycle", "start_time", "end_time", "q_plate", "q_strip", "ce", "n_steps",
+                "complete",
+            ]  # fmt: skip
         )
     q = active["charge"].to_numpy()
     kind = active["type"].to_numpy()
@@ -207,6 +216,8 @@ def cycle_table(steps: pd.DataFrame) -> pd.DataFrame:
             "end_time": active["end_time"].to_numpy(),
             "q_plate": np.where(kind == "plate", -q, 0.0),
             "q_strip": np.where(kind == "strip", q, 0.0),
+            "t_plate": np.where(kind == "plate", active["duration"].to_numpy(), 0.0),
+            "t_strip": np.where(kind == "strip", active["duration"].to_numpy(), 0.0),
         }
     )
     cycles = frame.groupby("cycle", sort=True).agg(
@@ -214,10 +225,41 @@ def cycle_table(steps: pd.DataFrame) -> pd.DataFrame:
         end_time=("end_time", "max"),
         q_plate=("q_plate", "sum"),
         q_strip=("q_strip", "sum"),
+        t_plate=("t_plate", "sum"),
+        t_strip=("t_strip", "sum"),
         n_steps=("q_plate", "size"),
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         cycles["ce"] = np.where(
             cycles["q_plate"] > 0, cycles["q_strip"] / cycles["q_plate"], np.nan
         )
-    return cycles.reset_index()
+    complete = (cycles["q_plate"] > 0) & (cycles["q_strip"] > 0)
+    for half in ("plate", "strip"):
+        complete &= ~_truncated(cycles[f"q_{half}"].to_numpy(), cycles[f"t_{half}"].to_numpy())
+    for t_cut in cut_times:
+        complete &= ~((cycles["start_time"] <= t_cut) & (cycles["end_time"] >= t_cut))
+    cycles["complete"] = complete
+    return cycles.drop(columns=["t_plate", "t_strip"]).reset_index()
+
+
+#: A half cycle with less than this fraction of its counterparts' charge was cut short.
+TRUNCATED_FRAC = 0.5
+
+
+def _truncated(q: np.ndarray, dur: np.ndarray) -> np.ndarray:
+    """Per cycle: is this half's charge far below the median of halves at the same current?"""
+    out = np.zeros(q.size, dtype=bool)
+    ok = (q > 0) & (dur > 0)
+    if np.count_nonzero(ok) < 2:
+        return out
+    mean_i = q[ok] / dur[ok]
+    order = np.argsort(mean_i)
+    srt = mean_i[order]
+    level = np.empty(srt.size, dtype=np.int64)
+    level[order] = np.cumsum(np.concatenate(([False], np.diff(srt) > 0.05 * srt[1:])))
+    idx = np.flatnonzero(ok)
+    for lev in np.unique(level):
+        members = idx[level == lev]
+        if members.size >= 2:
+            out[members] = q[members] < TRUNCATED_FRAC * np.median(q[members])
+    return out
