@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -50,10 +51,22 @@ def _validate(args: argparse.Namespace) -> int:
 
         station = load_station_config(args.station)
     report = validate(protocol, station)
-    print(f"{args.protocol}: protocol {protocol.name!r} is valid (sha256 {protocol.sha256()[:12]})")
+    verdict = "is valid" if report.ok else "has problems"
+    print(
+        f"{args.protocol}: protocol {protocol.name!r} {verdict} (sha256 {protocol.sha256()[:12]})"
+    )
     for line in report.lines():
         print(f"  {line}")
     return 0 if report.ok else 1
+
+
+def _refusals(protocol, station, where: str) -> list[str]:
+    """One line per reason ``validate`` finds to refuse running ``protocol`` on ``station``."""
+    from protocols.validate import validate
+
+    return [
+        f"ssbench: error: {where}: {p} (not started)" for p in validate(protocol, station).problems
+    ]
 
 
 def _listeners(args: argparse.Namespace) -> list:
@@ -82,6 +95,10 @@ def _run(args: argparse.Namespace) -> int:
     config = load_station_config(args.station)
     text = Path(args.protocol).read_text(encoding="utf-8")
     with Station.open(config, simulate=args.sim) as station:
+        refusals = _refusals(protocol, station, args.protocol)
+        if refusals:
+            print("\n".join(refusals), file=sys.stderr)
+            return 2
         path = Path(args.out) / run_file_name(protocol)
         output = execute(protocol, text, station, path, _listeners(args), controller=interactive)
     return _report_result(output)

@@ -35,6 +35,7 @@ from protocols.program import Instr, Program, TrackState, advance, compile_proto
 from protocols.record import RecordFilter
 from protocols.safety import Supervisor, Trip
 from protocols.steps import STEP_ROLE, Ended, RecordRule
+from protocols.validate import limit_bounds, show
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ class Engine:
         self.programs = compile_protocol(protocol)
         self.area = protocol.sample.area
         self.supervisor = Supervisor(protocol.limits, self.area)
+        self._limit_bounds = limit_bounds(protocol)
         self.retries, self.retry_delay = retries, retry_delay
         self.segment = segment
         self.time_offset = time_offset
@@ -488,8 +490,21 @@ class Engine:
         apply()
         track.reapply = apply
 
+    def _guard(self, what: str, value: float) -> None:
+        """Defence in depth: a setpoint beyond the run's own limits is never commanded."""
+        bound = self._limit_bounds.get(what)
+        if bound is not None and abs(value) > bound * (1 + 1e-9):
+            raise _End("failed", f"{what} setpoint {show(what, value)} is beyond the run's limit "
+                       f"{show(what, bound)}: not commanded")  # fmt: skip
+        rng = self.protocol.limits.voltage if what == "voltage" else None
+        lo, hi = (rng.min, rng.max) if rng is not None else (None, None)
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise _End("failed", f"voltage setpoint {show(what, value)} is outside the run's "
+                       f"limits: not commanded")  # fmt: skip
+
     def _galv_args(self, step) -> tuple[float, float]:
         current = step_current(step, self.area)
+        self._guard("current", current)
         limit = (
             step.voltage_limit if step.voltage_limit is not None else self._default_voltage_limit()
         )
@@ -515,6 +530,7 @@ class Engine:
         limit = (
             step.current_limit if step.current_limit is not None else self.protocol.limits.current
         )
+        self._guard("voltage", step.voltage)
         self._source(track, "set_voltage", step.voltage, limit)
         fired = yield from self._wait_end(track)
         self._stop_buffered()
@@ -548,6 +564,7 @@ class Engine:
         yield
 
     def _pressure_command(self, pressure: float, rate: float | None) -> None:
+        self._guard("pressure", pressure)
         self._call("pressure_rig", "set_pressure", pressure, rate)
         self._pressure_setpoint = pressure
         self._pressure_commanded_at = self.now()
@@ -595,6 +612,7 @@ class Engine:
         return (yield from self._wait_end(track))
 
     def _do_set_temperature(self, track: _Track, step) -> Gen:
+        self._guard("temperature", step.temperature)
         self._call("thermal", "set_temperature", step.temperature)
         self._temperature_setpoint = step.temperature
         commanded = self.now()
@@ -621,6 +639,8 @@ class Engine:
         yield
 
     def _do_bias_hold(self, track: _Track, step) -> Gen:
+        self._guard("bias", step.voltage)
+
         def apply() -> None:
             self._call("bias_holder", "set_bias", step.voltage, step.current_limit)
 
@@ -629,6 +649,8 @@ class Engine:
         return (yield from self._wait_end(track))
 
     def _do_bias_pulse_train(self, track: _Track, step) -> Gen:
+        for level in (step.high, step.low):
+            self._guard("bias", level)
         for _ in range(step.count):
             for level, duration in ((step.high, step.high_time), (step.low, step.low_time)):
                 self._call("bias_holder", "set_bias", level, step.current_limit)

@@ -111,7 +111,7 @@ def _setpoints(ins: Instr, area: float | None) -> Iterator[tuple[str, float]]:
         yield "temperature", step.temperature
 
 
-def _limit_bounds(protocol: Protocol) -> dict[str, float]:
+def limit_bounds(protocol: Protocol) -> dict[str, float]:
     """Upper bounds on |setpoint| implied by the protocol's own safety limits."""
     lim = protocol.limits
     bounds: dict[str, float] = {}
@@ -130,7 +130,29 @@ def _limit_bounds(protocol: Protocol) -> dict[str, float]:
     return bounds
 
 
-def _show(what: str, value: float) -> str:
+def _max_sampling_rate(station: Any) -> tuple[str, float] | None:
+    """(potentiostat name, highest buffered sampling rate) when the station tells it: a 2450
+    takes one reading per aperture, NPLC / line frequency (a connected instrument reports both;
+    a station file gives NPLC only, so the faster 60 Hz mains is assumed)."""
+    instruments = getattr(station, "instruments", {})
+    for name, inst in instruments.items():
+        if getattr(inst, "role", None) != "potentiostat":
+            continue
+        if hasattr(inst, "settings_snapshot"):  # an opened instrument
+            snap = inst.settings_snapshot()
+            if "nplc" in snap and "line_frequency" in snap:
+                return name, float(snap["line_frequency"]) / float(snap["nplc"])
+        elif getattr(inst, "driver", "") == "keithley2450":
+            try:
+                nplc = parse_quantity(inst.settings.get("nplc", 1.0), "dimensionless", "nplc")
+            except UnitError:
+                return None  # reported where the driver checks its settings
+            return name, 60.0 / nplc
+    return None
+
+
+def show(what: str, value: float) -> str:
+    """``value`` (SI) of the quantity ``what`` in the unit a bench user reads, e.g. "50 mA"."""
     kind, unit = _DISPLAY[what]
     return format_quantity(value, kind, unit)
 
@@ -139,9 +161,13 @@ def validate(protocol: Protocol, station: Any | None = None) -> ValidationReport
     """Estimate and check ``protocol``; with ``station`` (Station or StationConfig) also roles and ranges."""
     programs = compile_protocol(protocol)
     report = ValidationReport(estimate(protocol))
-    own = _limit_bounds(protocol)
+    own = limit_bounds(protocol)
     names, ranges = _station_parts(station, report.problems) if station is not None else ({}, {})
     missing: set[str] = set()
+    fastest = _max_sampling_rate(station) if station is not None else None
+    if fastest is not None and protocol.sampling.rate > fastest[1] * (1 + 1e-9):
+        report.problems.append(f"sampling.rate {protocol.sampling.rate:g} Hz is beyond what "
+                               f"{fastest[0]!r} can sample ({fastest[1]:g} Hz)")  # fmt: skip
     for program in programs.values():
         for ins in program.steps():
             role = STEP_ROLE[ins.step.type]
@@ -155,10 +181,10 @@ def validate(protocol: Protocol, station: Any | None = None) -> ValidationReport
                 report.problems.append(f"{ins.name}: needs a {role}, and the station has none")
             for what, value in _setpoints(ins, protocol.sample.area):
                 if what in own and value > own[what] * (1 + 1e-9):
-                    report.problems.append(f"{ins.name}: {what} {_show(what, value)} is beyond the protocol's "
-                                           f"safety limit {_show(what, own[what])} (would trip at once)")  # fmt: skip
+                    report.problems.append(f"{ins.name}: {what} {show(what, value)} is beyond the protocol's "
+                                           f"safety limit {show(what, own[what])} (would trip at once)")  # fmt: skip
                 bound = ranges.get(role or "", {}).get(what)
                 if bound is not None and value > bound * (1 + 1e-9):
-                    report.problems.append(f"{ins.name}: {what} {_show(what, value)} is beyond the "
-                                           f"{names[role]!r} range {_show(what, bound)}")  # fmt: skip
+                    report.problems.append(f"{ins.name}: {what} {show(what, value)} is beyond the "
+                                           f"{names[role]!r} range {show(what, bound)}")  # fmt: skip
     return report

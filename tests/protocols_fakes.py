@@ -199,8 +199,9 @@ class FakePressureRig(_Faulty, PressureRig):
 
 class FakeBiasHolder(_Faulty, BiasHolder):
     def __init__(self, clock: Clock, name: str = "holder", resistance: float = 1e9,
-                 contact_after: int = 3) -> None:  # fmt: skip
+                 contact_after: int = 3, overshoot: float = 1.0) -> None:  # fmt: skip
         super().__init__(name)
+        self.overshoot = overshoot  # read bias / set bias: a source that overshoots its setpoint
         self._init_faults()
         self.clock = clock
         self.voltage = 0.0
@@ -224,7 +225,8 @@ class FakeBiasHolder(_Faulty, BiasHolder):
 
     def read(self) -> BiasReading:
         self._hit("read")
-        return BiasReading(self.voltage, self.voltage / self.resistance)
+        v = self.voltage * self.overshoot
+        return BiasReading(v, v / self.resistance)
 
     def position(self) -> tuple[float, float, float]:
         return (0.0, 0.0, self.z)
@@ -246,9 +248,10 @@ class FakeBiasHolder(_Faulty, BiasHolder):
 
 
 class FakeThermal(_Faulty, ThermalController):
-    def __init__(self, name: str = "oven", start: float = 298.15) -> None:
+    def __init__(self, name: str = "oven", start: float = 298.15, gain: float = 0.5) -> None:
         super().__init__(name)
         self._init_faults()
+        self.gain = gain  # fraction of the error closed per read; > 1 overshoots
         self.temperature = start
         self.setpoint = start
 
@@ -258,7 +261,7 @@ class FakeThermal(_Faulty, ThermalController):
 
     def read_temperature(self) -> float:
         self._hit("read_temperature")
-        self.temperature += 0.5 * (self.setpoint - self.temperature)
+        self.temperature += self.gain * (self.setpoint - self.temperature)
         return self.temperature
 
     @property

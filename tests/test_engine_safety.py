@@ -36,7 +36,7 @@ def trip_of(result):
         ),
         (
             "{voltage: {max: 1 V}, current_density: 0.5 mA/cm2}",
-            "{type: galvanostatic, current: 1 mA, end: [{time: 10 s}]}",
+            "{type: galvanostatic, current: 0.4 mA, end: [{time: 10 s}]}",
             "current_density",
         ),
         (
@@ -52,7 +52,8 @@ def trip_of(result):
     ],
 )
 def test_electro_limits_trip(limits, step, quantity):
-    cell = spike(3.0, 0.9) if quantity is None else None
+    surge = FakeCell(script=lambda t, v, i: (v, np.where(t >= 3.0, 2.5 * i, i)))  # I overshoots
+    cell = {None: spike(3.0, 0.9), "current_density": surge}.get(quantity)
     result, col, st = run_yaml(
         f"limits: {limits}\nsteps: [{step}]",
         FakeStation.full(cell),
@@ -73,28 +74,37 @@ def test_trip_time_of_charge_limit():
     assert trip_of(result).time == pytest.approx(1.0, abs=0.11)
 
 
-def test_pressure_temperature_and_bias_limits_trip():
+def overshooting() -> FakeStation:
+    """Rig, oven and holder that overshoot their setpoints by half (setpoints are in limits)."""
     station = FakeStation.full()
+    station.pressure_rig.gain = 1.5
+    station.thermal.gain = 1.5
+    station.bias_holder.overshoot = 1.5
+    return station
+
+
+def test_pressure_temperature_and_bias_limits_trip():
     result, _, st = run_yaml(
-        "limits: {pressure: {max: 6 MPa}}\nsteps: [{type: set_pressure, pressure: 8 MPa}]",
-        station,
+        "limits: {pressure: {max: 6 MPa}}\nsteps: [{type: set_pressure, pressure: 5 MPa}]",
+        overshooting(),
         head="name: s\n",
     )
     assert trip_of(result).quantity == "pressure"
     assert st.pressure_rig.holding and not st.pressure_rig.released
 
-    result, _, st = run_yaml("limits: {pressure: {max: 6 MPa}, on_trip_pressure: release}\nsteps: [{type: set_pressure, pressure: 8 MPa}]",
-                             head="name: s\n")  # fmt: skip
+    result, _, st = run_yaml("limits: {pressure: {max: 6 MPa}, on_trip_pressure: release}\nsteps: [{type: set_pressure, pressure: 5 MPa}]",
+                             overshooting(), head="name: s\n")  # fmt: skip
     assert st.pressure_rig.released
 
     result, _, _ = run_yaml(
-        "limits: {temperature: {max: 50 degC}}\nsteps: [{type: set_temperature, temperature: 60 degC}]",
+        "limits: {temperature: {max: 50 degC}}\nsteps: [{type: set_temperature, temperature: 45 degC}]",
+        overshooting(),
         head="name: s\n",
     )
     assert trip_of(result).quantity == "temperature"
 
-    result, _, st = run_yaml("limits: {bias: 5 V}\nsteps: [{type: bias_hold, voltage: 10 V, current_limit: 1 uA, end: [{time: 5 s}]}]",
-                             head="name: s\n")  # fmt: skip
+    result, _, st = run_yaml("limits: {bias: 5 V}\nsteps: [{type: bias_hold, voltage: 4 V, current_limit: 1 uA, end: [{time: 5 s}]}]",
+                             overshooting(), head="name: s\n")  # fmt: skip
     assert trip_of(result).quantity == "bias"
     assert st.bias_holder.voltage == 0.0
 
@@ -116,9 +126,9 @@ def test_trip_between_steps_and_on_other_tracks():
     limits: {voltage: {max: 1 V}, pressure: {max: 3 MPa}}
     tracks:
       echem: [{type: galvanostatic, current: 1 mA, end: [{time: 60 s}]}]
-      press: [{type: pressure_ramp, to: 5 MPa, rate: 0.5 MPa/s}]
+      press: [{type: pressure_ramp, to: 2.5 MPa, rate: 0.5 MPa/s}]
     """
-    result, col, st = run_yaml(body, head="name: s\n")
+    result, col, st = run_yaml(body, overshooting(), head="name: s\n")
     assert trip_of(result).quantity == "pressure"
     assert st.potentiostat.mode == "off"
     assert col.events[-1].data["status"] == "tripped"
@@ -152,3 +162,28 @@ def test_step_charge_counts_from_the_step_start():
     t = np.arange(1, 21) * 0.1  # first reading one interval after the start, as on the 2450
     trip = sup.electro(t, np.zeros(20), np.full(20, 1e-3))
     assert trip.quantity == "charge" and trip.time == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("limits", "step", "fragment"),
+    [
+        ("{voltage: {max: 1 V}, current_density: 1 mA/cm2}", "{type: galvanostatic, current_density: 50 mA/cm2, end: [{time: 10 s}]}",
+         "current setpoint 50 mA is beyond the run's limit 1 mA"),
+        ("{voltage: {min: -1 V, max: 1 V}}", "{type: potentiostatic, voltage: 1.5 V, current_limit: 1 mA, end: [{time: 10 s}]}",
+         "voltage setpoint 1.5 V is outside"),
+        ("{pressure: {max: 6 MPa}}", "{type: set_pressure, pressure: 8 MPa}",
+         "pressure setpoint 8 MPa is beyond the run's limit 6 MPa"),
+        ("{temperature: {max: 50 degC}}", "{type: set_temperature, temperature: 60 degC}",
+         "temperature setpoint 60 degC"),
+        ("{bias: 5 V}", "{type: bias_hold, voltage: 10 V, current_limit: 1 uA, end: [{time: 5 s}]}",
+         "bias setpoint 10 V"),
+    ],
+)  # fmt: skip
+def test_setpoint_beyond_the_limits_is_never_commanded(limits, step, fragment):
+    """Defence in depth: even past ``validate``, the engine refuses a setpoint beyond the limits."""
+    station = FakeStation.full()
+    result, _, st = run_yaml(f"limits: {limits}\nsteps: [{step}]", station,
+                             head="name: s\nsample: {area: 1 cm2}\n")  # fmt: skip
+    assert result.status == "failed" and fragment in result.reason, result.reason
+    assert st.potentiostat.mode != "current" and st.pressure_rig.target == 0.0
+    assert st.thermal.setpoint == 298.15 and st.bias_holder.voltage == 0.0

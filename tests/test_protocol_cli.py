@@ -1,0 +1,50 @@
+"""`ssbench run` / `resume` refuse up front what `validate` finds, and never leave a file then."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daq.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_STATION = ROOT / "examples" / "stations" / "sim.yaml"
+HEAD = """\
+name: refused
+sample: {area: 1 cm2}
+sampling: {rate: %s}
+limits: {voltage: {min: -1 V, max: 1 V}, current_density: 1 mA/cm2, pressure: {max: 600 MPa}}
+steps:
+"""
+
+
+@pytest.mark.parametrize(
+    ("rate", "step", "fragment"),
+    [
+        ("2 Hz", "{type: galvanostatic, current_density: 50 mA/cm2, end: [{time: 10 s}]}",
+         "current 50 mA is beyond the protocol's safety limit 1 mA"),
+        ("2 kHz", "{type: rest, end: [{time: 10 s}]}", "sampling.rate 2000 Hz is beyond what 'cell'"),
+        ("2 Hz", "{type: set_pressure, pressure: 500 MPa}", "pressure 500 MPa is beyond the 'press' range"),
+        ("2 Hz", "{type: set_temperature, temperature: 60 degC}", "needs a thermal, and the station has none"),
+    ],
+)  # fmt: skip
+def test_run_refuses_what_validate_finds_before_any_file(tmp_path, capsys, rate, step, fragment):
+    proto = tmp_path / "p.yaml"
+    proto.write_text(HEAD % rate + f"  - {step}\n", encoding="utf-8")
+    runs = tmp_path / "runs"
+    code = main(["run", str(proto), "--station", str(SIM_STATION), "--sim", "--out", str(runs)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert fragment in err and "Traceback" not in err
+    assert err.count("\n") == 1, err
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_tem_sequence_on_the_cell_station_is_refused_up_front(tmp_path, capsys):
+    proto = ROOT / "examples" / "protocols" / "tem_sequence.yaml"
+    runs = tmp_path / "runs"
+    code = main(["run", str(proto), "--station", str(SIM_STATION), "--sim", "--out", str(runs)])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs a bias_holder" in err and "needs a frame_source" in err
+    assert not runs.exists()
