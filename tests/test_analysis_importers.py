@@ -45,6 +45,22 @@ def test_biologic_mpt_with_decimal_commas_and_header_area(tmp_path):
     np.testing.assert_allclose(e["current_density"], I_MA * 1e-3 / 1e-4)
 
 
+def test_biologic_cycles_numbered_from_zero_keep_the_first_cycle(tmp_path):
+    text = _mpt(tmp_path).read_bytes().decode("latin-1").splitlines()
+    rows = []
+    for c in range(4):  # four plate/strip cycles, EC-Lab cycle numbers 0..3
+        for line in text[6:]:
+            f = line.split("\t")
+            f[7] = f"{float(f[7].replace(',', '.')) + 40 * c:.3f}".replace(".", ",")
+            f[11] = str(c)
+            rows.append("\t".join(f))
+    path = tmp_path / "four.mpt"
+    path.write_bytes("\n".join(text[:6] + rows).encode("latin-1"))
+    res = analyze_run(import_file(path, area_m2=None))
+    assert res.summary["n_cycles"] == 4
+    assert res.summary["ce_mean"] == pytest.approx(1.0, abs=0.06)
+
+
 def test_biologic_without_area_needs_area(tmp_path):
     with pytest.raises(AnalysisError, match="--area"):
         import_file(_mpt(tmp_path, area_line=False), area_m2=None)

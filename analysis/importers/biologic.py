@@ -1,6 +1,7 @@
 """BioLogic EC-Lab text exports (``.mpt``): header block, tab-separated table, decimal commas.
 
-EC-Lab's sign is ours already (I > 0 oxidation at the working electrode). The header may give
+EC-Lab numbers cycles from 0; they are shifted to start at 1 (our cycle 0 holds only leading
+rests), so the first cycle is not dropped. EC-Lab's sign is ours already (I > 0 oxidation at the working electrode). The header may give
 the electrode area ("Electrode surface area : 1.000 cm²"), used when the user gives none.
 """
 
@@ -66,6 +67,8 @@ def read_mpt(path: Path, *, invert_current: bool = False) -> tuple[pd.DataFrame,
     electro = apply_map(
         table, BIOLOGIC_MAP, where, header_lines=n_header, invert_current=invert_current
     )
+    if "cycle" in electro.columns:  # EC-Lab counts cycles from 0; ours start at 1 (0 = lead-in)
+        electro["cycle"] = electro["cycle"] - electro["cycle"].min() + 1
     facts: dict = {}
     am = _AREA.search("\n".join(lines[:n_header]))
     if am:
