@@ -1,7 +1,8 @@
 """Command-line companions of a run: a progress bar and Ctrl-C handling.
 
 First Ctrl-C: a deferred pause and a prompt (``r`` resume, ``s`` stop after the current step,
-``a`` abort). Second Ctrl-C: abort (safe state, data kept). Never an undefined state.
+``a`` abort). Second Ctrl-C: abort (safe state, data kept). SIGTERM and SIGHUP (a ``kill``, a
+closed terminal or ssh session) abort the same way. Never an undefined state.
 """
 
 from __future__ import annotations
@@ -78,11 +79,18 @@ def interactive(engine: Engine, stdin: TextIO = sys.stdin) -> Iterator[Engine]:
         else:
             engine.abort()
 
+    def on_terminate(signum, frame) -> None:
+        engine.abort(f"aborted by {signal.Signals(signum).name}")
+
     if threading.current_thread() is not threading.main_thread():
         yield engine
         return
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    handlers = {signal.SIGINT: on_sigint, signal.SIGTERM: on_terminate}
+    if hasattr(signal, "SIGHUP"):  # POSIX: the terminal closed
+        handlers[signal.SIGHUP] = on_terminate
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     try:
         yield engine
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

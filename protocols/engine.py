@@ -218,6 +218,7 @@ class Engine:
                        if STEP_ROLE[i.step.type]}  # fmt: skip
         self._record = RecordFilter()
         self._requests: deque[str] = deque()  # appended from any thread or a signal handler
+        self._abort_reason = "aborted by the operator"
         self._paused = False
         self._pause_kind: str | None = None
         self._pause_t = 0.0
@@ -252,8 +253,9 @@ class Engine:
     def resume(self) -> None:
         self._request("resume")
 
-    def abort(self) -> None:
-        """Safe state now, keep the data, end as ``aborted``."""
+    def abort(self, reason: str = "aborted by the operator") -> None:
+        """Safe state now, keep the data, end as ``aborted`` (``reason`` goes to the event log)."""
+        self._abort_reason = reason
         self._request("abort")
 
     def stop(self) -> None:
@@ -863,8 +865,8 @@ class Engine:
         while self._requests:
             what = self._requests.popleft()
             if what == "abort":
-                self._event("abort", "aborted by the operator")
-                raise _End("aborted", "aborted by the operator")
+                self._event("abort", self._abort_reason)
+                raise _End("aborted", self._abort_reason)
             if what == "stop" and not self._stopping:
                 self._stopping = True
                 self._event("stop", "stop requested: finishing the current step(s)")

@@ -1,0 +1,63 @@
+"""SIGTERM / SIGHUP during `ssbench run` abort like a second Ctrl-C: safe state, `aborted`."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from daq.runfile import RunReader
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_STATION = ROOT / "examples" / "stations" / "sim.yaml"
+CYCLING = """\
+name: signal cycling
+sample: {area: 1 cm2, electrolyte: LLZO, electrodes: Li|LLZO|Li, thickness: 1 mm}
+sampling: {rate: 2 Hz}
+limits: {voltage: {min: -1 V, max: 1 V}, current_density: 1 mA/cm2}
+steps:
+  - {type: set_pressure, pressure: 5 MPa, timeout: 10 min}
+  - type: plating_stripping
+    current_density: 0.2 mA/cm2
+    half_cycle_time: 10 min
+    cycles: 20
+"""
+
+
+def start_run(tmp_path: Path, text: str = CYCLING) -> tuple[subprocess.Popen, Path]:
+    """``ssbench run --sim`` in a child process; returns once the engine runs and records."""
+    proto = tmp_path / "p.yaml"
+    proto.write_text(text, encoding="utf-8")
+    runs = tmp_path / "runs"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "daq.cli", "run", str(proto), "--station", str(SIM_STATION),
+         "--sim", "--out", str(runs)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not list(runs.glob("*.h5")):
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "no run file"
+        time.sleep(0.1)
+    time.sleep(2.0)  # past station opening: the engine (and its signal handlers) runs
+    return child, next(runs.glob("*.h5"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_terminating_signals_abort_to_the_safe_state(tmp_path, signum):
+    child, path = start_run(tmp_path)
+    child.send_signal(signum)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 1, err[-500:]
+    assert "Traceback" not in err
+    assert f"status: aborted (aborted by {signal.Signals(signum).name})" in out
+    with RunReader(path) as reader:
+        assert reader.status == "aborted"
+        kinds = list(reader.events()["kind"])
+        assert len(reader.stream("electro")) > 0
+    assert "abort" in kinds and "safe_state_failed" not in kinds
+    assert kinds[-1] == "run_end"
