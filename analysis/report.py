@@ -52,6 +52,25 @@ def _table(df: pd.DataFrame, max_rows: int = 40) -> str:
     return f"{note}<table><tr>{head}</tr>{rows}</table>"
 
 
+def _ccd_lines(result: dict) -> str:
+    """J_crit (failure), the first soft short's J and the last level passed, in both units."""
+    unit = result["unit"]
+
+    def show(value: float) -> str:
+        if math.isnan(value):
+            return "not reached"
+        if unit == "mean_j":
+            return f"{value:.4g} A/m² ({value / 10:.4g} mA/cm²)"
+        return f"{value:.4g} A (area unknown)"
+
+    rows = (
+        (f"J_crit ({result['failure_mode']})", result["j_crit"]),
+        ("first soft short at J", result["j_soft_onset"]),
+        ("last level passed", result["j_last_pass"]),
+    )
+    return "<ul>" + "".join(f"<li>{html.escape(k)}: {show(v)}</li>" for k, v in rows) + "</ul>"
+
+
 def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
     """Write report.html, figures and steps/cycles/events CSVs into ``folder``; return the HTML path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -75,7 +94,7 @@ def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
     )
     ccd = ""
     if res.ccd:
-        ccd = "<h2>CCD</h2>" + _table(pd.DataFrame(res.ccd["levels"]))
+        ccd = "<h2>CCD</h2>" + _ccd_lines(res.ccd) + _table(pd.DataFrame(res.ccd["levels"]))
     if not res.steps.empty:
         ccd += "<h2>Overpotential against current density (SI: A/m², V, Ω m²)</h2>"
         ccd += _table(overpotential.by_current_density(res.steps))

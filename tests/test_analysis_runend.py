@@ -78,3 +78,19 @@ def test_truncated_last_half_cycle_is_left_out_of_ce(tmp_path):
     s2 = analyze_run(load_run(_write(tmp_path, cut, name="c.h5"))).summary
     assert s2["ce_mean"] == pytest.approx(0.98, abs=2e-3)
     assert s2["n_incomplete_cycles"] == 1
+
+
+def test_soft_short_onset_reported_beside_j_crit(tmp_path):
+    from analysis.report import write_report
+
+    run, _ = synthetic_run(
+        SynthSpec(j=RAMP, half_s=600, noise_v=1e-5, soft_times=[2 * 2 * 600 + 300.0],
+                  short_time=SHORT_T)
+    )  # fmt: skip
+    res = analyze_run(run)
+    assert res.ccd["j_soft_onset"] == pytest.approx(2.0)
+    assert res.ccd["j_crit"] == pytest.approx(8.0)
+    assert res.summary["ccd_j_soft_onset"] == pytest.approx(2.0)
+    text = write_report(run, res, tmp_path / "rep").read_text(encoding="utf-8")
+    assert "first soft short at J: 2 A/m² (0.2 mA/cm²)" in text
+    assert "J_crit (short): 8 A/m² (0.8 mA/cm²)" in text
