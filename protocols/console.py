@@ -21,7 +21,7 @@ from protocols.estimate import hms
 PROMPT = (
     "paused at the next safe point: [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
 )
-_SHOWN_EVENTS = {"limit_trip", "outcome", "detector", "fault", "retry", "pause", "resume", "abort",
+_SHOWN_EVENTS = {"limit_trip", "outcome", "detector", "fault", "retry", "pause", "resume", "abort", "restore",
                  "stop", "timeout", "safe_state_failed", "current_interrupt", "approach"}  # fmt: skip
 
 

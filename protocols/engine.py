@@ -181,6 +181,8 @@ class Engine:
         retries: int = 3,
         retry_delay: float = 0.05,
         progress_period: float = 1.0,
+        restore: dict[str, float] | None = None,
+        restore_timeout: float = 1800.0,
     ) -> None:
         self.protocol = protocol
         self.station = station
@@ -210,6 +212,8 @@ class Engine:
             )
             for name, program in self.programs.items()
         }
+        self._restore = dict(restore or {})
+        self._restore_timeout = restore_timeout
         self._finished_on_resume = {n for n, s in (resume or {}).items() if s.get("done")}
         self._next_step = first_step
         self.signals: dict[str, float] = dict(signals or {})
@@ -309,12 +313,44 @@ class Engine:
     def _main(self) -> None:
         self._event("segment_start", f"segment {self.segment} of {self.protocol.name!r}",
                     data={"segment": self.segment, "sha256": self.protocol.sha256()})  # fmt: skip
+        self._restore_setpoints()
         self._begin()
         start, k = self.clock.now(), 0
         while not all(t.done for t in self.tracks.values()):
             self._cycle()
             k += 1
             self.clock.sleep_until(start + k * self.tick)  # a grid: no drift over days
+
+    def _restore_setpoints(self) -> None:
+        """On resume: drive back to the pressure and temperature the run held, and wait until
+        they are reached, before any step continues (a restarted process starts unloaded)."""
+        ready: list[Callable[[], bool]] = []
+        if "pressure" in self._restore and getattr(self.station, "pressure_rig", None) is not None:
+            self._pressure_command(self._restore["pressure"], None)
+            ready.append(self._settled)
+        if "temperature" in self._restore and getattr(self.station, "thermal", None) is not None:
+            self._guard("temperature", self._restore["temperature"])
+            self._call("thermal", "set_temperature", self._restore["temperature"])
+            self._temperature_setpoint = self._restore["temperature"]
+            commanded = self.now()
+            ready.append(
+                lambda: self._last_slow_poll > commanded and bool(self._call("thermal", "stable"))
+            )
+        if not ready:
+            return
+        shown = ", ".join(f"{k} {show(k, v)}" for k, v in self._restore.items())
+        self._event("restore", f"restoring {shown} before continuing", data=dict(self._restore))
+        start, k = self.clock.now(), 0
+        while not all(r() for r in ready):
+            if self.clock.now() - start > self._restore_timeout:
+                raise _End(
+                    "failed", f"could not restore {shown} within {self._restore_timeout:g} s"
+                )
+            self._acquire()
+            self._handle_requests()
+            k += 1
+            self.clock.sleep_until(start + k * self.tick)
+        self._event("restore", f"restored {shown}", data=dict(self._restore))
 
     def _begin(self) -> None:
         for track in self.tracks.values():

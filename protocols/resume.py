@@ -2,7 +2,8 @@
 
 The engine logs every ``step_end`` with the track's program state (next pc, loop and goto
 counters, cycle). Resuming reads the last such state per track, the signals already sent,
-the next step number, the next segment and the time already on the file's clock.
+the next step number, the next segment, the time already on the file's clock and the stack
+pressure and temperature the run held (restored before any step continues).
 """
 
 from __future__ import annotations
@@ -30,6 +31,25 @@ class ResumePoint:
     segment: int = 1
     time_offset: float = 0.0
     previous_status: str = ""
+    setpoints: dict[str, float] = field(default_factory=dict)
+
+
+#: stream holding each held setpoint the engine restores before continuing a run
+SETPOINT_STREAMS = {"pressure": "pressure", "temperature": "thermal"}
+
+
+def held_setpoints(reader: RunReader) -> dict[str, float]:
+    """The last commanded stack pressure and temperature (SI) recorded in the run, if any."""
+    held: dict[str, float] = {}
+    for what, stream in SETPOINT_STREAMS.items():
+        if stream not in reader.stream_names:
+            continue
+        n = reader.stream_length(stream)
+        if n:
+            value = float(reader.stream(stream, n - 1, n)["setpoint"].iloc[0])
+            if value == value:  # NaN: nothing was commanded
+                held[what] = value
+    return held
 
 
 def _data(message: str) -> dict[str, Any]:
@@ -75,4 +95,5 @@ def resume_point(reader: RunReader) -> ResumePoint:
         segment=max(segments, 1),
         time_offset=last_time,
         previous_status=reader.status,
+        setpoints=held_setpoints(reader),
     )

@@ -98,6 +98,7 @@ def resume(
             signals=point.signals,
             first_step=point.first_step,
             segment=point.segment,
+            restore=point.setpoints,
             time_offset=point.time_offset + 1.0 / protocol.sampling.rate,
         )
     except BaseException as exc:

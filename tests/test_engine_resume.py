@@ -128,3 +128,63 @@ def test_resume_after_sigkill_continues_after_the_last_completed_step(tmp_path):
     assert list(events["kind"]).count("segment_start") == 2
     assert set(electro["segment"]) == {0, 1}
     assert np.all(np.diff(electro["time"]) > 0)  # the resumed segment continues the clock
+
+
+HELD = """\
+name: held pressure
+sample: {area: 1 cm2, electrolyte: LLZO}
+limits: {voltage: {min: -1 V, max: 1 V}}
+steps:
+  - {type: set_pressure, pressure: 5 MPa}
+  - type: loop
+    count: 20
+    steps:
+      - {type: galvanostatic, current_density: 0.1 mA/cm2, end: [{time: 5 s}]}
+      - {type: galvanostatic, current_density: -0.1 mA/cm2, end: [{time: 5 s}]}
+"""
+
+
+def _killed_run(tmp_path: Path, text: str, step_ends: int) -> Path:
+    """Run ``text`` on fakes in a child process and SIGKILL it after ``step_ends`` step ends."""
+    proto = tmp_path / "p.yaml"
+    proto.write_text(text)
+    path = tmp_path / "killed.h5"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(Path.cwd())]),
+    }
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(proto), str(path), "10"], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if path.exists() and len(_step_ends(_events(path))) >= step_ends:
+                    break
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(0.1)
+        else:
+            pytest.fail("the child run never got going")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    return path
+
+
+@pytest.mark.parametrize(("text", "pressure"), [(HELD, 5e6), (PROTOCOL, 2e6)])
+def test_resume_restores_the_held_stack_pressure_before_continuing(tmp_path, text, pressure):
+    """A restarted rig starts unloaded: resume drives back to the held pressure first."""
+    path = _killed_run(tmp_path, text, 3)
+    clock = VirtualClock()
+    rig = FakePressureRig()
+    out = resume(path, FakeStation(clock, FakePotentiostat(clock), rig), detectors=False)
+    assert out.result.status == "success", out.result.reason
+    with RunReader(path) as reader:
+        p = reader.stream("pressure")
+        electro = reader.stream("electro")
+    p1, e1 = p[p["segment"] == 1], electro[electro["segment"] == 1]
+    assert np.allclose(p1["setpoint"], pressure)
+    # every current sample of the resumed segment is taken under the held pressure
+    at_first_sample = p1[p1["time"] <= e1["time"].iloc[0]]["pressure"].iloc[-1]
+    assert at_first_sample == pytest.approx(pressure, rel=0.02)
+    assert p1["pressure"].iloc[-1] == pytest.approx(pressure, rel=0.02)
