@@ -6,6 +6,7 @@ both use the same code *and* the same settings for a given cell.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from analysis.detect import ShortDetector, VoidOnsetDetector
@@ -21,7 +22,8 @@ def strip_sign_for(sample: dict[str, Any]) -> int:
     Li is used up — so that is no void; symmetric cells are watched in both directions.
     """
     text = f"{sample.get('electrodes', '')} {sample.get('cell', '')}".lower()
-    return -1 if ("cu" in text.replace("|", " ").split() or "anode" in text) else 0
+    tokens = re.split(r"[^a-z0-9]+", text)  # "Li|LLZO|Cu", "Li/LLZO/Cu", "Li-LLZO-Cu", ...
+    return -1 if ("cu" in tokens or "anode" in tokens) else 0
 
 
 def is_reactive(sample: dict[str, Any]) -> bool:

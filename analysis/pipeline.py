@@ -151,6 +151,38 @@ def run_end(run: RunData) -> ccd.RunEnd:
     return ccd.RunEnd(outcome, truncated_at, aborted=bool(len(aborts)) or status == "aborted")
 
 
+def _cell_description(run: RunData, steps: pd.DataFrame, warnings: list[str]) -> dict[str, Any]:
+    """Sample metadata for the detectors, with the cell type filled in when the sample omits it.
+
+    An anode-free (Li|Cu) cell's strips end by Li depletion — an expected rise, no void — so the
+    void watch must know the cell: from the sample's ``electrodes``, else the simulated station's
+    ``cell``, else the data: plating first and every strip ending below the charge just plated.
+    """
+    sample = {**(run.metadata.get("sample") or {}), "area_m2": run.area_m2}
+    if sample.get("electrodes") or sample.get("cell"):
+        return sample
+    sim = ((run.metadata.get("station") or {}).get("station_file") or {}).get("simulation") or {}
+    if sim.get("cell"):
+        return {**sample, "cell": str(sim["cell"])}
+    active = steps[steps["type"] != "rest"]
+    kinds = active["type"].to_numpy()
+    q = active["charge"].abs().to_numpy()
+    strips = np.flatnonzero(kinds[1:] == "strip") + 1
+    if (
+        kinds.size >= 2
+        and kinds[0] == "plate"
+        and strips.size
+        and np.all(kinds[strips - 1] == "plate")
+        and np.all(q[strips] < 0.995 * q[strips - 1])
+    ):
+        warnings.append(
+            "sample electrodes unknown; every strip ends below the charge just plated, so the "
+            "cell is taken as anode-free (Li|Cu): end-of-strip rises are not voids"
+        )
+        return {**sample, "cell": "anode_free"}
+    return sample
+
+
 def _sign_warning(steps: pd.DataFrame) -> list[str]:
     """Warn when polarisation opposes the current in a Li-referenced cell (reversed sign)."""
     cc = steps[(steps["mode"] == "cc") & steps["eta_plateau"].notna()]
@@ -184,7 +216,7 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     warnings += _sign_warning(steps)
     i_abs_tol = segment.rest_tolerance(e["current"].to_numpy(dtype=float), opt.rest_tol)
     void_det, short_det = live.detectors_for(
-        {**(run.metadata.get("sample") or {}), "area_m2": area},
+        _cell_description(run, steps, warnings),
         rest_current=max(i_abs_tol, 1e-15),
         strip_sign=opt.strip_sign,
         void=opt.void,
