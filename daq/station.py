@@ -24,11 +24,19 @@ import os
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from daq.clock import Clock, RealClock, VirtualClock
 from daq.units import Quantity
-from daq.yamlconfig import ConfigError, load_yaml, parse_yaml, validate
+from daq.yamlconfig import ConfigError, Key, line_of, load_yaml, parse_yaml, validate
 from drivers import registry
 from drivers.roles import (
     BiasHolder,
@@ -39,6 +47,7 @@ from drivers.roles import (
     Role,
     ThermalController,
 )
+from drivers.settings import check_settings
 
 log = logging.getLogger(__name__)
 _LOOKS_LIKE_QUANTITY = re.compile(r"^\s*[-+]?(\d|\.\d)")
@@ -94,6 +103,8 @@ class StationConfig(BaseModel):
     name: str
     instruments: dict[str, InstrumentConfig]
     simulation: dict[str, Any] = Field(default_factory=dict)
+    _source: str = PrivateAttr(default="<station>")
+    _lines: dict[Key, int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_per_role(self) -> StationConfig:
@@ -113,17 +124,78 @@ class StationConfig(BaseModel):
     def simulated(self) -> bool:
         return any(inst.simulated for inst in self.instruments.values())
 
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def locate(self, loc: Key, message: str, value: Any = None) -> str:
+        """``file:line: field.path: message (got value)``, like every station-file error."""
+        line = line_of(self._lines, loc)
+        where = f"{self._source}:{line}" if line else self._source
+        got = "" if value is None or isinstance(value, dict | list) else f" (got {value!r})"
+        return f"{where}: {'.'.join(map(str, loc))}: {message}{got}"
+
+    def problems(self) -> list[str]:
+        """What the structure allows but the drivers and the simulated lab would refuse."""
+        from sim_instruments.lab import simulation_problems
+
+        out: list[str] = []
+        for name, inst in self.instruments.items():
+            out += _instrument_problems(self, name, inst)
+        for key, message, value in simulation_problems(self.simulation):
+            out.append(self.locate(("simulation", *key.split(".")), message, value))
+        return out
+
+    def check(self) -> None:
+        """Raise ConfigError listing every problem (settings, twins, simulation section)."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+
+
+def _instrument_problems(config: StationConfig, name: str, inst: InstrumentConfig) -> list[str]:
+    """Settings against the driver's schema, and ``sim://<kind>`` against the driver's twin."""
+    spec = registry.lookup(inst.driver)
+    where: Key = ("instruments", name)
+    out: list[str] = []
+    parts = inst.resource.items() if isinstance(inst.resource, dict) else [(None, inst.resource)]
+    for part, resource in parts:
+        if not resource.startswith(SIM_SCHEME):
+            continue
+        loc = (*where, "resource", part) if part else (*where, "resource")
+        kind = resource.removeprefix(SIM_SCHEME)
+        if spec.sim_kind is None:
+            out.append(
+                config.locate(loc, f"driver {inst.driver!r} has no simulated twin", resource)
+            )
+        elif kind not in ("", spec.sim_kind):
+            message = f"no simulated twin {kind!r} for driver {inst.driver!r}; use 'sim://{spec.sim_kind}'"  # fmt: skip
+            out.append(config.locate(loc, message, resource))
+    schema = spec.settings_schema()
+    if schema is not None:
+        for path, message, value in check_settings(schema, inst.settings):
+            out.append(config.locate((*where, "settings", *path), message, value))
+    return out
+
 
 def load_station_config(path: str | os.PathLike[str]) -> StationConfig:
     """Read and validate a station file; errors name file, line, field and value."""
     data, lines = load_yaml(path)
-    return validate(StationConfig, data, str(path), lines)
+    return _checked(validate(StationConfig, data, str(path), lines), str(path), lines)
 
 
 def parse_station_config(text: str, source: str = "<station>") -> StationConfig:
     """Validate station YAML given as text (GUI editor, tests)."""
     data, lines = parse_yaml(text, source)
-    return validate(StationConfig, data, source, lines)
+    return _checked(validate(StationConfig, data, source, lines), source, lines)
+
+
+def _checked(config: StationConfig, source: str, lines: dict[Key, int]) -> StationConfig:
+    """Remember where the config came from (for open-time errors), then check it fully."""
+    config._source = source
+    config._lines = lines
+    config.check()
+    return config
 
 
 class Station:
@@ -141,7 +213,12 @@ class Station:
     def open(
         cls, config: StationConfig, *, simulate: bool = False, clock: Clock | None = None
     ) -> Station:
-        """Open every instrument. ``simulate`` replaces each resource by its simulated twin."""
+        """Open every instrument. ``simulate`` replaces each resource by its simulated twin.
+
+        The config is checked first (nothing is touched if it has problems); a driver's
+        ValueError at open is a config problem too and comes out located in the station file.
+        """
+        config.check()
         use_sim = simulate or config.simulated
         if clock is None:
             clock = (
@@ -153,7 +230,10 @@ class Station:
         if use_sim:
             from sim_instruments.lab import SimLab
 
-            lab = SimLab(clock, config.simulation)
+            try:
+                lab = SimLab(clock, config.simulation)
+            except ValueError as exc:
+                raise ConfigError([config.locate(("simulation",), str(exc))]) from None
         opened: dict[str, Instrument] = {}
         try:
             for name, inst in config.instruments.items():
@@ -161,16 +241,15 @@ class Station:
                 resource = inst.resource
                 if simulate or inst.simulated:
                     if spec.sim_kind is None:
-                        raise ConfigError(
-                            [f"instrument {name!r}: driver {inst.driver!r} has no simulated twin"]
-                        )
+                        message = f"driver {inst.driver!r} has no simulated twin"
+                        raise ConfigError([config.locate(("instruments", name), message)])
                     resource = lab.serve(spec.sim_kind, name, inst.settings)
                 try:
                     opened[name] = registry.open_driver(
                         inst.driver, name, resource, inst.settings, clock
                     )
                 except ValueError as exc:  # bad settings: a config problem, not a bug
-                    raise ConfigError([f"instruments.{name}: {exc}"]) from None
+                    raise ConfigError([config.locate(("instruments", name), str(exc))]) from None
         except BaseException:
             for instrument in opened.values():
                 instrument.close()

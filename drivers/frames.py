@@ -28,12 +28,21 @@ import numpy as np
 from daq.clock import Clock
 from drivers.errors import InstrumentError
 from drivers.roles import Frame, FrameSource
-from drivers.settings import DriverSettings
+from drivers.settings import DriverSettings, Setting
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("patterns", "timestamp", "name_regex", "time_format", "timezone", "include_existing", "max_attempts")  # fmt: skip
 TIMESTAMPS = ("metadata", "name", "mtime")
+#: station-file settings schema (checked by the station check and at open)
+SETTINGS: dict[str, Setting] = {
+    "patterns": Setting(type=(str, list)),
+    "timestamp": Setting(choices=TIMESTAMPS),
+    "name_regex": Setting(type=str),
+    "time_format": Setting(type=str),
+    "timezone": Setting(type=str),
+    "include_existing": Setting(type=bool),
+    "max_attempts": Setting(type=int),
+}
 DEFAULT_NAME_REGEX = r"_(?P<utc>\d{8}T\d{6}\.\d{6})\."
 DEFAULT_TIME_FORMAT = "%Y%m%dT%H%M%S.%f"
 

@@ -31,6 +31,7 @@ from daq.units import UnitError, parse_quantity
 from drivers.errors import InstrumentError, InstrumentReportedError, SetpointError
 from drivers.roles import ElectroBlock, ElectroReading, Mode, Potentiostat
 from drivers.scpi import parse_bool, parse_error, parse_int, parse_number, parse_table
+from drivers.settings import Setting
 from drivers.transport import RetryPolicy, Transport, VisaTransport
 from drivers.validators import Control, InRange, Integer, OneOf, Symmetric, Validator, check
 
@@ -59,6 +60,25 @@ def _fmt(x: float) -> str:
     return f"{x:.9g}"
 
 
+_BOOL_WORDS = (True, False, "true", "false", "yes", "no", "on", "off")
+#: station-file settings schema: one entry per Keithley2450Settings field (station check uses it)
+SETTINGS: dict[str, Setting] = {
+    "voltage_limit": Setting("voltage", low=VLIM[0], high=VLIM[1], unit="V"),
+    "current_limit": Setting("current", low=ILIM[0], high=ILIM[1], unit="A"),
+    "max_current": Setting("current", low=0, high=MAX_CURRENT, unit="A"),
+    "max_voltage": Setting("voltage", low=0, high=MAX_VOLTAGE, unit="V"),
+    "current_range": Setting("current", low=1e-9, high=MAX_CURRENT, unit="A", words=("auto",)),
+    "voltage_range": Setting("voltage", low=1e-3, high=MAX_VOLTAGE, unit="V", words=("auto",)),
+    "nplc": Setting("dimensionless", low=NPLC[0], high=NPLC[1]),
+    "off_mode": Setting(choices=OFF_MODES),
+    "four_wire": Setting(choices=_BOOL_WORDS),
+    "timeout": Setting("time", low=0.01, high=3600, unit="s"),
+    "retries": Setting(type=int),
+    "backend": Setting(type=str),
+    "buffer_size": Setting(type=int),
+}
+
+
 @dataclass(frozen=True)
 class Keithley2450Settings:
     """Station-file settings, parsed to SI (``None`` range = auto range)."""
@@ -80,17 +100,8 @@ class Keithley2450Settings:
     @classmethod
     def from_station(cls, name: str, settings: dict[str, Any]) -> Keithley2450Settings:
         """Parse the station ``settings`` mapping; errors name the instrument and the key."""
-        kinds = {
-            "voltage_limit": "voltage",
-            "current_limit": "current",
-            "max_current": "current",
-            "max_voltage": "voltage",
-            "current_range": "current",
-            "voltage_range": "voltage",
-            "nplc": "dimensionless",
-            "timeout": "time",
-        }
-        known = set(cls.__dataclass_fields__)
+        kinds = {key: setting.kind for key, setting in SETTINGS.items() if setting.kind}
+        known = set(SETTINGS)
         unknown = set(settings) - known
         if unknown:
             allowed = "setting names: " + ", ".join(sorted(known))

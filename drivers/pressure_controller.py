@@ -16,8 +16,8 @@ from daq.clock import Clock
 from drivers.errors import InstrumentError, InstrumentReportedError
 from drivers.pressure_rig import SensorFault
 from drivers.roles import PressureReading, PressureRig
-from drivers.serial_transport import SERIAL_KEYS, SerialTransport, open_serial
-from drivers.settings import DriverSettings
+from drivers.serial_transport import SerialTransport, open_serial
+from drivers.settings import SERIAL, DriverSettings, Setting
 from drivers.validators import InRange, check
 
 ERROR_CODES = {7: "overload: force above the controller's rating, regulation stopped"}
@@ -53,7 +53,16 @@ def parse_frame(line: str, unit_id: str = "A") -> ControllerFrame:
     return ControllerFrame(force, p_mpa * 1e6, sp_mpa * 1e6, pos_mm * 1e-3, fields[5], error)
 
 
-SETTINGS = ("max_pressure", "tolerance", "settle_time", "unit_id", "stuck_readings", "release_timeout", *SERIAL_KEYS)  # fmt: skip
+#: station-file settings schema (checked by the station check and at open)
+SETTINGS: dict[str, Setting] = {
+    "max_pressure": Setting("pressure", required=True, low=0, example="'30 MPa'"),
+    "tolerance": Setting("pressure", low=0),
+    "settle_time": Setting("time", low=0),
+    "unit_id": Setting(type=str),
+    "stuck_readings": Setting(type=int),
+    "release_timeout": Setting("time", low=0),
+    **SERIAL,
+}
 
 
 class PressureControllerRig(PressureRig):

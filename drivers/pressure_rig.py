@@ -23,7 +23,7 @@ from drivers.loadcell import LoadCellIndicator
 from drivers.roles import PressureReading, PressureRig
 from drivers.screw_actuator import ScrewActuator
 from drivers.serial_transport import SERIAL_KEYS, open_serial
-from drivers.settings import DriverSettings
+from drivers.settings import SERIAL, DriverSettings, Setting
 from drivers.validators import InRange, check
 
 
@@ -35,12 +35,32 @@ class SensorFault(InstrumentError):
     """The load-cell reading is implausible (frozen while the actuator moves)."""
 
 
-SETTINGS = (
-    "area", "max_pressure", "capacity", "trip_force", "stiffness", "kp", "ki", "kd", "ramp_rate",
-    "max_ramp_rate", "max_speed", "approach_speed", "contact_force", "tolerance",
-    "settle_time", "step_size", "release_position", "stuck_readings", "spike_band", "period",
-    "loadcell", "actuator",
-)  # fmt: skip
+_PART = Setting(sub={**SERIAL, "address": Setting(type=int)})
+#: station-file settings schema (checked by the station check and at open)
+SETTINGS: dict[str, Setting] = {
+    "area": Setting("area", required=True, low=1e-8, high=1e-2, unit="m²", example="'1 cm2'"),
+    "max_pressure": Setting("pressure", required=True, low=0, example="'30 MPa'"),
+    "capacity": Setting("force", low=0),
+    "trip_force": Setting("force", low=0),
+    "stiffness": Setting(required=True, example="'20 N/um'"),
+    "kp": Setting(type=(int, float)),
+    "ki": Setting(type=(int, float)),
+    "kd": Setting(type=(int, float)),
+    "ramp_rate": Setting("pressure_rate", low=0),
+    "max_ramp_rate": Setting("pressure_rate", low=0),
+    "max_speed": Setting("velocity", low=0),
+    "approach_speed": Setting("velocity", low=0),
+    "contact_force": Setting("force", low=0),
+    "tolerance": Setting("pressure", low=0),
+    "settle_time": Setting("time", low=0),
+    "step_size": Setting("length", required=True, low=0, example="'0.1 um'"),
+    "release_position": Setting("length"),
+    "stuck_readings": Setting(type=int),
+    "spike_band": Setting("force", low=0),
+    "period": Setting("time", low=0),
+    "loadcell": _PART,
+    "actuator": _PART,
+}
 
 
 class LoadCellActuatorRig(PressureRig):

@@ -7,12 +7,13 @@ A plug-in package exposes ``DriverSpec`` objects through the entry-point group
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
 from drivers.roles import Instrument, Role
+from drivers.settings import Setting
 
 ENTRY_POINT_GROUP = "ssbench.drivers"
 
@@ -26,6 +27,8 @@ class DriverSpec:
 
     ``factory`` is a "module:attribute" path so listing drivers imports nothing heavy.
     ``sim_kind`` names the emulator in ``sim_instruments`` that impersonates it, if any.
+    ``settings`` is a "module:attribute" path to the driver's settings schema
+    (``dict[str, drivers.settings.Setting]``), used to check station files before any open.
     """
 
     name: str
@@ -33,10 +36,19 @@ class DriverSpec:
     factory: str
     description: str = ""
     sim_kind: str | None = None
+    settings: str | None = None
 
     def load(self) -> DriverFactory:
-        module, _, attr = self.factory.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return _resolve(self.factory)
+
+    def settings_schema(self) -> Mapping[str, Setting] | None:
+        """The declared settings schema, or None when the driver declares none (plug-ins)."""
+        return None if self.settings is None else _resolve(self.settings)
+
+
+def _resolve(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 _BUILTIN: dict[str, DriverSpec] = {}

@@ -20,13 +20,24 @@ from drivers.errors import InstrumentReportedError, SetpointError
 from drivers.registry import open_driver
 from drivers.roles import BiasHolder, BiasReading
 from drivers.serial_transport import SERIAL_KEYS, SerialTransport, open_serial
-from drivers.settings import DriverSettings
+from drivers.settings import SERIAL, DriverSettings, Setting
 from drivers.validators import InRange, Integer, OneOf, Symmetric, check
 
 AXES = {"x": 1, "y": 2, "z": 3}
 OFFSET_MAX_V = 150.0
-SETTINGS = ("travel", "coarse_step", "step_voltage", "step_frequency", "fine_range",
-            "max_bias", "max_current", "piezo", "smu", "smu_driver")  # fmt: skip
+#: station-file settings schema (checked by the station check and at open)
+SETTINGS: dict[str, Setting] = {
+    "travel": Setting("length", low=0),
+    "coarse_step": Setting("length", required=True, low=0, example="'50 nm'"),
+    "step_voltage": Setting("voltage", low=0),
+    "step_frequency": Setting(type=int),
+    "fine_range": Setting("length", required=True, low=0, example="'1 um'"),
+    "max_bias": Setting("voltage", low=0),
+    "max_current": Setting("current", low=0),
+    "piezo": Setting(sub=SERIAL),
+    "smu": Setting(type=dict),
+    "smu_driver": Setting(type=str),
+}
 
 
 class PiezoController:

@@ -15,16 +15,24 @@ from daq.clock import Clock
 from daq.units import ureg
 from drivers.errors import InstrumentError, InstrumentReportedError
 from drivers.roles import ThermalController
-from drivers.serial_transport import SERIAL_KEYS, SerialTransport, open_serial
-from drivers.settings import DriverSettings
+from drivers.serial_transport import SerialTransport, open_serial
+from drivers.settings import SERIAL, DriverSettings, Setting
 from drivers.validators import InRange, OneOf, check
 
 ESR_BITS = {32: "command error", 16: "execution error (parameter out of range)", 4: "query error"}
-SETTINGS = ("min_temperature", "max_temperature", "ramp_rate", "heater_range", "tolerance",
-            "settle_time", *SERIAL_KEYS)  # fmt: skip
-
 #: the controlled stage's setpoint range (instrument range), K
 STAGE_RANGE_K = (200.0, 450.0)
+_STAGE = {"low": STAGE_RANGE_K[0], "high": STAGE_RANGE_K[1], "unit": "K"}
+#: station-file settings schema (checked by the station check and at open)
+SETTINGS: dict[str, Setting] = {
+    "min_temperature": Setting("temperature", **_STAGE),
+    "max_temperature": Setting("temperature", **_STAGE),
+    "ramp_rate": Setting(),
+    "heater_range": Setting(choices=(1, 2, 3)),
+    "tolerance": Setting("temperature", low=0),
+    "settle_time": Setting("time", low=0),
+    **SERIAL,
+}
 
 
 def parse_temperature(reply: str) -> float:

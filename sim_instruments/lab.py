@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from daq.clock import Clock
-from daq.units import parse_quantity
+from daq.units import UnitError, parse_quantity
+from drivers.settings import did_you_mean
 from sim_instruments.camera import SimCameraExporter
 from sim_instruments.faults import FaultInjector
 from sim_instruments.holder_devices import PiezoControllerEmulator
@@ -32,6 +33,8 @@ from sim_instruments.press_devices import (
 from sim_instruments.thermal_device import ThermalControllerEmulator
 from sim_instruments.world import SimConfig, SimWorld
 
+#: (key in the simulation section, problem, offending value or None)
+Problem = tuple[str, str, Any]
 #: station-file key -> (SimConfig field, quantity kind or None for plain values)
 _CONFIG_KEYS: dict[str, tuple[str, str | None]] = {
     "preset": ("preset", None),
@@ -57,20 +60,80 @@ KINDS = (
 )
 
 
-def sim_config(simulation: dict[str, Any]) -> SimConfig:
-    """Build the world's SimConfig from a station's ``simulation`` section (unit strings ok)."""
-    unknown = set(simulation) - set(_CONFIG_KEYS) - _LAB_KEYS
-    if unknown:
-        known = ", ".join(sorted({*_CONFIG_KEYS, *_LAB_KEYS}))
-        raise ValueError(f"simulation: unknown key(s) {', '.join(sorted(unknown))}; known: {known}")
+#: keys of ``simulation.faults``: the fault scripts each twin (or part of one) reads
+FAULT_TARGETS = (
+    "keithley2450", "loadcell", "actuator", "pressure_controller", "piezo", "holder_smu", "thermal",
+)  # fmt: skip
+
+
+def _world_fields(simulation: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """SimConfig fields from the station keys, unit strings parsed; bad ones go to ``problems``."""
     fields: dict[str, Any] = {}
     for key, (attr, kind) in _CONFIG_KEYS.items():
-        if key in simulation:
-            value = simulation[key]
+        if key not in simulation:
+            continue
+        value = simulation[key]
+        try:
             fields[attr] = parse_quantity(value, kind, f"simulation.{key}") if kind else value
-    config = SimConfig(**fields)
-    config.validate()
-    return config
+        except UnitError as exc:
+            problems.append((key, exc.problem, value))
+    try:  # bad values above are left out, so the rest is still checked
+        SimConfig(**fields).validate()
+    except ValueError as exc:  # "SimConfig.<attr>: problem" -> the station key that set it
+        attr, _, message = str(exc).removeprefix("SimConfig.").partition(": ")
+        key = next((k for k, (a, _) in _CONFIG_KEYS.items() if a == attr), attr)
+        problems.append((key, message, simulation.get(key)))
+    return fields
+
+
+def _lab_problems(simulation: dict[str, Any]) -> list[Problem]:
+    """Problems with the keys the lab and the clock read (transport, period, faults, pace)."""
+    problems: list[Problem] = []
+    transport = simulation.get("transport", "pty")
+    if transport not in ("pty", "tcp"):
+        problems.append(("transport", "must be 'pty' or 'tcp'", transport))
+    try:
+        parse_quantity(simulation.get("camera_period", "1 s"), "time", "simulation.camera_period")
+    except UnitError as exc:
+        problems.append(("camera_period", exc.problem, simulation["camera_period"]))
+    pace = simulation.get("acceleration")
+    if pace is not None and (isinstance(pace, bool) or not isinstance(pace, int | float) or pace <= 0):  # fmt: skip
+        problems.append(("acceleration", "must be a number > 0 (simulated s per real s)", pace))
+    faults = simulation.get("faults") or {}
+    if not isinstance(faults, dict):
+        problems.append(("faults", "expected a mapping of twin -> list of faults", None))
+        faults = {}
+    for target, scripted in faults.items():
+        if target not in FAULT_TARGETS:
+            hint = did_you_mean(target, FAULT_TARGETS) or f"; known: {', '.join(FAULT_TARGETS)}"
+            problems.append((f"faults.{target}", f"unknown twin{hint}", None))
+        elif not isinstance(scripted, list) or not all(isinstance(f, dict) for f in scripted):
+            problems.append((f"faults.{target}", "expected a list of fault mappings", None))
+    return problems
+
+
+def simulation_problems(simulation: dict[str, Any]) -> list[Problem]:
+    """(key, problem, value) for everything wrong in a station's ``simulation`` section."""
+    known = {*_CONFIG_KEYS, *_LAB_KEYS}
+    problems: list[Problem] = [
+        (
+            key,
+            f"unknown key{did_you_mean(key, known) or '; known: ' + ', '.join(sorted(known))}",
+            None,
+        )  # fmt: skip
+        for key in simulation
+        if key not in known
+    ]
+    _world_fields(simulation, problems)
+    return problems + _lab_problems(simulation)
+
+
+def sim_config(simulation: dict[str, Any]) -> SimConfig:
+    """Build the world's SimConfig from a station's ``simulation`` section (unit strings ok)."""
+    problems = simulation_problems(simulation)
+    if problems:
+        raise ValueError("; ".join(f"simulation.{key}: {message}" for key, message, _ in problems))
+    return SimConfig(**_world_fields(simulation, []))
 
 
 class SimLab:
@@ -80,8 +143,6 @@ class SimLab:
         simulation = dict(simulation or {})
         self.world = SimWorld(clock, sim_config(simulation))
         self.transport = simulation.get("transport", "pty")
-        if self.transport not in ("pty", "tcp"):
-            raise ValueError(f"simulation.transport: 'pty' or 'tcp', got {self.transport!r}")
         self._faults: dict[str, list[dict[str, Any]]] = dict(simulation.get("faults") or {})
         self._camera_period = parse_quantity(
             simulation.get("camera_period", "1 s"), "time", "simulation.camera_period"

@@ -24,7 +24,9 @@ def test_console_help_lists_subcommands():
 
 def test_info_summarises_a_run(tmp_path, capsys):
     path = tmp_path / "run.h5"
-    with RunWriter(path, {"electro": {"voltage": "V", "current": "A"}}, sample={"area_m2": 1e-4}) as w:
+    with RunWriter(
+        path, {"electro": {"voltage": "V", "current": "A"}}, sample={"area_m2": 1e-4}
+    ) as w:
         w.append("electro", {"time": np.arange(100.0), "voltage": 0.01, "current": -1e-5})
         w.event(5.0, "trip", "voltage above 5 V")
     assert main(["info", str(path)]) == 0
@@ -64,3 +66,15 @@ def test_station_check_connects_to_simulated_twins(capsys):
     assert main(["station", "check", str(ROOT / "examples/stations/sim.yaml")]) == 0
     out = capsys.readouterr().out
     assert "KEITHLEY" in out.upper()
+
+
+def test_station_check_no_connect_refuses_bad_settings_and_simulation(tmp_path, capsys):
+    text = (ROOT / "examples/stations/sim.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "bench.yaml"
+    bad.write_text(text.replace("preset: llzo", "preset: llzoo").replace("30 MPa", "30 mA"))
+    assert main(["station", "check", "--no-connect", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "valid" not in captured.out
+    assert "simulation.preset: unknown 'llzoo'" in captured.err
+    assert "instruments.press.settings.max_pressure: expected a pressure" in captured.err
+    assert "internal error" not in captured.err

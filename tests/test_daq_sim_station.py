@@ -37,7 +37,7 @@ def test_sim_station_opens_real_drivers_on_emulators():
 
 
 def test_simulation_section_errors_name_the_key():
-    with pytest.raises(ValueError, match="simulation: unknown key"):
+    with pytest.raises(ValueError, match="simulation.presett: unknown key"):
         sim_config({"presett": "llzo"})
     with pytest.raises(ValueError, match="simulation.area"):
         sim_config({"area": "1 cm"})
@@ -63,3 +63,12 @@ def test_sim_serve_prints_resources_and_stops():
     assert out.returncode == 0, out.stderr
     assert "TCPIP0::127.0.0.1::" in out.stdout
     assert "/dev/pts/" in out.stdout
+
+
+def test_open_time_driver_refusal_names_the_station_file_and_line():
+    from daq.yamlconfig import ConfigError
+
+    text = STATION.replace("{voltage_limit: 5 V}", "{voltage_limit: 6 V, max_voltage: 5 V}")
+    config = parse_station_config(text, "bench.yaml")  # each value alone is in range
+    with pytest.raises(ConfigError, match=r"^bench.yaml:4: instruments.cell: .*voltage_limit"):
+        Station.open(config)

@@ -16,7 +16,7 @@ instruments:
   press:
     driver: loadcell_actuator_rig
     resource: {loadcell: /dev/ttyUSB0, actuator: /dev/ttyUSB1}
-    settings: {area: 1 cm2}
+    settings: {area: 1 cm2, max_pressure: 30 MPa, step_size: 0.1 um, stiffness: 20 N/um}
 """
 
 
@@ -67,3 +67,110 @@ def test_shipped_example_station_is_valid():
 
     config = load_station_config(Path(__file__).parents[1] / "examples/stations/sim.yaml")
     assert config.simulated
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "voltage_limit: 5 V",
+            "voltag_limit: 5 V",
+            "bench.yaml:7: instruments.cell.settings.voltag_limit: unknown setting; "
+            "did you mean 'voltage_limit'?",
+        ),
+        (
+            "voltage_limit: 5 V",
+            "voltage_limit: 500 V",
+            "bench.yaml:7: instruments.cell.settings.voltage_limit: above the instrument's "
+            "maximum 210 V (got '500 V')",
+        ),
+        (
+            "max_pressure: 30 MPa",
+            "max_pressure: 30 mA",
+            "bench.yaml:11: instruments.press.settings.max_pressure: expected a pressure",
+        ),
+        (
+            "step_size: 0.1 um, ",
+            "",
+            "bench.yaml:11: instruments.press.settings.step_size: required setting missing",
+        ),
+        (
+            "{area: 1 cm2,",
+            "{area: 1 cm2, loadcell: {baudrat: 9600},",
+            "instruments.press.settings.loadcell.baudrat: unknown setting; did you mean 'baudrate'?",
+        ),
+    ],
+)
+def test_driver_settings_are_checked_against_the_driver_schema(old, new, expected):
+    assert expected in _error(GOOD.replace(old, new))
+
+
+def test_every_settings_problem_is_reported_at_once():
+    text = GOOD.replace("voltage_limit: 5 V", "voltag_limit: 5 V").replace("30 MPa", "30 mA")
+    assert len(_error(text).splitlines()) == 2
+
+
+SIM = """\
+name: simbench
+simulation:
+  preset: llzo
+  seed: 1
+instruments:
+  cell:
+    driver: keithley2450
+    resource: sim://keithley2450
+"""
+
+
+def test_sim_resource_must_name_the_driver_twin():
+    message = _error(SIM.replace("sim://keithley2450", "sim://keithley2451"))
+    assert message.startswith("bench.yaml:8: instruments.cell.resource: no simulated twin")
+    assert "use 'sim://keithley2450'" in message
+    assert parse_station_config(SIM.replace("sim://keithley2450", "sim://")).simulated
+
+
+def test_simulation_section_is_checked_with_lines():
+    message = _error(SIM.replace("preset: llzo", "preset: llzoo\n  temprature: 25 degC"))
+    assert "bench.yaml:3: simulation.preset: unknown 'llzoo'; known: llzo" in message
+    assert (
+        "bench.yaml:4: simulation.temprature: unknown key; did you mean 'temperature'?" in message
+    )
+    assert "bench.yaml:4: simulation.area: expected a area" in _error(
+        SIM.replace("seed: 1", "area: 1 mA")
+    )
+
+
+def test_station_open_checks_a_config_built_without_the_loader():
+    from daq.station import Station, StationConfig
+
+    config = StationConfig.model_validate(
+        {
+            "name": "x",
+            "instruments": {
+                "cell": {
+                    "driver": "keithley2450",
+                    "resource": "sim://keithley2450",
+                    "settings": {"voltage_limit": "500 V"},
+                }
+            },
+        }
+    )
+    with pytest.raises(ConfigError, match="<station>: instruments.cell.settings.voltage_limit"):
+        Station.open(config)
+
+
+def test_driver_schemas_match_what_the_drivers_parse():
+    from drivers import keithley2450
+    from drivers.serial_transport import SERIAL_KEYS
+    from drivers.settings import SERIAL
+
+    assert set(keithley2450.SETTINGS) == set(keithley2450.Keithley2450Settings.__dataclass_fields__)
+    assert set(SERIAL) == set(SERIAL_KEYS)
+
+
+def test_drivers_refuse_at_open_what_the_station_check_refuses():
+    from drivers.pressure_rig import SETTINGS
+    from drivers.settings import DriverSettings
+
+    with pytest.raises(ValueError, match="press.max_pressure: expected a pressure"):
+        DriverSettings("press", {"area": "1 cm2", "max_pressure": "30 mA"}, SETTINGS)
