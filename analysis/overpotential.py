@@ -6,6 +6,8 @@ of the rest before the step (``ocv="rest"``). Plateau = median of the middle ``m
 (by time) of the step; peak = the sample of largest |η|; end = median of the last 5 samples;
 nucleation = extreme η in the first 10 % minus the plateau (plating steps only).
 ASR = |η_plateau| / |J| (Ω m²). Hysteresis = η_plateau(strip) − η_plateau(plate).
+Nernst stress uses the interfacial part only: total minus the ohmic drop through the bulk
+electrolyte (:func:`ohmic_resistance`), which loads no interface.
 """
 
 from __future__ import annotations
@@ -80,6 +82,36 @@ def cycle_overpotentials(steps: pd.DataFrame) -> pd.DataFrame:
 def nernst_stress(eta_v: np.ndarray | float) -> np.ndarray | float:
     """Nernst (hydrostatic) stress P = |η|·e/Ω_Li, 7.41 MPa per mV (physics-creep.md §5 case 1)."""
     return np.abs(eta_v) * NERNST_PA_PER_V
+
+
+def ohmic_resistance(
+    electro: pd.DataFrame, steps: pd.DataFrame, interrupts: pd.DataFrame
+) -> tuple[float, str]:
+    """Bulk (ohmic) resistance in Ω and where it came from, for the interfacial overpotential.
+
+    Current interrupts give it directly (median R_ohm, the instantaneous drop when the current
+    stops). Otherwise the first switch-on from rest: the instantaneous jump |ΔV/ΔI| between the
+    last rest sample and the first sample at current (an upper bound when sampling is slow,
+    since the fastest charge transfer is then partly included). NaN when neither exists.
+    """
+    if len(interrupts) and interrupts["r_ohm"].notna().any():
+        return float(interrupts["r_ohm"].median()), "current_interrupt"
+    kinds = steps["type"].to_numpy()
+    active = np.flatnonzero(kinds != "rest")
+    if active.size and active[0] > 0:
+        k = int(active[0])
+        v = electro["voltage"].to_numpy(dtype=float)
+        i = electro["current"].to_numpy(dtype=float)
+        a, before = int(steps["start_row"].iat[k]), int(steps["end_row"].iat[k - 1]) - 1
+        di = i[a] - i[before]
+        if di != 0:
+            return float(abs((v[a] - v[before]) / di)), "initial_jump"
+    return float("nan"), "none"
+
+
+def interfacial_peak(steps: pd.DataFrame, r_ohm: float) -> pd.Series:
+    """Per step: peak |η| minus the ohmic drop |I|·R_ohm (V), the part that loads the interface."""
+    return (steps["eta_peak"].abs() - steps["mean_current"].abs() * r_ohm).clip(lower=0.0)
 
 
 def by_current_density(steps: pd.DataFrame, rel_tol: float = 0.05) -> pd.DataFrame:

@@ -415,10 +415,19 @@ def _summary(
             s[f"{col}_median"] = (
                 float(np.nanmedian(cycles[col])) if cycles[col].notna().any() else np.nan
             )
-    peak = steps["eta_peak"].abs().max()
-    s["max_nernst_stress_Pa"] = (
-        float(overpotential.nernst_stress(peak)) if np.isfinite(peak) else np.nan
-    )
+    r_ohm, r_source = overpotential.ohmic_resistance(e, steps, interrupts)
+    s["r_bulk_ohm"], s["r_bulk_source"] = r_ohm, r_source
+    if np.isfinite(r_ohm):
+        peak = overpotential.interfacial_peak(steps, r_ohm).max()
+        s["max_nernst_stress_Pa"] = (
+            float(overpotential.nernst_stress(peak)) if np.isfinite(peak) else np.nan
+        )
+    else:
+        s["max_nernst_stress_Pa"] = np.nan
+        warnings.append(
+            "Nernst stress not computed: no current interrupt and no switch-on from rest to "
+            "separate the bulk ohmic drop from the interfacial overpotential"
+        )
     if len(interrupts):
         s["r_ohm_median"] = float(interrupts["r_ohm"].median())
         s["r_int_median"] = float(interrupts["r_int"].median())

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from analysis import ccd, ce, growth, imaging, interrupt, overpotential, pressure
-from analysis.model import Frames
+from analysis.model import Frames, make_run
 from analysis.pipeline import AnalysisOptions, analyze_run
 from analysis.segment import cycle_table, step_table
 from analysis.synthetic import SynthSpec, synthetic_run
@@ -177,3 +177,28 @@ def test_pipeline_on_frames_with_holder_current():
     res = analyze_run(run, AnalysisOptions(inner_diameter_m=100e-9))
     assert res.summary["front_travel_m"] == pytest.approx(2.0 * 19.5 * 5e-9, rel=0.1)
     assert res.summary["filling_efficiency"] > 0
+
+
+def test_nernst_stress_from_interfacial_overpotential_only():
+    spec = SynthSpec(n_cycles=2, half_s=600, rest_s=200, tau_relax=10.0, noise_v=1e-5)
+    s = analyze_run(synthetic_run(spec)[0]).summary
+    eta_int = spec.j * spec.area_m2 * spec.r_int  # the bulk IR drop loads no interface
+    assert s["r_bulk_source"] == "current_interrupt"
+    assert s["r_bulk_ohm"] == pytest.approx(spec.r_ohm, rel=0.02)
+    assert s["max_nernst_stress_Pa"] == pytest.approx(
+        overpotential.nernst_stress(eta_int), rel=0.05
+    )
+    # no interrupts: the switch-on jump from the leading rest gives the bulk resistance
+    t = np.arange(0.0, 400.0)
+    i = np.where(t < 100, 0.0, 5e-4)
+    v = i * 20.0 + i * 30.0 * (1 - np.exp(-np.clip(t - 100, 0, None) / 20.0))
+    run = make_run(
+        {"electro": pd.DataFrame({"time": t, "voltage": v, "current": i})},
+        metadata={"sample": {"area_m2": 1e-4}},
+    )
+    s2 = analyze_run(run).summary
+    assert s2["r_bulk_source"] == "initial_jump"
+    assert s2["r_bulk_ohm"] == pytest.approx(20.0, rel=0.01)
+    assert s2["max_nernst_stress_Pa"] == pytest.approx(
+        overpotential.nernst_stress(5e-4 * 30.0), rel=0.01
+    )
