@@ -155,8 +155,8 @@ def kymograph_figure(res: RunAnalysis, path: Path) -> Path | None:
     t = img["time"]
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.imshow(k.T, aspect="auto", origin="lower", cmap="gray", extent=(t[0], t[-1], 0, k.shape[1]))
-    pixel = img.get("pixel_size_m") or 1.0
-    ax.plot(t, img["front_m"] / pixel, color="tab:orange", lw=1.2, label="Li front")
+    pixel = img["pixel_size_m"] if img["unit"] == "m" else 1.0
+    ax.plot(t, img["front"] / pixel, color="tab:orange", lw=1.2, label="Li front")
     ax.set(xlabel="time (s)", ylabel="position (px)", title="Kymograph")
     ax.legend(fontsize=8)
     return _save(fig, path)

@@ -12,6 +12,7 @@ Filling efficiency = plated volume π(d/2)²·Δx over the volume the charge sho
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.model import Frames
@@ -115,3 +116,60 @@ def filling_efficiency(
         )
     plated = np.pi * (inner_diameter_m / 2) ** 2 * float(dx[advancing].sum())
     return float(plated / (q * LI_M3_PER_C))
+
+
+def plating_speed(times: np.ndarray, positions: np.ndarray) -> float:
+    """Robust plating (front advance) speed: median over advancing stretches, NaN if none.
+
+    A stretch is a maximal run of frame intervals without retreat, from its first to its last
+    advancing interval; its speed is net advance over that time. Retreats (stripping, the
+    sudden drop when Li leaves the field of view) never enter, and one-frame jumps count as one
+    stretch among many rather than as the maximum.
+    """
+    t = np.asarray(times, dtype=float)
+    dx = np.diff(np.asarray(positions, dtype=float))
+    dt = np.diff(t)
+    speeds = []
+    start = 0
+    for stop in [*np.flatnonzero(dx < 0), dx.size]:
+        adv = np.flatnonzero(dx[start:stop] > 0) + start
+        if adv.size:
+            a, b = int(adv[0]), int(adv[-1])
+            span = float(dt[a : b + 1].sum())
+            if span > 0:
+                speeds.append(float(dx[a : b + 1].sum()) / span)
+        start = stop + 1
+    return float(np.median(speeds)) if speeds else float("nan")
+
+
+def bias_steps(
+    holder: pd.DataFrame, front_time: np.ndarray | None = None, front: np.ndarray | None = None
+) -> pd.DataFrame:
+    """One row per constant-bias step of the holder stream: span, bias, charge, mean current,
+    and (with a front trace) the front advance and advance per coulomb of that step."""
+    t = holder["time"].to_numpy(dtype=float)
+    b = holder["bias"].to_numpy(dtype=float)
+    i = holder["current"].to_numpy(dtype=float)
+    cut = np.flatnonzero(np.abs(np.diff(b)) > 1e-3 * max(float(np.abs(b).max()), 1e-3)) + 1
+    starts = np.concatenate(([0], cut))
+    ends = np.concatenate((cut, [t.size]))
+    rows = []
+    for k, (a, e) in enumerate(zip(starts, ends, strict=True)):
+        t_end = t[e] if e < t.size else t[-1]
+        tt = np.append(t[a:e], t_end)
+        ii = np.append(i[a:e], i[e - 1])
+        charge = float(np.sum(0.5 * (ii[1:] + ii[:-1]) * np.diff(tt)))
+        row = {
+            "step": k,
+            "start_time": float(t[a]),
+            "end_time": float(t_end),
+            "bias": float(np.median(b[a:e])),
+            "charge": charge,
+            "mean_current": charge / (t_end - t[a]) if t_end > t[a] else float(i[a]),
+        }
+        if front_time is not None and front is not None and len(front_time) > 1:
+            x0, x1 = np.interp([t[a], t[e - 1]], front_time, front)  # last sample in the step
+            row["front_advance"] = float(x1 - x0)
+            row["advance_per_C"] = float((x1 - x0) / abs(charge)) if charge else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)

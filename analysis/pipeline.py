@@ -48,7 +48,7 @@ class RunAnalysis:
     summary: dict[str, Any]
     ccd: dict[str, Any]
     growth: dict[str, float]
-    imaging: dict[str, np.ndarray]
+    imaging: dict[str, Any]
     warnings: list[str]
 
 
@@ -288,31 +288,56 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     )
 
 
+def holder_stream(run: RunData) -> pd.DataFrame | None:
+    """The bias holder's samples as time/bias/current: the engine's ``bias`` stream (its
+    ``voltage`` is the bias) or an imported ``holder`` stream."""
+    if "holder" in run.streams:
+        return run.streams["holder"]
+    bias = run.streams.get("bias")
+    if bias is None or not {"voltage", "current"} <= set(bias.columns):
+        return None
+    return bias.rename(columns={"voltage": "bias"})[["time", "bias", "current"]]
+
+
+def _imaging_summary(img: dict[str, Any]) -> dict[str, Any]:
+    """Front travel and robust plating speed, with the length unit in the column names."""
+    u = img["unit"]
+    out: dict[str, Any] = {
+        f"front_travel_{u}": float(np.ptp(img["front"])),
+        f"front_speed_plating_{u}_s": imaging.plating_speed(img["time"], img["front"]),
+    }
+    if "filling_efficiency" in img:
+        out["filling_efficiency"] = img["filling_efficiency"]
+    return out
+
+
 def _imaging_only(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> RunAnalysis:
-    """A run without a potentiostat stream (in situ TEM: holder + frames): imaging metrics only."""
+    """A run without a potentiostat stream (in situ TEM: holder + frames): imaging and bias."""
     img = _imaging(run, opt, warnings)
     if not img:
         raise AnalysisError(f"{run.source or 'run'}: no electro stream and no frames to analyse")
-    summary: dict[str, Any] = {
-        "source": run.source,
-        "n_frames": len(img["time"]),
-        "front_travel_m": float(np.ptp(img["front_m"])),
-        "front_speed_max_m_s": float(np.max(np.abs(img["velocity_m_s"]))),
-    }
-    if "filling_efficiency" in img:
-        summary["filling_efficiency"] = img["filling_efficiency"]
-    holder = run.streams.get("holder")
+    summary: dict[str, Any] = {"source": run.source, "n_frames": len(img["time"])}
+    summary.update(_imaging_summary(img))
+    holder = holder_stream(run)
+    steps = pd.DataFrame()
     if holder is not None and len(holder) > 1:
-        bias = holder["bias"].abs().max()
-        summary["holder_charge_C"] = float(np.trapezoid(holder["current"], holder["time"]))
-        summary["nernst_stress_at_max_bias_Pa"] = float(overpotential.nernst_stress(bias))
+        steps = imaging.bias_steps(holder, img["time"], img["front"])
+        plating = steps[steps["charge"] < 0]
+        summary["n_bias_steps"] = len(steps)
+        summary["holder_charge_C"] = float(steps["charge"].sum())
+        summary["holder_plated_charge_C"] = float(-plating["charge"].sum())
+        summary["max_abs_bias_V"] = float(holder["bias"].abs().max())
+        # the bias includes every resistance in the circuit: an upper bound on the interface's
+        summary["nernst_stress_upper_bound_Pa"] = float(
+            overpotential.nernst_stress(summary["max_abs_bias_V"])
+        )
     summary["n_warnings"] = len(warnings)
     empty = pd.DataFrame()
     events = _events_frame(
         [], pd.DataFrame({"start_time": [0.0], "step": [0], "cycle": [0]}), run.events
     )
     return RunAnalysis(
-        run.source, empty, empty, events, empty, empty, summary, {}, {}, img, warnings
+        run.source, steps, empty, events, empty, empty, summary, {}, {}, img, warnings
     )
 
 
@@ -343,14 +368,19 @@ def _growth(
     return {}
 
 
-def _imaging(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> dict[str, np.ndarray]:
-    """Kymograph, front and velocity (and filling efficiency) when the run has frames."""
+def _imaging(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> dict[str, Any]:
+    """Kymograph, front and velocity (and filling efficiency) when the run has frames.
+
+    Lengths are in metres when the pixel size is known (``sample.pixel_size_m``), else in
+    pixels: ``unit`` says which, and summary columns carry it (``front_travel_px``).
+    """
     fr = run.frames
     if fr is None or len(fr.time) == 0:
         return {}
     if not fr.pixel_size_m:
         warnings.append(
-            "frames have no pixel size (sample pixel_size_m): front positions are in pixels"
+            "frames have no pixel size (sample pixel_size_m): front positions and speeds are in "
+            "pixels (columns *_px)"
         )
     px = fr.pixel_size_m or 1.0
     kymo = imaging.kymograph(fr)
@@ -358,12 +388,13 @@ def _imaging(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> dict[st
     out: dict[str, Any] = {
         "time": np.asarray(fr.time),
         "kymograph": kymo,
-        "front_m": pos,
-        "velocity_m_s": imaging.front_velocity(fr.time, pos),
-        "pixel_size_m": px,
+        "front": pos,
+        "velocity": imaging.front_velocity(fr.time, pos),
+        "unit": "m" if fr.pixel_size_m else "px",
+        "pixel_size_m": fr.pixel_size_m,
     }
     diameter = opt.inner_diameter_m or (run.metadata.get("sample") or {}).get("inner_diameter_m")
-    holder = run.streams.get("holder")
+    holder = holder_stream(run)
     if diameter and fr.pixel_size_m and holder is not None and len(holder) > 1:
         th, ih = holder["time"].to_numpy(), holder["current"].to_numpy()
         cum = np.concatenate(([0.0], np.cumsum(0.5 * (ih[1:] + ih[:-1]) * np.diff(th))))
@@ -475,8 +506,6 @@ def _summary(
         corr = pressure.overpotential_pressure_correlation(steps["eta_plateau"], steps["pressure"])
         s.update({f"eta_pressure_{k}": v for k, v in corr.items()})
     if imaging_result:
-        s["front_travel_m"] = float(np.ptp(imaging_result["front_m"]))
-        if "filling_efficiency" in imaging_result:
-            s["filling_efficiency"] = imaging_result["filling_efficiency"]
+        s.update(_imaging_summary(imaging_result))
     s["n_warnings"] = len(warnings)
     return s

@@ -130,7 +130,7 @@ def score_tem(seed: int = 0) -> dict:
     res = analyze_run(run)
     t = res.imaging["time"]
     true_front = np.interp(t, truth["t"], truth["tubule_front_m"][:, 0])
-    found = res.imaging["front_m"]
+    found = res.imaging["front"]  # metres: the pixel size is given
     err = (found - found[0]) - (true_front - true_front[0])
     return {
         "frames": int(t.size),

@@ -176,7 +176,40 @@ def test_pipeline_on_frames_with_holder_current():
     run.streams["holder"] = pd.DataFrame({"time": fr.time, "bias": -2.0, "current": -1e-12})
     res = analyze_run(run, AnalysisOptions(inner_diameter_m=100e-9))
     assert res.summary["front_travel_m"] == pytest.approx(2.0 * 19.5 * 5e-9, rel=0.1)
+    assert res.summary["front_speed_plating_m_s"] == pytest.approx(2.0 * 5e-9, rel=0.1)
     assert res.summary["filling_efficiency"] > 0
+
+
+def test_tem_without_pixel_size_is_in_pixels_with_robust_speed_and_bias_steps():
+    fr = _tubule_frames(n=60)  # 2 px/s plating for 20 s, then Li leaves: front drops to 0
+    fr.images[40:, 10:20, :] = 200.0 + np.random.default_rng(1).normal(0, 3, (20, 10, 120))
+    run = make_run(
+        {
+            "bias": pd.DataFrame(
+                {
+                    "time": fr.time,
+                    "voltage": np.where(fr.time < 20, -2.0, 2.0),
+                    "current": np.where(fr.time < 20, -1e-9, 1e-9),
+                }  # fmt: skip
+            )
+        },
+        frames=Frames(fr.time, fr.images, pixel_size_m=None),
+    )
+    res = analyze_run(run)
+    s = res.summary
+    assert not any(k.endswith("_m") or "_m_" in k for k in s)
+    assert s["front_speed_plating_px_s"] == pytest.approx(2.0, rel=0.15)
+    assert s["front_travel_px"] == pytest.approx(10 + 2.0 * 19.5, abs=2)  # Li leaves: from 0
+    assert any("pixels" in w for w in res.warnings)
+    assert s["n_bias_steps"] == 2
+    assert s["holder_plated_charge_C"] == pytest.approx(20.0e-9, rel=0.05)
+    plate = res.steps.iloc[0]
+    assert plate["bias"] == pytest.approx(-2.0)
+    assert plate["advance_per_C"] == pytest.approx(2.0 * 19.5 / 20e-9, rel=0.15)
+    # with the pixel size the same columns are in metres
+    run.frames = fr
+    s_m = analyze_run(run).summary
+    assert s_m["front_speed_plating_m_s"] == pytest.approx(2.0 * 5e-9, rel=0.15)
 
 
 def test_nernst_stress_from_interfacial_overpotential_only():
