@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resume", help="continue an interrupted run after its last completed step"
     )
     p.add_argument("run_file", help="the run's HDF5 file")
+    p.add_argument("--force", action="store_true", help="also continue a run that ended 'failed'")
     p.add_argument("--station", help="station YAML file (default: rebuilt from the run file)")
     p.add_argument("--sim", action="store_true", help="use the simulated twin of every instrument")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -109,8 +110,12 @@ def _resume(args: argparse.Namespace) -> int:
     from daq.station import Station, StationConfig, load_station_config
     from protocols.console import interactive
     from protocols.recording import STATION_FILE_KEY
-    from protocols.runner import resume
+    from protocols.resume import resume_point
+    from protocols.runner import check_resumable, resume
 
+    with RunReader(args.run_file) as reader:
+        point = resume_point(reader)
+    check_resumable(point, args.run_file, args.force)
     if args.station:
         config = load_station_config(args.station)
     else:
@@ -122,7 +127,12 @@ def _resume(args: argparse.Namespace) -> int:
             )
         config = StationConfig.model_validate(stored)
     with Station.open(config, simulate=args.sim) as station:
-        output = resume(args.run_file, station, _listeners(args), controller=interactive)
+        refusals = _refusals(point.protocol, station, args.run_file)
+        if refusals:
+            print("\n".join(refusals), file=sys.stderr)
+            return 2
+        output = resume(args.run_file, station, _listeners(args), controller=interactive,
+                        force=args.force)  # fmt: skip
     return _report_result(output)
 
 

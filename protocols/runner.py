@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from daq.runfile import RunReader, RunWriter
+from daq.runfile import RunFileError, RunReader, RunWriter
 from protocols.engine import Engine, Listener, RunResult
 from protocols.model import Protocol
 from protocols.recording import RunFileRecorder, open_recorder, sample_metadata
-from protocols.resume import resume_point
+from protocols.resume import ResumePoint, resume_point
 
 Controller = Callable[[Engine], Any]
 
@@ -75,17 +75,31 @@ def execute(
     return RunOutput(Path(path), _engine_run(engine, writer, controller))
 
 
+def check_resumable(point: ResumePoint, path: str | Path, force: bool = False) -> None:
+    """Refuse to continue a run that ended: only ``interrupted`` (or ``failed`` with ``force``)."""
+    status = point.previous_status
+    if status != "interrupted" and not (force and status == "failed"):
+        hint = " (--force continues a failed run)" if status == "failed" else ""
+        raise RunFileError(f"{path}: the run is {status!r}; only an interrupted run can be "
+                           f"resumed{hint}")  # fmt: skip
+
+
 def resume(
     path: str | Path,
     station: Any,
     listeners: Iterable[Listener] = (),
     controller: Controller | None = None,
     detectors: bool = True,
+    force: bool = False,
 ) -> RunOutput:
-    """Continue the run in ``path`` after its last completed step, as a new segment."""
+    """Continue the run in ``path`` after its last completed step, as a new segment.
+
+    Only an ``interrupted`` run (the process died) continues; a ``failed`` one with ``force``.
+    A run that ended (success, stopped, aborted, tripped) is refused: it is a record."""
     with RunReader(path) as reader:
         point = resume_point(reader)
         frame_sources = reader.frame_sources
+    check_resumable(point, path, force)
     protocol = point.protocol
     writer = RunWriter.reopen(path)
     try:

@@ -16,7 +16,7 @@ import pytest
 from protocols_fakes import FakePotentiostat, FakePressureRig, FakeStation
 
 from daq.clock import VirtualClock
-from daq.runfile import RunReader
+from daq.runfile import RunFileError, RunReader
 from protocols.loader import load_protocol_text
 from protocols.runner import execute, resume
 
@@ -98,7 +98,7 @@ def test_resume_after_sigkill_continues_after_the_last_completed_step(tmp_path):
                 try:
                     if len(_step_ends(_events(path))) >= 5:
                         break
-                except (OSError, KeyError, ValueError):
+                except (OSError, KeyError, ValueError, RunFileError):
                     pass
             time.sleep(0.1)
         else:
@@ -160,7 +160,7 @@ def _killed_run(tmp_path: Path, text: str, step_ends: int) -> Path:
             try:
                 if path.exists() and len(_step_ends(_events(path))) >= step_ends:
                     break
-            except (OSError, KeyError, ValueError):
+            except (OSError, KeyError, ValueError, RunFileError):
                 pass
             time.sleep(0.1)
         else:

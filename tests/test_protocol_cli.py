@@ -48,3 +48,25 @@ def test_tem_sequence_on_the_cell_station_is_refused_up_front(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "needs a bias_holder" in err and "needs a frame_source" in err
     assert not runs.exists()
+
+
+@pytest.mark.parametrize("status", ["success", "stopped", "aborted", "tripped", "failed"])
+def test_resume_refuses_a_run_that_ended(tmp_path, capsys, status):
+    from protocols_fakes import FakeStation
+
+    from daq.runfile import RunReader, RunWriter
+    from protocols.loader import load_protocol_text
+    from protocols.runner import execute
+
+    text = "name: ended\nsteps: [{type: rest, end: [{time: 1 s}]}]\n"
+    out = execute(load_protocol_text(text), text, FakeStation.full(), tmp_path / "r.h5",
+                  detectors=False)  # fmt: skip
+    writer = RunWriter.reopen(out.path)
+    writer.close(status, "as the operator left it")
+    code = main(["resume", str(out.path), "--station", str(SIM_STATION), "--sim"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"the run is {status!r}; only an interrupted run can be resumed" in err
+    with RunReader(out.path) as reader:
+        assert reader.status == status
+        assert list(reader.events()["kind"]).count("segment_start") == 1
