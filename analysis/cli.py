@@ -44,8 +44,9 @@ def add_analyze_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         "--strip-sign",
         type=int,
         choices=(-1, 0, 1),
-        default=0,
-        help="void watch: +1 WE stripping, -1 CE, 0 both",
+        default=None,
+        help="void watch: +1 WE stripping, -1 CE, 0 both (default: from the cell: -1 for "
+        "anode-free Li|Cu, else 0)",
     )
     p.set_defaults(handler=_analyze)
     return p

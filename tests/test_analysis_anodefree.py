@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analysis.live import strip_sign_for
@@ -43,6 +44,10 @@ def test_no_void_call_at_the_end_of_anode_free_strips(tmp_path):
     res = analyze_run(run)  # the cell type comes from the simulated station
     assert res.summary["n_void_onsets"] == 0
     assert res.summary["n_cycles"] == 2
+    out = tmp_path / "an"
+    assert main(["analyze", str(runs), "-o", str(out), "--jobs", "1", "--no-report"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["n_void_onsets"].tolist() == [0]
     run.metadata["station"] = {}  # a real station: the cell type is inferred from the data
     res = analyze_run(run)
     assert res.summary["n_void_onsets"] == 0
