@@ -782,10 +782,10 @@ class Engine:
         )
         self._samples += n
         self._last_v = float(v[-1])
+        track = self.tracks.get(self._owner.get("potentiostat", ""))
         trip = self.supervisor.electro(t, v, i)
         if trip is not None:
-            self._trip(trip)
-        track = self.tracks.get(self._owner.get("potentiostat", ""))
+            self._trip(trip, lambda: self._record_electro(track, t, v, i, t == trip.time))
         for event_name, t_event, detail in self._detect(t, v, i):
             for tr in self.tracks.values():
                 if tr.watch is not None:
@@ -794,8 +794,12 @@ class Engine:
                         {"event": event_name, "values": detail.values, "confidence": detail.confidence})  # fmt: skip
         if track is not None and track.watch is not None:
             track.watch.samples(t, v, i, comp)
-        rule = self._record_rule(track)
-        keep = self._record.keep(rule, t, v, i)
+        self._record_electro(track, t, v, i, np.zeros(n, bool))
+
+    def _record_electro(self, track: _Track | None, t: np.ndarray, v: np.ndarray, i: np.ndarray,
+                        force: np.ndarray) -> None:  # fmt: skip
+        """Publish the samples the record rule keeps, and every ``force``d one (a trip's)."""
+        keep = self._record.keep(self._record_rule(track), t, v, i) | force
         if keep.any():
             cycle = self._cycle_number(track)
             self._publish("electro", {"time": t[keep], "voltage": v[keep], "current": i[keep],
@@ -828,14 +832,18 @@ class Engine:
         t = np.array([self.now()])
         v, i = np.array([reading.voltage]), np.array([reading.current])
         self._samples += 1
+
+        def publish() -> None:
+            self._publish("bias", {"time": t, "voltage": v, "current": i,
+                                   "step": self._owner_step("bias_holder"), "segment": self.segment})  # fmt: skip
+
         trip = self.supervisor.bias(t, v, i)
         if trip is not None:
-            self._trip(trip)
+            self._trip(trip, publish)
         track = self.tracks.get(self._owner.get("bias_holder", ""))
         if track is not None and track.watch is not None:
             track.watch.samples(t, v, i, np.array([reading.compliance]))
-        self._publish("bias", {"time": t, "voltage": v, "current": i,
-                               "step": self._owner_step("bias_holder"), "segment": self.segment})  # fmt: skip
+        publish()
 
     def _poll_slow(self) -> None:
         now = self.now()
@@ -843,34 +851,41 @@ class Engine:
         if self._rig_period is not None:
             r = self._call("pressure_rig", "read")
             t, p = np.array([now]), np.array([r.pressure])
+            row = {"time": t, "pressure": p, "force": r.force, "position": r.position,
+                   "setpoint": self._pressure_setpoint, "step": self._owner_step("pressure_rig"),
+                   "segment": self.segment}  # fmt: skip
             trip = self.supervisor.pressure(t, p)
             if trip is not None:
-                self._trip(trip)
+                self._trip(trip, lambda: self._publish("pressure", row))
             for track in self.tracks.values():
                 if track.watch is not None:
                     track.watch.pressure(t, p)
-            self._publish("pressure", {"time": t, "pressure": p, "force": r.force, "position": r.position,
-                                       "setpoint": self._pressure_setpoint,
-                                       "step": self._owner_step("pressure_rig"), "segment": self.segment})  # fmt: skip
+            self._publish("pressure", row)
         if getattr(self.station, "thermal", None) is not None:
             temp = float(self._call("thermal", "read_temperature"))
             t = np.array([now])
+            row = {"time": t, "temperature": temp, "setpoint": self._temperature_setpoint,
+                   "step": self._owner_step("thermal"), "segment": self.segment}  # fmt: skip
             trip = self.supervisor.temperature(t, np.array([temp]))
             if trip is not None:
-                self._trip(trip)
-            self._publish("thermal", {"time": t, "temperature": temp, "setpoint": self._temperature_setpoint,
-                                      "step": self._owner_step("thermal"), "segment": self.segment})  # fmt: skip
+                self._trip(trip, lambda: self._publish("thermal", row))
+            self._publish("thermal", row)
         if self._capturing:
             for frame in self._call("frame_source", "poll"):
                 self._notify("on_frame", self._instrument("frame_source").name,
                              frame.time + self.time_offset, frame.image)  # fmt: skip
 
     # -- safety, pause, shutdown -------------------------------------------------------------
-    def _trip(self, trip: Trip) -> None:
-        """Safe state first, then log: the output must go off before anything else."""
+    def _trip(self, trip: Trip, flush: Callable[[], None]) -> None:
+        """Safe state first, then ``flush`` the fetched samples (the crossing one included), then
+        log: the output must go off before anything else."""
         self.trip = trip
         detected_at = self.now()
         failures = self._safe_state()
+        try:
+            flush()
+        except Exception as exc:  # noqa: BLE001 - the trip must still be logged and end the run
+            failures.append(f"recording the samples up to the trip: {exc}")
         self._event("limit_trip", trip.message(), -1,
                     {"quantity": trip.quantity, "value": trip.value, "limit": trip.limit,
                      "sample_time": trip.time, "detected_at": detected_at, "safe_at": self.now(), "safe_state_failures": failures})  # fmt: skip

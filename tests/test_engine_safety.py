@@ -187,3 +187,18 @@ def test_setpoint_beyond_the_limits_is_never_commanded(limits, step, fragment):
     assert result.status == "failed" and fragment in result.reason, result.reason
     assert st.potentiostat.mode != "current" and st.pressure_rig.target == 0.0
     assert st.thermal.setpoint == 298.15 and st.bias_holder.voltage == 0.0
+
+
+def test_the_sample_that_trips_is_recorded_whatever_the_record_rule():
+    body = "record: {every: 60 s}\nsteps: [{type: galvanostatic, current: 1 mA, voltage_limit: 5 V, end: [{time: 10 s}]}]"
+    result, col, _ = run_yaml(body, FakeStation.full(spike(3.0, 0.9)),
+                              head="name: s\nlimits: {voltage: {max: 0.5 V}}\n")  # fmt: skip
+    trip = trip_of(result)
+    electro = col.stream("electro")
+    assert electro["time"][-1] == trip.time and electro["voltage"][-1] == trip.value
+
+    result, col, _ = run_yaml("limits: {pressure: {max: 6 MPa}}\nsteps: [{type: set_pressure, pressure: 5 MPa}]",
+                              overshooting(), head="name: s\n")  # fmt: skip
+    trip = trip_of(result)
+    pressure = col.stream("pressure")
+    assert pressure["time"][-1] == trip.time and pressure["pressure"][-1] == trip.value
