@@ -198,6 +198,22 @@ def _checked(config: StationConfig, source: str, lines: dict[Key, int]) -> Stati
     return config
 
 
+def _open_instrument(config: StationConfig, name: str, simulate: bool, lab, clock: Clock):
+    """Open one instrument (its twin when simulated); a driver ValueError becomes located."""
+    inst = config.instruments[name]
+    spec = registry.lookup(inst.driver)
+    resource = inst.resource
+    if simulate or inst.simulated:
+        if spec.sim_kind is None:
+            message = f"driver {inst.driver!r} has no simulated twin"
+            raise ConfigError([config.locate(("instruments", name), message)])
+        resource = lab.serve(spec.sim_kind, name, inst.settings)
+    try:
+        return registry.open_driver(inst.driver, name, resource, inst.settings, clock)
+    except ValueError as exc:  # bad settings: a config problem, not a bug
+        raise ConfigError([config.locate(("instruments", name), str(exc))]) from None
+
+
 class Station:
     """Opened instruments by role, the run clock and (for simulated twins) the simulated lab."""
 
@@ -211,12 +227,19 @@ class Station:
 
     @classmethod
     def open(
-        cls, config: StationConfig, *, simulate: bool = False, clock: Clock | None = None
+        cls,
+        config: StationConfig,
+        *,
+        simulate: bool = False,
+        clock: Clock | None = None,
+        failures: dict[str, Exception] | None = None,
     ) -> Station:
         """Open every instrument. ``simulate`` replaces each resource by its simulated twin.
 
         The config is checked first (nothing is touched if it has problems); a driver's
         ValueError at open is a config problem too and comes out located in the station file.
+        Given a ``failures`` dict (station check), an instrument that cannot be opened is
+        recorded there by name and the others are still opened.
         """
         config.check()
         use_sim = simulate or config.simulated
@@ -236,20 +259,13 @@ class Station:
                 raise ConfigError([config.locate(("simulation",), str(exc))]) from None
         opened: dict[str, Instrument] = {}
         try:
-            for name, inst in config.instruments.items():
-                spec = registry.lookup(inst.driver)
-                resource = inst.resource
-                if simulate or inst.simulated:
-                    if spec.sim_kind is None:
-                        message = f"driver {inst.driver!r} has no simulated twin"
-                        raise ConfigError([config.locate(("instruments", name), message)])
-                    resource = lab.serve(spec.sim_kind, name, inst.settings)
+            for name in config.instruments:
                 try:
-                    opened[name] = registry.open_driver(
-                        inst.driver, name, resource, inst.settings, clock
-                    )
-                except ValueError as exc:  # bad settings: a config problem, not a bug
-                    raise ConfigError([config.locate(("instruments", name), str(exc))]) from None
+                    opened[name] = _open_instrument(config, name, simulate, lab, clock)
+                except Exception as exc:
+                    if failures is None:
+                        raise
+                    failures[name] = exc
         except BaseException:
             for instrument in opened.values():
                 instrument.close()

@@ -78,3 +78,43 @@ def test_station_check_no_connect_refuses_bad_settings_and_simulation(tmp_path, 
     assert "simulation.preset: unknown 'llzoo'" in captured.err
     assert "instruments.press.settings.max_pressure: expected a pressure" in captured.err
     assert "internal error" not in captured.err
+
+
+def test_station_check_tries_every_instrument_and_fails_with_one_line_each(tmp_path):
+    station = tmp_path / "bench.yaml"
+    station.write_text(
+        "name: mixed\n"
+        "instruments:\n"
+        "  cell: {driver: keithley2450, resource: 'TCPIP0::127.0.0.1::1::SOCKET'}\n"
+        "  press: {driver: loadcell_actuator_rig, resource: 'sim://loadcell_actuator',\n"
+        "          settings: {area: 1 cm2, max_pressure: 30 MPa, step_size: 0.1 um,\n"
+        "                     stiffness: 10 N/um}}\n"
+        "  oven: {driver: thermal_controller, resource: 'socket://127.0.0.1:1',\n"
+        "         settings: {timeout: 0.1 s, retries: 0}}\n"
+    )
+    # a subprocess, so the retry WARNING log lines would really reach its stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "daq.cli", "station", "check", str(station)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()[1:]
+    assert [line.split()[:2] for line in lines] == [
+        ["FAIL", "cell"],
+        ["OK", "press"],
+        ["FAIL", "oven"],
+    ]
+    assert "Connection refused" in lines[0] and "load cell" in lines[1]
+    assert done.stderr.strip() == "ssbench: 2 of 3 instrument(s) failed"
+
+
+def test_station_check_gpib_without_gpib_support_is_one_line(tmp_path, capsys):
+    station = tmp_path / "bench.yaml"
+    station.write_text(
+        "name: g\ninstruments:\n  cell: {driver: keithley2450, resource: 'GPIB0::24::INSTR'}\n"
+    )
+    assert main(["station", "check", str(station)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[1].split()[:2] == ["FAIL", "cell"]
