@@ -32,6 +32,7 @@ class BatchJob:
     area_m2: float | None
     fmt: str | None
     options: AnalysisOptions
+    column_map: str | None = None
 
 
 def collect(paths: Iterable[str | Path]) -> list[Path]:
@@ -67,7 +68,7 @@ def analyze_one(job: BatchJob) -> dict[str, Any]:
     from analysis.pipeline import analyze_run
 
     try:
-        run = load_run(job.path, area_m2=job.area_m2, fmt=job.fmt)
+        run = load_run(job.path, area_m2=job.area_m2, fmt=job.fmt, column_map=job.column_map)
         res = analyze_run(run, job.options)
         row = {"file": str(job.path), "status": "ok", "error": "", **res.summary}
         if job.report_dir is not None:
@@ -88,6 +89,7 @@ def run_batch(
     report: bool = True,
     area_m2: float | None = None,
     fmt: str | None = None,
+    column_map: str | None = None,
     options: AnalysisOptions | None = None,
 ) -> pd.DataFrame:
     """Analyse every run; write summary.csv/.parquet in ``out``; return the summary table."""
@@ -98,7 +100,9 @@ def run_batch(
     out.mkdir(parents=True, exist_ok=True)
     dirs = _report_dirs(files, out) if report else [None] * len(files)
     opt = options or AnalysisOptions()
-    batch = [BatchJob(f, d, area_m2, fmt, opt) for f, d in zip(files, dirs, strict=True)]
+    batch = [
+        BatchJob(f, d, area_m2, fmt, opt, column_map) for f, d in zip(files, dirs, strict=True)
+    ]
     if scheduler:
         rows = _on_dask(batch, scheduler)
     else:

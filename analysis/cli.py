@@ -31,8 +31,13 @@ def add_analyze_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--area", help="electrode area for exports that do not state it, e.g. '1 cm2'")
     p.add_argument(
         "--format",
-        choices=("biologic", "arbin", "neware", "maccor"),
-        help="export format of non-HDF5 inputs",
+        choices=("biologic", "arbin", "neware", "maccor", "csv"),
+        help="export format of non-HDF5 inputs (default: recognised from each file)",
+    )
+    p.add_argument(
+        "--map",
+        help="generic CSV column map: 'time=COL:s,voltage=COL:V,current=COL:mA[,step=COL]"
+        "[,cycle=COL]' (implies --format csv)",
     )
     p.add_argument(
         "--ocv",
@@ -91,6 +96,10 @@ def _analyze(args: argparse.Namespace) -> int:
     from analysis.batch import run_batch
     from analysis.pipeline import AnalysisOptions
 
+    if args.map:  # refuse a bad map once, before any file is read
+        from analysis.importers.table import parse_user_map
+
+        parse_user_map(args.map)
     options = AnalysisOptions(ocv=args.ocv, strip_sign=args.strip_sign)
     table = run_batch(
         args.paths,
@@ -100,6 +109,7 @@ def _analyze(args: argparse.Namespace) -> int:
         report=not args.no_report,
         area_m2=_area(args.area),
         fmt=args.format,
+        column_map=args.map,
         options=options,
     )
     bad = table[table["status"] != "ok"]

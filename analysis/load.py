@@ -12,13 +12,19 @@ from analysis.model import Frames, RunData, make_run
 RUN_SUFFIXES = (".h5", ".hdf5")
 
 
-def load_run(path: str | Path, *, area_m2: float | None = None, fmt: str | None = None) -> RunData:
+def load_run(
+    path: str | Path,
+    *,
+    area_m2: float | None = None,
+    fmt: str | None = None,
+    column_map: str | None = None,
+) -> RunData:
     """Load a run: ``.h5`` through RunReader, anything else through the importers."""
     path = Path(path)
     if path.suffix.lower() not in RUN_SUFFIXES:
         from analysis.importers.auto import import_file
 
-        return import_file(path, area_m2=area_m2, fmt=fmt)
+        return import_file(path, area_m2=area_m2, fmt=fmt, column_map=column_map)
     from daq.runfile import RunFileError, RunReader
 
     try:

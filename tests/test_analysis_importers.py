@@ -192,3 +192,28 @@ def test_import_cli_writes_a_run_file_that_loads_back(tmp_path):
     np.testing.assert_allclose(run.electro["current"], I_MA * 1e-3)
     assert run.metadata["sample"]["electrolyte"] == "LLZO"
     assert main(["import", str(tmp_path / "nope.csv"), "--area", "1 cm2", "-o", str(out)]) == 2
+
+
+def test_analyze_cli_reads_generic_csv_with_map(tmp_path, capsys):
+    from daq.cli import main
+
+    p = _csv(tmp_path, "g.csv", pd.DataFrame({"Time": T, "Volt": V, "Curr": I_MA}))
+    out = tmp_path / "an"
+    args = ["analyze", str(p), "-o", str(out), "--jobs", "1", "--no-report", "--area", "1 cm2"]
+    cmap = ["--map", "time=Time:s,voltage=Volt:V,current=Curr:mA"]
+    assert main([*args, *cmap]) == 0
+    assert main([*args, *cmap, "--format", "csv"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["ok"]
+
+
+def test_ambiguous_time_unit_in_map_is_refused(tmp_path, capsys):
+    from daq.cli import main
+
+    with pytest.raises(AnalysisError, match="time unit 'hh' is ambiguous"):
+        parse_user_map("time=t:hh,voltage=E:V,current=I:mA")
+    p = _csv(tmp_path, "g.csv", pd.DataFrame({"t": T, "E": V, "I": I_MA}))
+    code = main(["import", str(p), "--area", "1 cm2", "-o", str(tmp_path / "r.h5"),
+                 "--map", "time=t:hh,voltage=E:V,current=I:mA"])  # fmt: skip
+    assert code != 0
+    assert "time unit 'hh' is ambiguous" in capsys.readouterr().err
+    assert parse_user_map("time=t:min,voltage=E:V,current=I:mA").columns["time"] == [("t", "min")]

@@ -177,6 +177,23 @@ def _state_signs(table: pd.DataFrame, cmap: ColumnMap, where: str, header_lines:
     return signs.to_numpy(dtype=float)
 
 
+#: Time units accepted in a map: pint would read e.g. 'hh' as hecto-hours, so be explicit.
+TIME_UNITS = {
+    "s": "s", "sec": "s", "second": "s", "seconds": "s", "ms": "ms", "us": "us", "µs": "us",
+    "min": "min", "minute": "min", "minutes": "min", "h": "h", "hr": "h", "hour": "h",
+    "hours": "h", "d": "d", "day": "d", "days": "d",
+}  # fmt: skip
+
+
+def _check_time_unit(unit: str, where: str) -> None:
+    """Refuse time units outside :data:`TIME_UNITS` (e.g. 'hh' = hecto-hours to pint)."""
+    if unit.lower() not in TIME_UNITS and unit not in TIME_UNITS:
+        raise AnalysisError(
+            f"{where}: time unit {unit!r} is ambiguous or unknown; use one of s, ms, min, h, d, "
+            "or 'clock' for h:mm:ss text"
+        )
+
+
 def parse_user_map(text: str, where: str = "--map") -> ColumnMap:
     """``"time=Time (h):h, voltage=E:V, current=I:mA, step=Step"`` -> ColumnMap.
 
@@ -197,6 +214,8 @@ def parse_user_map(text: str, where: str = "--map") -> ColumnMap:
             raise AnalysisError(
                 f"{where}: field {fld!r} needs a unit, e.g. {fld}={col}:{FIELD_UNITS[fld]}"
             )
+        if fld == "time" and unit and unit != "clock":
+            _check_time_unit(unit, where)
         columns[fld] = [(col, unit or None)]
     missing = [f for f in REQUIRED if f not in columns]
     if missing:
