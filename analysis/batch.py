@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.columns import tidy, units_table
 from analysis.errors import AnalysisError
 from analysis.pipeline import AnalysisOptions
 
@@ -92,7 +93,8 @@ def run_batch(
     column_map: str | None = None,
     options: AnalysisOptions | None = None,
 ) -> pd.DataFrame:
-    """Analyse every run; write summary.csv/.parquet in ``out``; return the summary table."""
+    """Analyse every run; write summary.csv/.parquet and summary_units.csv (each column's unit)
+    in ``out``; return the summary table (counts as integers, float noise rounded)."""
     files = collect(paths)
     if not files:
         raise AnalysisError("no run files found (folders are searched for .h5, .hdf5 and .mpt)")
@@ -114,9 +116,13 @@ def run_batch(
                 rows = list(
                     pool.map(analyze_one, batch, chunksize=max(1, len(batch) // (4 * workers)))
                 )
-    table = pd.DataFrame(rows)
+    table = tidy(pd.DataFrame(rows))
     table.to_csv(out / "summary.csv", index=False)
-    _parquet_safe(table).to_parquet(out / "summary.parquet", index=False)
+    units = units_table(list(table.columns))
+    units.to_csv(out / "summary_units.csv", index=False)
+    safe = _parquet_safe(table)
+    safe.attrs["units"] = dict(zip(units["column"], units["unit"], strict=True))
+    safe.to_parquet(out / "summary.parquet", index=False)
     return table
 
 

@@ -134,8 +134,10 @@ def _recorded_failure(
         level = _level_at(active, float(time))
     if level is None:
         return None, "none", None
-    t_fail = float(time) if time is not None else float(
-        active.loc[active["level"] == level, "end_time"].max()
+    t_fail = (
+        float(time)
+        if time is not None
+        else float(active.loc[active["level"] == level, "end_time"].max())
     )
     return level, str(outcome.get("failure_mode") or "short"), t_fail
 

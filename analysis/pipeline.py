@@ -488,6 +488,8 @@ def _summary(
         ((events["kind"] == "soft_short") & (events["origin"] == "detector")).sum()
     )
     if ccd_result:
+        if ccd_result["unit"] != "mean_j":
+            warnings.append("electrode area unknown: the ccd_j_* columns are currents in A")
         s.update(
             {
                 "ccd_j_crit": ccd_result["j_crit"],

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import overpotential
+from analysis.columns import unit_of
 from analysis.figures import all_figures
 from analysis.model import RunData
 from analysis.pipeline import RunAnalysis
@@ -83,7 +84,8 @@ def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
     ):
         df.to_csv(folder / f"{name}.csv", index=False)
     summary = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in res.summary.items()
+        f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td><td>{html.escape(unit_of(k))}</td></tr>"
+        for k, v in res.summary.items()
     )
     warnings = (
         "".join(f"<li class='warn'>{html.escape(w)}</li>" for w in res.warnings) or "<li>none</li>"

@@ -203,7 +203,13 @@ def cycle_table(steps: pd.DataFrame, cut_times: tuple[float, ...] = ()) -> pd.Da
     if active.empty:
         return pd.DataFrame(
             columns=[
-                "cycle", "start_time", "end_time", "q_plate", "q_strip", "ce", "n_steps",
+                "cycle",
+                "start_time",
+                "end_time",
+                "q_plate",
+                "q_strip",
+                "ce",
+                "n_steps",
                 "complete",
             ]  # fmt: skip
         )

@@ -103,3 +103,20 @@ def test_analyze_cli_exit_codes(archive, tmp_path, capsys):
     )
     assert main(["analyze", str(root / "broken.h5"), "-o", str(tmp_path / "b"), "--jobs", "1"]) == 1
     assert "failed: " in capsys.readouterr().out
+
+
+def test_summary_counts_are_integers_units_listed_and_float_noise_rounded(archive, tmp_path):
+    from analysis.columns import tidy, unit_of
+
+    root, _ = archive
+    run_batch([root], tmp_path / "out", jobs=1, report=False)
+    text = (tmp_path / "out" / "summary.csv").read_text().splitlines()
+    header = text[0].split(",")
+    col = header.index("n_cycles")
+    assert {line.split(",")[col] for line in text[1:]} <= {"", *map(str, range(1000))}
+    units = pd.read_csv(tmp_path / "out" / "summary_units.csv").set_index("column")["unit"]
+    assert units["ccd_j_crit"] == "A/m2" and units["eta_plate_median"] == "V"
+    assert units["asr_plate_median"] == "ohm m2" and units["duration_s"] == "s"
+    assert units["li_loss_C_m2"] == "C/m2" and unit_of("front_speed_plating_px_s") == "px/s"
+    noisy = tidy(pd.DataFrame({"ccd_j_crit": [44.99999999998], "n_cycles": [3.0]}))
+    assert noisy.to_csv(index=False).splitlines()[1] == "45.0,3"
