@@ -42,7 +42,7 @@ SETTINGS: dict[str, Setting] = {
     "max_pressure": Setting("pressure", required=True, low=0, example="'30 MPa'"),
     "capacity": Setting("force", low=0),
     "trip_force": Setting("force", low=0),
-    "stiffness": Setting(required=True, example="'20 N/um'"),
+    "stiffness": Setting("N/m", required=True, low=0, unit="N/m", example="'20 N/um'"),
     "kp": Setting(type=(int, float)),
     "ki": Setting(type=(int, float)),
     "kd": Setting(type=(int, float)),

@@ -10,10 +10,12 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.roles import Instrument, Role
-from drivers.settings import Setting
+
+if TYPE_CHECKING:
+    from drivers.settings import Setting
 
 ENTRY_POINT_GROUP = "ssbench.drivers"
 

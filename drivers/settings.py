@@ -13,14 +13,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from daq.units import UnitError, parse_quantity
+from daq.units import SI_UNITS, UnitError, parse_quantity, ureg
 
 
 @dataclass(frozen=True)
 class Setting:
     """One setting: a quantity ``kind`` (daq.units) or python ``type``, and what is allowed.
 
-    ``low``/``high`` bound the SI value (inclusive); ``choices`` lists allowed plain values;
+    A ``kind`` that is not a daq.units kind is a unit expression (``"N/m"``, ``"K/min"``): the
+    value must have its dimension and is compared in that unit. ``low``/``high`` bound the
+    value in SI, or in that unit (inclusive); ``choices`` lists allowed plain values;
     ``sub`` is the schema of a nested mapping (e.g. the serial port of one part); ``words``
     are plain-text values also accepted for a quantity (e.g. ``auto`` for a range).
     """
@@ -55,6 +57,16 @@ def _same(choice: Any, value: Any) -> bool:
     return isinstance(choice, bool) == isinstance(value, bool) and choice == value
 
 
+def _magnitude(value: Any, kind: str, field: str) -> float:
+    """``value`` in SI for a daq.units kind, else in the unit expression ``kind``."""
+    if kind in SI_UNITS:
+        return parse_quantity(value, kind, field)
+    try:
+        return float(ureg.Quantity(str(value)).to(kind).magnitude)
+    except Exception:  # noqa: BLE001 - pint raises many types on bad text or dimension
+        raise UnitError(field, value, f"expected a quantity in {kind}") from None
+
+
 def _check_value(setting: Setting, value: Any, path: tuple[str, ...]) -> list[Problem]:
     if setting.sub is not None:
         if not isinstance(value, Mapping):
@@ -64,7 +76,7 @@ def _check_value(setting: Setting, value: Any, path: tuple[str, ...]) -> list[Pr
         if isinstance(value, str) and value.strip().lower() in setting.words:
             return []
         try:
-            number = parse_quantity(value, setting.kind, ".".join(path))
+            number = _magnitude(value, setting.kind, ".".join(path))
         except UnitError as exc:
             return [(path, exc.problem, value)]
         unit = f" {setting.unit}" if setting.unit else ""
@@ -100,7 +112,7 @@ def check_settings(schema: Schema, settings: Mapping[str, Any], path: tuple[str,
     for key, setting in schema.items():
         if setting.required and settings.get(key) is None:
             example = f" (e.g. {setting.example})" if setting.example else ""
-            what = f": a {setting.kind}" if setting.kind else ""
+            what = f": a {setting.kind}" if setting.kind in SI_UNITS else ""
             problems.append(((*path, key), f"required setting missing{what}{example}", None))
     return problems
 

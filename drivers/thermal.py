@@ -27,7 +27,7 @@ _STAGE = {"low": STAGE_RANGE_K[0], "high": STAGE_RANGE_K[1], "unit": "K"}
 SETTINGS: dict[str, Setting] = {
     "min_temperature": Setting("temperature", **_STAGE),
     "max_temperature": Setting("temperature", **_STAGE),
-    "ramp_rate": Setting(),
+    "ramp_rate": Setting("K/min", low=0.1, high=100.0, unit="K/min"),
     "heater_range": Setting(choices=(1, 2, 3)),
     "tolerance": Setting("temperature", low=0),
     "settle_time": Setting("time", low=0),

@@ -95,6 +95,11 @@ def test_shipped_example_station_is_valid():
             "bench.yaml:11: instruments.press.settings.step_size: required setting missing",
         ),
         (
+            "stiffness: 20 N/um",
+            "stiffness: 20 N",
+            "bench.yaml:11: instruments.press.settings.stiffness: expected a quantity in N/m",
+        ),
+        (
             "{area: 1 cm2,",
             "{area: 1 cm2, loadcell: {baudrat: 9600},",
             "instruments.press.settings.loadcell.baudrat: unknown setting; did you mean 'baudrate'?",
