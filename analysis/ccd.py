@@ -104,7 +104,10 @@ def ccd_analysis(
         result["j_last_pass"] = float(done[-1]) if done else np.nan
     else:
         pos = order.index(fail_level)
-        result["j_crit"] = float(levels[fail_level])
+        recorded = (end.outcome or {}).get("j_crit") if jcol == "mean_j" else None
+        result["j_crit"] = (
+            abs(float(recorded)) if recorded is not None else float(levels[fail_level])
+        )
         result["j_last_pass"] = float(levels[order[pos - 1]]) if pos > 0 else np.nan
         result["failure_time"] = float(fail_time)
     soft_level = _level_at(active, soft_time) if soft_time is not None else None
