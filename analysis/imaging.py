@@ -143,10 +143,15 @@ def plating_speed(times: np.ndarray, positions: np.ndarray) -> float:
 
 
 def bias_steps(
-    holder: pd.DataFrame, front_time: np.ndarray | None = None, front: np.ndarray | None = None
+    holder: pd.DataFrame,
+    front_time: np.ndarray | None = None,
+    front: np.ndarray | None = None,
+    inner_diameter_m: float | None = None,
 ) -> pd.DataFrame:
     """One row per constant-bias step of the holder stream: span, bias, charge, mean current,
-    and (with a front trace) the front advance and advance per coulomb of that step."""
+    and (with a front trace) the front advance and advance per coulomb of that step; with the
+    front in metres and the tubule's inner diameter, the step's filling efficiency
+    π(d/2)²·Δx / (|Q|·Ω/e) for steps that advance the front."""
     t = holder["time"].to_numpy(dtype=float)
     b = holder["bias"].to_numpy(dtype=float)
     i = holder["current"].to_numpy(dtype=float)
@@ -171,5 +176,16 @@ def bias_steps(
             x0, x1 = np.interp([t[a], t[e - 1]], front_time, front)  # last sample in the step
             row["front_advance"] = float(x1 - x0)
             row["advance_per_C"] = float((x1 - x0) / abs(charge)) if charge else float("nan")
+            if inner_diameter_m:
+                row["filling_efficiency"] = (
+                    float(
+                        np.pi
+                        * (inner_diameter_m / 2) ** 2
+                        * (x1 - x0)
+                        / (abs(charge) * LI_M3_PER_C)
+                    )
+                    if charge and x1 > x0
+                    else float("nan")
+                )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -321,7 +321,12 @@ def _imaging_only(run: RunData, opt: AnalysisOptions, warnings: list[str]) -> Ru
     holder = holder_stream(run)
     steps = pd.DataFrame()
     if holder is not None and len(holder) > 1:
-        steps = imaging.bias_steps(holder, img["time"], img["front"])
+        diameter = opt.inner_diameter_m or (run.metadata.get("sample") or {}).get(
+            "inner_diameter_m"
+        )
+        steps = imaging.bias_steps(
+            holder, img["time"], img["front"], diameter if img["unit"] == "m" else None
+        )
         plating = steps[steps["charge"] < 0]
         summary["n_bias_steps"] = len(steps)
         summary["holder_charge_C"] = float(steps["charge"].sum())

@@ -208,8 +208,13 @@ def test_tem_without_pixel_size_is_in_pixels_with_robust_speed_and_bias_steps():
     assert plate["advance_per_C"] == pytest.approx(2.0 * 19.5 / 20e-9, rel=0.15)
     # with the pixel size the same columns are in metres
     run.frames = fr
-    s_m = analyze_run(run).summary
-    assert s_m["front_speed_plating_m_s"] == pytest.approx(2.0 * 5e-9, rel=0.15)
+    res_m = analyze_run(run, AnalysisOptions(inner_diameter_m=100e-9))
+    assert res_m.summary["front_speed_plating_m_s"] == pytest.approx(2.0 * 5e-9, rel=0.15)
+    plated = np.pi * (50e-9) ** 2 * 39 * 5e-9
+    assert res_m.steps["filling_efficiency"].iat[0] == pytest.approx(
+        plated / (20e-9 * imaging.LI_M3_PER_C), rel=0.15
+    )
+    assert "filling_efficiency" not in res.steps  # no pixel size: no efficiency
 
 
 def test_nernst_stress_from_interfacial_overpotential_only():
