@@ -70,10 +70,17 @@ def _refusals(protocol, station, where: str) -> list[str]:
     ]
 
 
-def _listeners(args: argparse.Namespace) -> list:
-    from protocols.console import ProgressBar
+def _console(args: argparse.Namespace) -> tuple[list, object]:
+    """(listeners, controller): the progress bar (unless ``--quiet``) and the Ctrl-C policy,
+    sharing the flag that keeps the bar off the pause prompt."""
+    import functools
+    import threading
 
-    return [] if args.quiet else [ProgressBar()]
+    from protocols.console import ProgressBar, interactive
+
+    prompting = threading.Event()
+    listeners = [] if args.quiet else [ProgressBar(prompting=prompting)]
+    return listeners, functools.partial(interactive, prompting=prompting)
 
 
 def _report_result(output) -> int:
@@ -88,7 +95,6 @@ def _report_result(output) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from daq.station import Station, load_station_config
-    from protocols.console import interactive
     from protocols.loader import load_protocol
     from protocols.runner import execute, run_file_name
 
@@ -101,14 +107,15 @@ def _run(args: argparse.Namespace) -> int:
             print("\n".join(refusals), file=sys.stderr)
             return 2
         path = Path(args.out) / run_file_name(protocol)
-        output = execute(protocol, text, station, path, _listeners(args), controller=interactive)
+        print(f"recording to: {path}", flush=True)
+        listeners, controller = _console(args)
+        output = execute(protocol, text, station, path, listeners, controller=controller)
     return _report_result(output)
 
 
 def _resume(args: argparse.Namespace) -> int:
     from daq.runfile import RunFileError, RunReader
     from daq.station import Station, StationConfig, load_station_config
-    from protocols.console import interactive
     from protocols.recording import STATION_FILE_KEY
     from protocols.resume import resume_point
     from protocols.runner import check_resumable, resume
@@ -131,8 +138,9 @@ def _resume(args: argparse.Namespace) -> int:
         if refusals:
             print("\n".join(refusals), file=sys.stderr)
             return 2
-        output = resume(args.run_file, station, _listeners(args), controller=interactive,
-                        force=args.force)  # fmt: skip
+        print(f"recording to: {args.run_file}", flush=True)
+        listeners, controller = _console(args)
+        output = resume(args.run_file, station, listeners, controller=controller, force=args.force)
     return _report_result(output)
 
 

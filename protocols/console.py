@@ -1,7 +1,8 @@
 """Command-line companions of a run: a progress bar and Ctrl-C handling.
 
-First Ctrl-C: a deferred pause and a prompt (``r`` resume, ``s`` stop after the current step,
-``a`` abort). Second Ctrl-C: abort (safe state, data kept). SIGTERM and SIGHUP (a ``kill``, a
+First Ctrl-C: a deferred pause (at the end of the step in progress; the expected wait is
+shown) and a prompt (``i`` pause now, ``r`` resume, ``s`` stop after the current step, ``a``
+abort); the progress line stays quiet while the prompt waits. Second Ctrl-C: abort (safe state, data kept). SIGTERM and SIGHUP (a ``kill``, a
 closed terminal or ssh session) abort the same way. Never an undefined state.
 """
 
@@ -18,58 +19,96 @@ from typing import TextIO
 from protocols.engine import Engine, EngineEvent, Listener, Progress
 from protocols.estimate import hms
 
-PROMPT = (
-    "paused at the next safe point: [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
-)
+PROMPT = "[i]mmediate pause (sources off now), [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
 _SHOWN_EVENTS = {"limit_trip", "outcome", "detector", "fault", "retry", "pause", "resume", "abort", "restore",
                  "stop", "timeout", "safe_state_failed", "current_interrupt", "approach"}  # fmt: skip
 
 
-class ProgressBar(Listener):
-    """One refreshed line on ``stream``: bar, percent, remaining run time, current steps."""
+def _until_pause(seconds: float | None) -> str:
+    """What the operator waits for after Ctrl-C: the end of the step(s) in progress."""
+    if seconds is None:
+        return "(the step ends on a measurement: time unknown)"
+    if seconds <= 0:
+        return "(now)"
+    return f"(≈ {hms(seconds)} h:mm:ss of run time)"
 
-    def __init__(
-        self, stream: TextIO = sys.stderr, width: int = 24, min_interval: float = 0.2
-    ) -> None:
+
+class ProgressBar(Listener):
+    """Progress on ``stream``: one refreshed line on a terminal (kept off while ``prompting``);
+    elsewhere (a log, a pipe) a plain line every ``step`` of the run."""
+
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 24, min_interval: float = 0.2,
+                 prompting: threading.Event | None = None, step: float = 0.1) -> None:  # fmt: skip
         self.stream, self.width, self.min_interval = stream, width, min_interval
+        self.prompting = prompting or threading.Event()
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.step = step
         self._last = 0.0
+        self._next_fraction = 0.0
+
+    def _line(self, progress: Progress) -> str:
+        steps = ", ".join(f"{k}: {v}" for k, v in progress.current.items())
+        return (f"{progress.fraction:4.0%} t={hms(progress.elapsed)} left~{hms(progress.remaining)} "
+                f"{progress.state} {steps}")  # fmt: skip
 
     def on_progress(self, progress: Progress) -> None:
+        if not self.tty:
+            if progress.fraction + 1e-12 >= self._next_fraction:
+                self._next_fraction = (int(progress.fraction / self.step + 1e-9) + 1) * self.step
+                self.stream.write(self._line(progress) + "\n")
+                self.stream.flush()
+            return
         wall = time.monotonic()
-        if wall - self._last < self.min_interval:
+        if self.prompting.is_set() or wall - self._last < self.min_interval:
             return
         self._last = wall
         filled = int(progress.fraction * self.width)
-        steps = ", ".join(f"{k}: {v}" for k, v in progress.current.items())
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {progress.fraction:4.0%} "
-                          f"t={hms(progress.elapsed)} left~{hms(progress.remaining)} {progress.state} {steps[:60]:<60}")  # fmt: skip
+        line = self._line(progress)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {line[:100]:<100}")
         self.stream.flush()
 
     def on_event(self, event: EngineEvent) -> None:
         if event.kind in _SHOWN_EVENTS:
-            self.stream.write(f"\n[{hms(event.time)}] {event.kind}: {event.text}\n")
-        elif event.kind == "run_end":
+            lead = "\n" if self.tty else ""
+            self.stream.write(f"{lead}[{hms(event.time)}] {event.kind}: {event.text}\n")
+            if self.prompting.is_set():
+                self.stream.write(PROMPT)
+            self.stream.flush()
+        elif event.kind == "run_end" and self.tty:
             self.stream.write("\n")
 
 
 @contextmanager
-def interactive(engine: Engine, stdin: TextIO = sys.stdin) -> Iterator[Engine]:
-    """Install the Ctrl-C policy for the duration of ``engine.run()`` (main thread only)."""
+def interactive(
+    engine: Engine, stdin: TextIO = sys.stdin, prompting: threading.Event | None = None
+) -> Iterator[Engine]:
+    """Install the Ctrl-C / SIGTERM / SIGHUP policy for ``engine.run()`` (main thread only).
+    ``prompting`` is set while the prompt waits for an answer (progress bars stay quiet)."""
     presses = {"n": 0}
+    prompting = prompting or threading.Event()
 
     def ask() -> None:
-        while engine.paused or presses["n"] == 1:
-            sys.stderr.write("\n" + PROMPT)
-            sys.stderr.flush()
-            answer = stdin.readline().strip().lower()
-            if not answer:  # EOF or empty: keep asking only on a terminal
-                if not stdin.isatty():
+        prompting.set()
+        sys.stderr.write("\nCtrl-C: pausing at the end of the current step "
+                         f"{_until_pause(engine.time_to_step_end())}; the cell runs until then\n")  # fmt: skip
+        try:
+            while True:
+                sys.stderr.write(PROMPT)
+                sys.stderr.flush()
+                answer = stdin.readline().strip().lower()
+                if not answer:  # EOF or empty: keep asking only on a terminal
+                    if not stdin.isatty():
+                        return
+                    continue
+                if answer[0] == "i":
+                    engine.pause(immediate=True)
+                    sys.stderr.write("pausing now: sources off, pressure kept\n")
+                elif answer[0] in "rsa":
+                    presses["n"] = 0
+                    {"r": engine.resume, "s": engine.stop, "a": engine.abort}[answer[0]]()
                     return
-                continue
-            if answer[0] in "rsa":
-                presses["n"] = 0
-                {"r": engine.resume, "s": engine.stop, "a": engine.abort}[answer[0]]()
-                return
+        finally:
+            prompting.clear()
 
     def on_sigint(signum, frame) -> None:
         presses["n"] += 1

@@ -29,7 +29,7 @@ from drivers.errors import (
     SetpointError,
 )
 from protocols.conditions import DETECTOR_EVENTS, EndWatch, Fired
-from protocols.estimate import estimate, step_current
+from protocols.estimate import estimate, step_current, step_duration
 from protocols.model import Protocol
 from protocols.program import Instr, Program, TrackState, advance, compile_protocol, settle
 from protocols.record import RecordFilter
@@ -157,6 +157,7 @@ class _Track:
     held: bool = False  # at a step boundary, holding for a deferred pause / stop
     pending: Instr | None = None  # the step to start when a held track is released
     done: bool = False
+    started: float = 0.0  # run time the step started, moved on by pauses
 
     @property
     def role(self) -> str | None:
@@ -272,6 +273,20 @@ class Engine:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    def time_to_step_end(self) -> float | None:
+        """Expected run seconds until the source steps in progress end (where a deferred pause
+        takes effect); 0 when none runs, None when one ends on measurements only."""
+        now, left = self.now(), 0.0
+        for track in list(self.tracks.values()):
+            instr = track.instr
+            if track.done or track.held or instr is None or self._holds_freely(track):
+                continue
+            duration = step_duration(self.protocol, self.programs, instr)
+            if duration is None:
+                return None
+            left = max(left, duration - (now - track.started))
+        return max(left, 0.0)
 
     def now(self) -> float:
         return self.clock.now() + self.time_offset
@@ -401,6 +416,7 @@ class Engine:
                 self._call("potentiostat", "output_off")
             return
         track.step_no = self._next_step
+        track.started = self.now()
         self._next_step += 1
         self._steps_run += 1
         step = instr.step
@@ -940,7 +956,8 @@ class Engine:
             self._call("potentiostat", "output_off")
         if getattr(self.station, "bias_holder", None) is not None:
             self._call("bias_holder", "bias_off")
-        self._event("pause", f"paused ({self._pause_kind}); sources off, pressure kept",
+        where = "at the next safe point (end of step)" if self._pause_kind == "deferred" else "now"
+        self._event("pause", f"paused {where} ({self._pause_kind}); sources off, pressure kept",
                     data={"kind": self._pause_kind})  # fmt: skip
 
     def _leave_pause(self) -> None:
@@ -950,6 +967,7 @@ class Engine:
         self._paused, self._pause_kind = False, None
         self._event("resume", f"resumed after {paused_for:.3g} s", data={"paused_for": paused_for})
         for track in self.tracks.values():
+            track.started += paused_for
             if track.watch is not None:
                 track.watch.shift(paused_for)
             if was_paused and track.gen is not None and track.reapply is not None:

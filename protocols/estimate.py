@@ -136,6 +136,13 @@ class _Walker:
         return t, plated, stripped, count, False, None
 
 
+def step_duration(protocol: Protocol, programs: dict[str, Program], ins: Instr) -> float | None:
+    """Expected duration of one step from its start; None when it ends on measurements only."""
+    walker = _Walker(protocol, programs)
+    duration, _, _ = walker.predict(ins, 0.0, 0.0)
+    return None if ins.name in walker.open_ended else duration
+
+
 def estimate(
     protocol: Protocol,
     start: dict[str, TrackState] | None = None,

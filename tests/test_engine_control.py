@@ -191,7 +191,7 @@ def test_ctrl_c_pauses_and_asks(answer, status, capsys):
     with interactive(engine, stdin=io.StringIO(answer)):
         result = engine.run()
     assert result.status == status
-    assert "paused at the next safe point" in capsys.readouterr().err
+    assert "pausing at the end of the current step (≈" in capsys.readouterr().err
 
 
 def test_second_ctrl_c_aborts():

@@ -70,3 +70,16 @@ def test_resume_refuses_a_run_that_ended(tmp_path, capsys, status):
     with RunReader(out.path) as reader:
         assert reader.status == status
         assert list(reader.events()["kind"]).count("segment_start") == 1
+
+
+def test_quiet_run_still_says_where_it_records_first(tmp_path, capsys):
+    proto = tmp_path / "p.yaml"
+    proto.write_text(HEAD % "2 Hz" + "  - {type: rest, end: [{time: 5 s}]}\n", encoding="utf-8")
+    runs = tmp_path / "runs"
+    code = main(["run", str(proto), "--station", str(SIM_STATION), "--sim", "--out", str(runs),
+                 "--quiet"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    first = out.splitlines()[0]
+    assert first.startswith("recording to: ") and first.endswith(".h5")
+    assert Path(first.removeprefix("recording to: ")).exists()

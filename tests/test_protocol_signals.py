@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -61,3 +63,19 @@ def test_terminating_signals_abort_to_the_safe_state(tmp_path, signum):
         assert len(reader.stream("electro")) > 0
     assert "abort" in kinds and "safe_state_failed" not in kinds
     assert kinds[-1] == "run_end"
+
+
+def test_ctrl_c_says_how_long_until_the_pause_and_offers_an_immediate_one(tmp_path):
+    child, path = start_run(tmp_path)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate("i\na\n", timeout=60)
+    assert child.returncode == 1, err[-500:]
+    assert re.search(r"pausing at the end of the current step \(≈ \d+:\d\d:\d\d", err), err[-800:]
+    assert "[i]mmediate pause" in err
+    assert "\r" not in err  # stderr is a pipe here: plain progress lines, no carriage returns
+    with RunReader(path) as reader:
+        events = reader.events()
+    pauses = [json.loads(m) for k, m in zip(events["kind"], events["message"], strict=True)
+              if k == "pause"]  # fmt: skip
+    assert pauses and pauses[0]["kind"] == "immediate"
+    assert list(events["kind"])[-2:] == ["abort", "run_end"]
