@@ -83,3 +83,17 @@ def test_quiet_run_still_says_where_it_records_first(tmp_path, capsys):
     first = out.splitlines()[0]
     assert first.startswith("recording to: ") and first.endswith(".h5")
     assert Path(first.removeprefix("recording to: ")).exists()
+
+
+EXAMPLES = sorted((ROOT / "examples" / "protocols").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("proto", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_protocol_validates_on_the_station_its_first_line_names(proto, capsys):
+    first = proto.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# station: "), f"{proto.name}: first line must name its station"
+    station = ROOT / first.removeprefix("# station: ").strip()
+    assert station.exists(), station
+    code = main(["validate", str(proto), "--station", str(station)])
+    out = capsys.readouterr().out
+    assert code == 0 and "problem" not in out, out
