@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from daq.units import format_quantity
 from protocols.steps import EndCondition
 
 #: detector event kind -> end-condition event name
@@ -144,3 +145,22 @@ class EndWatch:
             if cond.event == name and (cond.after is None or time - self.t0 >= cond.after):
                 self._take(cond, time, name)
         return self.fired
+
+
+#: end criterion -> (unit kind, display unit) of the value it fired on
+_CRITERION_UNITS = {
+    "time": ("time", "s"), "charge": ("charge", "mAh"), "capacity": ("areal_capacity", "mAh/cm2"),
+    "voltage_above": ("voltage", "V"), "voltage_below": ("voltage", "V"),
+    "abs_voltage_above": ("voltage", "V"), "abs_voltage_below": ("voltage", "V"),
+    "dvdt_above": ("voltage_rate", "mV/s"), "dvdt_below": ("voltage_rate", "mV/s"),
+    "current_above": ("current", "mA"), "current_below": ("current", "mA"),
+    "pressure_above": ("pressure", "MPa"), "pressure_below": ("pressure", "MPa"),
+}  # fmt: skip
+
+
+def criterion_value(criterion: str, value: float | str) -> str:
+    """The value an end condition fired on, in the unit a user writes (``0.831 mV``)."""
+    if criterion not in _CRITERION_UNITS or isinstance(value, str):
+        return str(value)
+    kind, unit = _CRITERION_UNITS[criterion]
+    return format_quantity(float(value), kind, unit)

@@ -28,7 +28,7 @@ from drivers.errors import (
     SafetyWriteFailed,
     SetpointError,
 )
-from protocols.conditions import DETECTOR_EVENTS, EndWatch, Fired
+from protocols.conditions import DETECTOR_EVENTS, EndWatch, Fired, criterion_value
 from protocols.estimate import estimate, step_current, step_duration
 from protocols.model import Protocol
 from protocols.program import Instr, Program, TrackState, advance, compile_protocol, settle
@@ -478,7 +478,7 @@ class Engine:
         if action == "stop":
             self._event("step_end", f"{track.name}: {instr.name} ended by {cond.criterion}: stop",
                         track.step_no, {**data, "state": track.state.to_json()})  # fmt: skip
-            raise _End("stopped", f"{instr.name}: {cond.criterion} {fired.value!r} -> stop"
+            raise _End("stopped", f"{instr.name}: {cond.criterion} {criterion_value(cond.criterion, fired.value)} -> stop"
                        + (f" ({cond.result})" if cond.result else ""))  # fmt: skip
         decisions: list[str] = []
         nxt = advance(track.program, track.state, jump_label=jump,

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.detect import sustained  # the debounce the detectors use, shared
+from daq.units import format_quantity
 from protocols.model import Limits
+
+#: supervised quantity -> (unit kind, display unit) for messages
+DISPLAY = {"voltage": ("voltage", "V"), "bias": ("voltage", "V"), "current": ("current", "mA"),
+           "current_density": ("current_density", "mA/cm2"), "charge": ("charge", "mAh"),
+           "capacity": ("areal_capacity", "mAh/cm2"), "pressure": ("pressure", "MPa"),
+           "temperature": ("temperature", "degC")}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,10 @@ class Trip:
     time: float
 
     def message(self) -> str:
-        return f"{self.quantity} {self.value:.6g} beyond limit {self.limit:.6g} (SI) at t={self.time:.6g} s"
+        """E.g. "voltage 1.00003 V beyond limit 1 V at t=12.3 s", in the units a user writes."""
+        kind, unit = DISPLAY[self.quantity]
+        value, limit = (format_quantity(x, kind, unit, 6) for x in (self.value, self.limit))
+        return f"{self.quantity} {value} beyond limit {limit} at t={self.time:.6g} s"
 
 
 class Supervisor:

@@ -8,7 +8,7 @@ from protocols_fakes import FakeCell, FakeStation
 from protocols_helpers import run_yaml
 
 from protocols.model import Limits
-from protocols.safety import Supervisor, sustained
+from protocols.safety import Supervisor, Trip, sustained
 
 
 def spike(at: float, value: float, width: float = 0.05):
@@ -202,3 +202,22 @@ def test_the_sample_that_trips_is_recorded_whatever_the_record_rule():
     trip = trip_of(result)
     pressure = col.stream("pressure")
     assert pressure["time"][-1] == trip.time and pressure["pressure"][-1] == trip.value
+
+
+def test_trip_and_stop_messages_carry_units():
+    trip = Trip("voltage", 1.00003, 1.0, 12.5)
+    assert trip.message() == "voltage 1.00003 V beyond limit 1 V at t=12.5 s"
+    assert (
+        "current_density 2 mA/cm2 beyond limit 1 mA/cm2"
+        in Trip("current_density", 20.0, 10.0, 1).message()
+    )
+    assert "pressure 7.5 MPa beyond limit 6 MPa" in Trip("pressure", 7.5e6, 6e6, 1).message()
+    body = (
+        "steps: [{type: galvanostatic, current: 1 mA, end: [{voltage_above: 0.5 V, action: stop}]}]"
+    )
+    cell = FakeCell(script=lambda t, v, i: (np.where(t >= 2.0, 0.75, v), i))
+    result, _, _ = run_yaml(
+        body, FakeStation.full(cell), head="name: s\nlimits: {voltage: {max: 1 V}}\n"
+    )
+    assert result.status == "stopped"
+    assert result.reason == "steps[0]: voltage_above 0.75 V -> stop", result.reason
