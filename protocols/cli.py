@@ -70,6 +70,20 @@ def _refusals(protocol, station, where: str) -> list[str]:
     ]
 
 
+def _check_out(out: str) -> None:
+    """Refuse, before anything starts, an ``--out`` that is a file or cannot be written."""
+    import os
+
+    from daq.runfile import RunFileError
+
+    folder = Path(out)
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise RunFileError(f"--out {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunFileError(f"--out {out}: cannot write in {existing}")
+
+
 def _console(args: argparse.Namespace) -> tuple[list, object]:
     """(listeners, controller): the progress bar (unless ``--quiet``) and the Ctrl-C policy,
     sharing the flag that keeps the bar off the pause prompt."""
@@ -94,12 +108,14 @@ def _report_result(output) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from daq.runfile import RunFileError
     from daq.station import Station, load_station_config
     from protocols.loader import load_protocol
     from protocols.runner import execute, run_file_name
 
     protocol = load_protocol(args.protocol)
     config = load_station_config(args.station)
+    _check_out(args.out)
     text = Path(args.protocol).read_text(encoding="utf-8")
     with Station.open(config, simulate=args.sim) as station:
         refusals = _refusals(protocol, station, args.protocol)
@@ -107,6 +123,12 @@ def _run(args: argparse.Namespace) -> int:
             print("\n".join(refusals), file=sys.stderr)
             return 2
         path = Path(args.out) / run_file_name(protocol)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunFileError(
+                f"--out {args.out}: cannot create the folder ({exc.strerror})"
+            ) from None
         print(f"recording to: {path}", flush=True)
         listeners, controller = _console(args)
         output = execute(protocol, text, station, path, listeners, controller=controller)

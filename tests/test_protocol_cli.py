@@ -97,3 +97,15 @@ def test_every_example_protocol_validates_on_the_station_its_first_line_names(pr
     code = main(["validate", str(proto), "--station", str(station)])
     out = capsys.readouterr().out
     assert code == 0 and "problem" not in out, out
+
+
+@pytest.mark.parametrize("out", ["a_file", "a_file/sub", "/proc/ssbench-nope"])
+def test_unusable_out_folder_is_one_line(tmp_path, capsys, out):
+    (tmp_path / "a_file").write_text("not a folder")
+    proto = tmp_path / "p.yaml"
+    proto.write_text(HEAD % "2 Hz" + "  - {type: rest, end: [{time: 5 s}]}\n", encoding="utf-8")
+    target = out if out.startswith("/") else str(tmp_path / out)
+    code = main(["run", str(proto), "--station", str(SIM_STATION), "--sim", "--out", target])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"ssbench: error: --out {target}: ")
