@@ -990,10 +990,23 @@ class Engine:
         self._notify("on_samples", stream, columns)
 
     def _publish_progress(self) -> None:
-        current = {n: (t.instr.name if t.instr else "done") for n, t in self.tracks.items()}
+        current = {n: self._describe(t) for n, t in self.tracks.items()}
         state = "paused" if self._paused else ("stopping" if self._stopping else "running")
         self._notify("on_progress", Progress(self.now(), self.expected, self._steps_run, current,
                                              state, self._paused_now()))  # fmt: skip
+
+    def _describe(self, track: _Track) -> str:
+        """What a track does, for people: "strip, cycle 3 (plating_stripping)", not a step path."""
+        if track.instr is None:
+            return "done"
+        step = track.instr.step
+        text = step.label or step.meta.get("phase") or step.type
+        cycle = self._cycle_number(track)
+        if cycle:
+            text += f", cycle {cycle}"
+        if "template" in step.meta:
+            text += f" ({step.meta['template']})"
+        return text
 
     def _paused_now(self) -> float:
         """Run time spent paused so far (including a pause in progress)."""

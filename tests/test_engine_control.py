@@ -228,3 +228,15 @@ def test_progress_bar_prints():
     bar.on_progress(Progress(50.0, 100.0, 3, {"main": "steps[1]"}, "running"))
     err = out.getvalue()
     assert "50%" in err and "left~0:00:50" in err
+
+
+def test_progress_names_steps_by_phase_and_cycle_not_by_path():
+    body = """
+    steps:
+      - {type: plating_stripping, current_density: 0.1 mA/cm2, half_cycle_time: 5 s, cycles: 2, first: strip}
+    """
+    _, col, _ = run_yaml(body)
+    shown = {p.current["main"] for p in col.progress}
+    assert "strip, cycle 1 (plating_stripping)" in shown
+    assert "plate, cycle 2 (plating_stripping)" in shown
+    assert not any("[" in s for s in shown)
