@@ -68,6 +68,8 @@ class Sample(Strict):
     electrodes: str | None = None
     thickness: Length | None = None
     temperature: Temperature | None = None
+    pixel_size: Length | None = None  # in situ imaging: length of one image pixel
+    inner_diameter: Length | None = None  # in situ TEM: tubule inner diameter
     notes: str | None = None
 
 

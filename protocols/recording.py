@@ -20,7 +20,13 @@ from protocols.model import Protocol
 
 #: key of the /station attributes holding the station file's content (not an instrument)
 STATION_FILE_KEY = "station_file"
-_SAMPLE_KEYS = {"area": "area_m2", "thickness": "thickness_m", "temperature": "temperature_K"}
+_SAMPLE_KEYS = {
+    "area": "area_m2",
+    "thickness": "thickness_m",
+    "temperature": "temperature_K",
+    "pixel_size": "pixel_size_m",
+    "inner_diameter": "inner_diameter_m",
+}
 
 
 def sample_metadata(protocol: Protocol) -> dict[str, Any]:

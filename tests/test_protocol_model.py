@@ -295,3 +295,15 @@ def test_builder_accepts_pint_quantities():
     p = b.build()
     assert p.steps[0].current_density == pytest.approx(1.0)
     assert p.steps[0].end[0].time == pytest.approx(300)
+
+
+def test_imaging_calibration_in_the_sample_reaches_the_run_metadata():
+    from pathlib import Path
+
+    from protocols.loader import load_protocol
+    from protocols.recording import sample_metadata
+
+    root = Path(__file__).resolve().parents[1]
+    meta = sample_metadata(load_protocol(root / "examples/protocols/tem_sequence.yaml"))
+    assert meta["pixel_size_m"] == pytest.approx(50e-9)
+    assert meta["inner_diameter_m"] == pytest.approx(100e-9)
