@@ -56,6 +56,11 @@ def confirm(parent: QWidget, title: str, text: str) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+def warn(parent: QWidget, title: str, text: str) -> None:
+    """Show a warning the operator must acknowledge. Tests replace this function."""
+    QMessageBox.warning(parent, title, text)
+
+
 class MainWindow(QMainWindow):
     """See the module docstring."""
 
@@ -218,8 +223,16 @@ class MainWindow(QMainWindow):
         from protocols.recording import station_streams
         from protocols.runner import run_file_name
 
+        if self.running:
+            return False
+        self.protocol_panel.check_pending()  # F5 right after an edit: check the text as it is
         station, protocol = self.station_panel.station, self.protocol_panel.protocol
-        if self.running or station is None or protocol is None:
+        if station is None:
+            return False
+        if protocol is None:
+            self._refuse(self.protocol_panel.problems() or ["no protocol to run"])
+            return False
+        if not self._accepted(protocol, station):
             return False
         self.run_folder.mkdir(parents=True, exist_ok=True)
         path = self.run_folder / run_file_name(protocol)
@@ -241,6 +254,25 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(2)
         self._remember()
         return True
+
+    def _accepted(self, protocol: Any, station: Any) -> bool:
+        """The check ``ssbench run`` makes before starting (protocols/cli.py ``_run``), here on
+        the connected station; problems are listed in the protocol panel and refused."""
+        from protocols.validate import validate
+
+        problems = validate(protocol, station).problems
+        if problems:
+            self.protocol_panel.show_refusal(problems)
+            self._refuse(problems)
+        return not problems
+
+    def _refuse(self, problems: list[str]) -> None:
+        """Say why the run was not started: event log (one row each), status bar, a warning."""
+        for problem in problems:
+            self.event_log.add(0.0, "not_started", -1, problem)
+        self.tabs.setCurrentWidget(self.protocol_panel)
+        self.statusBar().showMessage(f"not started: {len(problems)} problem(s)")
+        warn(self, "Run not started", "The run was not started:\n" + "\n".join(problems))
 
     def control(self, action: str) -> None:
         """pause / pause_now / resume / stop for the running engine."""

@@ -286,6 +286,25 @@ class ProtocolPanel(QWidget):
         self.protocol = protocol
         self.protocol_changed.emit()
 
+    def check_pending(self) -> None:
+        """Validate now if an edit is still waiting for the debounce timer (e.g. F5 at once)."""
+        if self._timer.isActive():
+            self.validate_now()
+
+    def problems(self) -> list[str]:
+        """The problem list as shown, one line each."""
+        return [self.issues.item(k).text() for k in range(self.issues.count())]
+
+    def show_refusal(self, problems: list[str]) -> None:
+        """List why the run was not started (one line each) in the problem list."""
+        source = self.path.name if self.path else "<editor>"
+        self.status.setText(
+            f"<b style='color:#b00020'>not started: {len(problems)} problem(s) on the connected "
+            "station</b>"
+        )
+        for problem in problems:
+            self.issues.addItem(QListWidgetItem(f"{source}: {problem}"))
+
     def _highlight_issue_lines(self) -> None:
         selections = []
         doc = self.editor.document()

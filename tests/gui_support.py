@@ -51,13 +51,14 @@ def settings(tmp_path):
 def window(qtbot, settings, tmp_path, monkeypatch):
     """Main window connected to the built-in simulated station (virtual clock, full speed).
 
-    Questions are answered "yes" unless a test says otherwise: pytest-qt closes the window
-    before fixtures are torn down, and a modal question would block an offscreen run.
+    Questions are answered "yes" and warnings dismissed unless a test says otherwise: pytest-qt
+    closes the window before fixtures are torn down, and a modal dialog would block offscreen.
     """
     from gui.app import MainWindow
     from gui.station_panel import BUILTIN_STATION
 
     monkeypatch.setattr("gui.app.confirm", lambda *a: True)
+    monkeypatch.setattr("gui.app.warn", lambda *a: None)
 
     win = MainWindow(settings, run_folder=tmp_path / "runs")
     qtbot.addWidget(win)
