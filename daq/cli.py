@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # each call logs to the stderr of now (main() also runs in-process)
     )
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -37,8 +37,9 @@ class ProgressBar(Listener):
     """Progress on ``stream``: one refreshed line on a terminal (kept off while ``prompting``);
     elsewhere (a log, a pipe) a plain line every ``step`` of the run."""
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 24, min_interval: float = 0.2,
+    def __init__(self, stream: TextIO | None = None, width: int = 24, min_interval: float = 0.2,
                  prompting: threading.Event | None = None, step: float = 0.1) -> None:  # fmt: skip
+        stream = stream or sys.stderr  # the stderr of now, not of import time
         self.stream, self.width, self.min_interval = stream, width, min_interval
         self.prompting = prompting or threading.Event()
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
@@ -80,10 +81,11 @@ class ProgressBar(Listener):
 
 @contextmanager
 def interactive(
-    engine: Engine, stdin: TextIO = sys.stdin, prompting: threading.Event | None = None
+    engine: Engine, stdin: TextIO | None = None, prompting: threading.Event | None = None
 ) -> Iterator[Engine]:
     """Install the Ctrl-C / SIGTERM / SIGHUP policy for ``engine.run()`` (main thread only).
     ``prompting`` is set while the prompt waits for an answer (progress bars stay quiet)."""
+    stdin = stdin or sys.stdin  # the stdin of now, not of import time
     presses = {"n": 0}
     prompting = prompting or threading.Event()
 

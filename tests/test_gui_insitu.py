@@ -3,19 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gui_support import set_protocol, settings, wait_finished  # noqa: F401 - fixture
 
-TEM_STATION = """\
-name: sim-tem
-simulation: {preset: peo, seed: 3, camera_period: 2 s}
-instruments:
-  holder:
-    driver: tem_holder
-    resource: sim://tem_holder
-    settings: {travel: 5 um, coarse_step: 30 nm, step_voltage: 30 V, fine_range: 2 um, max_bias: 12 V, max_current: 10 uA}
-  camera: {driver: folder_frames, resource: "sim://camera"}
-"""
+TEM_STATION = (Path(__file__).resolve().parents[1] / "examples/stations/sim_tem.yaml").read_text()
 TEM_PROTOCOL = """\
 name: tem
 sampling: {rate: 5 Hz, slow_rate: 1 Hz}
