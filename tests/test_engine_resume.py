@@ -83,29 +83,7 @@ def test_run_file_holds_samples_events_and_protocol(tmp_path):
 
 
 def test_resume_after_sigkill_continues_after_the_last_completed_step(tmp_path):
-    proto = tmp_path / "p.yaml"
-    proto.write_text(PROTOCOL)
-    path = tmp_path / "killed.h5"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(Path.cwd())]),
-    }
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(proto), str(path), "10"], env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if path.exists():
-                try:
-                    if len(_step_ends(_events(path))) >= 5:
-                        break
-                except (OSError, KeyError, ValueError, RunFileError):
-                    pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("the child run never got going")
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    path = _killed_run(tmp_path, PROTOCOL, step_ends=5)
 
     with RunReader(path) as reader:
         assert reader.status == "interrupted"
