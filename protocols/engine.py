@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ from protocols.estimate import context, dry_run, estimate, step_duration
 from protocols.model import Protocol
 from protocols.program import Instr, Program, TrackState, advance, compile_protocol, settle
 from protocols.record import RecordFilter
+from protocols.runstate import ExitStatus, RequestRefused, RunControl, RunState
 from protocols.safety import Supervisor, Trip
 from protocols.steps import commands as c
 from protocols.steps.base import Ended, RecordRule
@@ -87,7 +87,7 @@ class Progress:
     expected: float
     steps_done: int
     current: dict[str, str]
-    state: str
+    state: RunState
     paused: float = 0.0
 
     @property
@@ -113,13 +113,14 @@ class Listener:
     def on_event(self, event: EngineEvent) -> None: ...
     def on_frame(self, source: str, time: float, image: np.ndarray) -> None: ...
     def on_progress(self, progress: Progress) -> None: ...
+    def on_state(self, state: RunState) -> None: ...
 
 
 @dataclass
 class RunResult:
     """How the run ended: status (run-file exit status), reason, trips, outcomes, positions."""
 
-    status: str
+    status: ExitStatus
     reason: str
     trip: Trip | None = None
     outcomes: list[dict[str, Any]] = field(default_factory=list)
@@ -135,8 +136,8 @@ class Fault(Exception):
 class _End(Exception):
     """Internal: the run ends now with ``status`` and ``reason``."""
 
-    def __init__(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    def __init__(self, status: ExitStatus | str, reason: str) -> None:
+        self.status, self.reason = ExitStatus(status), reason
         super().__init__(reason)
 
 
@@ -225,13 +226,11 @@ class Engine:
         self._owner = {role: t for t, p in self.programs.items() for i in p.steps()
                        if (role := STEP_TYPES[i.step.type].role)}  # fmt: skip
         self._record = RecordFilter()
-        self._requests: deque[str] = deque()  # appended from any thread or a signal handler
+        self._control = RunControl(self._state_changed)
         self._abort_reason = "aborted by the operator"
-        self._paused = False
-        self._pause_kind: str | None = None
+        self._pause_kind: str | None = None  # "deferred" / "immediate": how the pause came
         self._pause_t = 0.0
         self._paused_total = 0.0
-        self._stopping = False
         self._buffering = False
         self._acq_t0 = 0.0
         self._priming = 0  # depth of step starts applied within one tick (see _prime)
@@ -253,30 +252,34 @@ class Engine:
         self._steps_run = 0
         self._samples = 0
         self.trip: Trip | None = None
+        self.exit_status: ExitStatus | None = None  # set when the run finishes
 
     # -- public control (thread-safe) ------------------------------------------------------
     def pause(self, immediate: bool = False) -> None:
-        """Pause at the next step boundary (default) or at once (sources off, pressure kept)."""
-        self._request("pause_now" if immediate else "pause")
+        """Pause at the next step boundary (default) or at once (sources off, pressure kept).
+        Like every request: :class:`RequestRefused` when illegal in the run's state."""
+        self._control.request("pause_now" if immediate else "pause")
 
     def resume(self) -> None:
-        self._request("resume")
+        self._control.request("resume")
 
     def abort(self, reason: str = "aborted by the operator") -> None:
         """Safe state now, keep the data, end as ``aborted`` (``reason`` goes to the event log)."""
         self._abort_reason = reason
-        self._request("abort")
+        self._control.request("abort")
 
     def stop(self) -> None:
         """Finish the current step(s), then end as ``stopped``."""
-        self._request("stop")
+        self._control.request("stop")
 
-    def _request(self, what: str) -> None:
-        self._requests.append(what)
+    @property
+    def state(self) -> RunState:
+        """Where the run is (see :mod:`protocols.runstate`)."""
+        return self._control.state
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self.state is RunState.PAUSED
 
     def time_to_step_end(self) -> float | None:
         """Expected run seconds until the source steps in progress end (where a deferred pause
@@ -299,34 +302,37 @@ class Engine:
     def run(self) -> RunResult:
         """Run to the end (or trip, abort, stop, fault); always leaves the station safe."""
         with self.clock.participant():
+            self._control.fire("start")
             status, reason = self._guarded(self._main)
-            if status in ("success", "stopped"):
+            if status in (ExitStatus.SUCCESS, ExitStatus.STOPPED):
                 status, reason = self._guarded(self._stop_buffered, status, reason)
-            if status != "tripped":  # a trip has already made everything safe
+            if status is not ExitStatus.TRIPPED:  # a trip has already made everything safe
                 failures = self._safe_state()
                 if failures:
                     self._event(
                         "safe_state_failed", "; ".join(failures), data={"failures": failures}
                     )
+            self.exit_status = status
+            self._control.fire("finish")
             self._event("run_end", reason, data={"status": status})
         return RunResult(status, reason, self.trip, self.outcomes,
                          {n: {**t.state.to_json(), "done": t.done} for n, t in self.tracks.items()},
                          self._steps_run, self._samples)  # fmt: skip
 
-    def _guarded(self, body: Callable[[], None], status: str = "success",
-                 reason: str = "protocol completed") -> tuple[str, str]:  # fmt: skip
+    def _guarded(self, body: Callable[[], None], status: ExitStatus = ExitStatus.SUCCESS,
+                 reason: str = "protocol completed") -> tuple[ExitStatus, str]:  # fmt: skip
         """Run ``body``; map how it ended to a run status and reason. Any bug is a failure."""
         try:
             body()
         except _End as end:
             return end.status, end.reason
         except Fault as exc:
-            return "failed", str(exc)
+            return ExitStatus.FAILED, str(exc)
         except Exception as exc:
             log.exception("engine error")
-            return "failed", f"internal error: {type(exc).__name__}: {exc}"
-        if self._stopping:
-            return "stopped", "stopped by the operator"
+            return ExitStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        if self.state is RunState.STOPPING:
+            return ExitStatus.STOPPED, "stopped by the operator"
         return status, reason
 
     def _main(self) -> None:
@@ -380,14 +386,15 @@ class Engine:
         if now >= self._next_progress:
             self._next_progress = now + self.progress_period
             self._publish_progress()
-        if self._paused:
+        if self.state is RunState.PAUSED:
             return
         for track in self.tracks.values():
             if not track.done and not track.held:
                 self._advance_track(track)
-        if self._pause_kind == "deferred" and self._all_held():
+        if self.state is RunState.PAUSING and self._all_held():
+            self._control.fire("boundary")
             self._enter_pause()
-        if self._stopping and self._all_held():
+        if self.state is RunState.STOPPING and self._all_held():
             for track in self.tracks.values():
                 track.done = True
 
@@ -485,7 +492,7 @@ class Engine:
         )
         for text in decisions:
             self._event("decision", f"{track.name}: {text}", track.step_no, {"track": track.name})
-        if (self._pause_kind == "deferred" or self._stopping) and not self._holds_freely(track):
+        if self.state in (RunState.PAUSING, RunState.STOPPING) and not self._holds_freely(track):
             track.held = True
             track.gen = None
             track.pending = nxt
@@ -848,27 +855,34 @@ class Engine:
         return failures
 
     def _handle_requests(self) -> None:
-        while self._requests:
-            what = self._requests.popleft()
+        while (what := self._control.pop()) is not None:
+            before = self.state
+            try:
+                self._control.fire(what)
+            except RequestRefused as exc:  # the run moved on since it was queued
+                log.warning("%s", exc)
+                continue
             if what == "abort":
                 self._event("abort", self._abort_reason)
-                raise _End("aborted", self._abort_reason)
-            if what == "stop" and not self._stopping:
-                self._stopping = True
+                raise _End(ExitStatus.ABORTED, self._abort_reason)
+            if what == "stop":
                 self._event("stop", "stop requested: finishing the current step(s)")
-                if self._paused or self._pause_kind:
-                    self._leave_pause()  # a paused run resumes only to finish its steps
-            elif what == "pause" and not self._paused and self._pause_kind is None:
+                if before in (RunState.PAUSED, RunState.PAUSING):
+                    self._leave_pause(was_paused=before is RunState.PAUSED)
+            elif what == "pause":
                 self._pause_kind = "deferred"
                 self._event("pause_requested", "pausing at the next step boundary")
-            elif what == "pause_now" and not self._paused:
+            elif what == "pause_now":
                 self._pause_kind = "immediate"
                 self._enter_pause()
-            elif what == "resume" and (self._paused or self._pause_kind):
-                self._leave_pause()
+            elif what == "resume":
+                self._leave_pause(was_paused=before is RunState.PAUSED)
+
+    def _state_changed(self, old: RunState, new: RunState, trigger: str) -> None:
+        log.info("run state %s -> %s (%s)", old, new, trigger)
+        self._notify("on_state", new)
 
     def _enter_pause(self) -> None:
-        self._paused = True
         self._pause_t = self.now()
         self._stop_buffered()
         if getattr(self.station, "potentiostat", None) is not None:
@@ -879,11 +893,10 @@ class Engine:
         self._event("pause", f"paused {where} ({self._pause_kind}); sources off, pressure kept",
                     data={"kind": self._pause_kind})  # fmt: skip
 
-    def _leave_pause(self) -> None:
-        was_paused = self._paused
+    def _leave_pause(self, was_paused: bool) -> None:
         paused_for = self.now() - self._pause_t if was_paused else 0.0
         self._paused_total += paused_for
-        self._paused, self._pause_kind = False, None
+        self._pause_kind = None
         self._event("resume", f"resumed after {paused_for:.3g} s", data={"paused_for": paused_for})
         for track in self.tracks.values():
             track.started += paused_for
@@ -891,7 +904,7 @@ class Engine:
                 track.watch.shift(paused_for)
             if was_paused and track.gen is not None and track.reapply is not None:
                 track.reapply()
-            if track.held and not self._stopping:
+            if track.held and self.state is not RunState.STOPPING:
                 track.held = False
                 self._enter(track, track.pending)
 
@@ -910,7 +923,7 @@ class Engine:
 
     def _publish_progress(self) -> None:
         current = {n: self._describe(t) for n, t in self.tracks.items()}
-        state = "paused" if self._paused else ("stopping" if self._stopping else "running")
+        state = self.state
         self._notify("on_progress", Progress(self.now(), self.expected, self._steps_run, current,
                                              state, self._paused_now()))  # fmt: skip
 
@@ -929,7 +942,7 @@ class Engine:
 
     def _paused_now(self) -> float:
         """Run time spent paused so far (including a pause in progress)."""
-        return self._paused_total + (self.now() - self._pause_t if self._paused else 0.0)
+        return self._paused_total + (self.now() - self._pause_t if self.paused else 0.0)
 
     def _notify(self, method: str, *args: Any) -> None:
         for listener in list(self.listeners):
