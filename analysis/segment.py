@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.counters import counter_charge
 from analysis.errors import AnalysisError
 
 #: Relative spread of the current below which an active step counts as constant-current.
@@ -162,6 +163,7 @@ def step_table(
     iw = i * w
     charge = np.add.reduceat(iw, starts)
     i2w = np.add.reduceat(iw * i, starts)
+    energy = np.add.reduceat(iw * v, starts)
     del iw
     head = 0.5 * (t[1] - t[0]) if n > 1 else 0.0
     tail = 0.5 * (t[-1] - t[-2]) if n > 1 else 0.0
@@ -190,6 +192,7 @@ def step_table(
             "end_time": step_end,
             "duration": duration,
             "charge": charge,
+            "energy": energy,
             "mean_current": mean_i,
             "v_start": v[starts],
             "v_end": v[ends - 1],
@@ -211,6 +214,9 @@ def step_table(
     else:
         table["mean_j"] = np.nan
     table["cycle"] = _cycles(table, electro, starts, cycle_start, notes)
+    counted = counter_charge(electro, table)
+    if counted is not None:
+        table["counter_charge"] = counted
     return table
 
 
@@ -285,11 +291,14 @@ def _cycles(
     return out
 
 
-def cycle_table(steps: pd.DataFrame, cut_times: tuple[float, ...] = ()) -> pd.DataFrame:
+def cycle_table(
+    steps: pd.DataFrame, cut_times: tuple[float, ...] = (), *, ce_of: str = "strip/plate"
+) -> pd.DataFrame:
     """One row per cycle that holds current: span, plated and stripped charge (C, positive),
     CE (strip/plate; see :mod:`analysis.ce` for the convention of cells with a cathode), complete.
 
-    ``complete`` is False when a half is missing, when a half's charge is below
+    ``ce_of`` is ``strip/plate`` (Li-metal cells) or ``discharge/charge`` (cells with a cathode,
+    whose charge is I > 0, our "strip"). ``complete`` is False when a half is missing, when a half's charge is below
     ``TRUNCATED_FRAC`` of the median of the same half at the same current in other cycles,
     or when one of ``cut_times`` (abort, abnormal run end, hard short, recorded outcome) falls
     inside the cycle: such cycles say nothing about CE.
@@ -331,10 +340,9 @@ def cycle_table(steps: pd.DataFrame, cut_times: tuple[float, ...] = ()) -> pd.Da
         t_strip=("t_strip", "sum"),
         n_steps=("q_plate", "size"),
     )
+    num, den = ("q_plate", "q_strip") if ce_of == "discharge/charge" else ("q_strip", "q_plate")
     with np.errstate(divide="ignore", invalid="ignore"):
-        cycles["ce"] = np.where(
-            cycles["q_plate"] > 0, cycles["q_strip"] / cycles["q_plate"], np.nan
-        )
+        cycles["ce"] = np.where(cycles[den] > 0, cycles[num] / cycles[den], np.nan)
     complete = (cycles["q_plate"] > 0) & (cycles["q_strip"] > 0)
     for half in ("plate", "strip"):
         complete &= ~_truncated(cycles[f"q_{half}"].to_numpy(), cycles[f"t_{half}"].to_numpy())
