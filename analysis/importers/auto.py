@@ -159,12 +159,17 @@ def _generic(path: Path, column_map: str | None, invert_current: bool) -> tuple[
     return read_cycler(path, parse_user_map(column_map), invert_current=invert_current), {}
 
 
-def collect_exports(folder: Path) -> list[Path]:
-    """Export files in a folder (recursively), sorted; sidecar metadata files are skipped."""
+#: Files in an output folder that are ours, not exports (summary tables, step/cycle tables).
+_NOT_EXPORTS = ("summary.csv", "summary_units.csv", "steps.csv", "cycles.csv", "events.csv",
+                "interrupts.csv")  # fmt: skip
+
+
+def collect_exports(folder: Path, *, run_files: bool = False) -> list[Path]:
+    """Export files in a folder (recursively, sorted), with ``run_files`` also our .h5 files;
+    report tables written by ``analyze`` are skipped."""
+    suffixes = EXPORT_SUFFIXES + ([".h5", ".hdf5"] if run_files else [])
     return sorted(
         f
         for f in folder.rglob("*")
-        if f.is_file()
-        and f.suffix.lower() in EXPORT_SUFFIXES
-        and not f.name.endswith((".metadata.json", "_units.csv"))
+        if f.is_file() and f.suffix.lower() in suffixes and f.name not in _NOT_EXPORTS
     )

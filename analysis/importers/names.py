@@ -78,11 +78,15 @@ def meaning_of(header: str) -> str | None:
                 return meaning
     words = [w for w in re.split(r"[\s_/.()\[\]#-]+", norm(base)) if w]
     compact = norm(base).replace(" ", "")
-    for meaning, (names, _ref) in MEANINGS.items():
-        if compact in names or (words and words[0] in names):
-            return meaning
-        if any(compact.startswith(n) and len(n) >= 4 for n in names):
-            return meaning
+    tests = (
+        lambda names: compact in names,
+        lambda names: bool(words) and words[0] in names,
+        lambda names: any(compact.startswith(n) and len(n) >= 4 for n in names),
+    )
+    for test in tests:  # the whole name first: 'Amp-hr' is a charge, not an 'amp'
+        for meaning, (names, _ref) in MEANINGS.items():
+            if test(names):
+                return meaning
     return None
 
 
