@@ -107,7 +107,7 @@ def write_bdf(
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path, index=False)
     else:
-        frame.to_csv(path, index=False, float_format="%.10g")
+        frame.to_csv(path, index=False)  # shortest exact repr: the round trip is lossless
     meta = {
         "format": "Battery Data Format (Battery Data Alliance), time series",
         "current_sign": "positive charges the test object (anodic at the working electrode)",
