@@ -164,12 +164,39 @@ _NOT_EXPORTS = ("summary.csv", "summary_units.csv", "steps.csv", "cycles.csv", "
                 "interrupts.csv")  # fmt: skip
 
 
+#: Bytes read to recognise a text export in a folder scan.
+HEAD_BYTES = 65536
+
+
+def looks_like_export(path: Path) -> bool:
+    """Cheap test for folder scans (head of the file only): a format with its own signature,
+    a workbook or Parquet file, or a text table whose header an instrument wrote."""
+    from analysis.importers.cyclers import sniff_cycler
+    from analysis.importers.text import decode_bytes, find_header
+
+    if path.suffix.lower() in (".h5", ".hdf5", ".mpt", ".xlsx", ".xls", ".parquet"):
+        return True
+    try:
+        if any(imp.recognise(path) for imp in IMPORTERS.values() if not imp.by_columns):
+            return True
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+        lines = decode_bytes(head, path)[0].splitlines()
+        k, sep = find_header(lines)
+    except (AnalysisError, OSError, UnicodeDecodeError):
+        return False
+    return sniff_cycler([c.strip() for c in lines[k].split(sep)]) is not None
+
+
 def collect_exports(folder: Path, *, run_files: bool = False) -> list[Path]:
-    """Export files in a folder (recursively, sorted), with ``run_files`` also our .h5 files;
-    report tables written by ``analyze`` are skipped."""
+    """Exports in a folder (recursively, sorted; ``run_files`` adds our .h5 files): files with
+    an export suffix that an importer recognises; tables written by ``analyze`` are skipped."""
     suffixes = EXPORT_SUFFIXES + ([".h5", ".hdf5"] if run_files else [])
     return sorted(
         f
         for f in folder.rglob("*")
-        if f.is_file() and f.suffix.lower() in suffixes and f.name not in _NOT_EXPORTS
+        if f.is_file()
+        and f.suffix.lower() in suffixes
+        and f.name not in _NOT_EXPORTS
+        and looks_like_export(f)
     )

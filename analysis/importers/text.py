@@ -26,7 +26,11 @@ _CUT_NUMBER = re.compile(r"^[-+]?(\d+[.,]|[-+]|\d+([.,]\d+)?[eE][-+]?)$")
 
 def decode(path: Path) -> tuple[str, str]:
     """The file's text and the encoding it was read with (BOM, UTF-8, else cp1252/Latin-1)."""
-    raw = path.read_bytes()
+    return decode_bytes(path.read_bytes(), path)
+
+
+def decode_bytes(raw: bytes, path: Path | str) -> tuple[str, str]:
+    """Text and encoding of ``raw`` (the bytes of ``path``, named in errors)."""
     for bom, enc in (
         (b"\xef\xbb\xbf", "utf-8-sig"),
         (b"\xff\xfe", "utf-16"),
@@ -48,7 +52,7 @@ def decode(path: Path) -> tuple[str, str]:
         return raw.decode("latin-1"), "latin-1"
 
 
-def _strict(raw: bytes, encoding: str, path: Path) -> str:
+def _strict(raw: bytes, encoding: str, path: Path | str) -> str:
     """Decode, reporting an undecodable byte by line and byte offset."""
     try:
         return raw.decode(encoding)
