@@ -70,7 +70,10 @@ def analyze_one(job: BatchJob) -> dict[str, Any]:
     try:
         run = load_run(job.path, area_m2=job.area_m2, fmt=job.fmt, column_map=job.column_map)
         res = analyze_run(run, job.options)
+        from analysis.report import headline
+
         row = {"file": str(job.path), "status": "ok", "error": "", **res.summary}
+        row["headline"] = "; ".join(headline(res))
         if job.report_dir is not None:
             from analysis.report import write_report
 

@@ -146,6 +146,8 @@ def _analyze(args: argparse.Namespace) -> int:
         si=args.si,
     )
     bad = table[table["status"] != "ok"]
+    for row in table[table["status"] == "ok"].itertuples(index=False):
+        print(f"  {row.file}: {row.headline}")
     print(
         f"analysed {len(table) - len(bad)}/{len(table)} run(s); summary: {args.out}/summary.csv, summary.parquet"
     )
