@@ -10,6 +10,7 @@ charge can be checked against them.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -163,7 +164,17 @@ def _sheet_table(raw: pd.DataFrame) -> Table | None:
 
 
 def read_tables(path: Path) -> list[Table]:
-    """The data tables of an export: one for text files, one per data sheet for workbooks."""
+    """The data tables of an export: one for text files, one per data sheet for workbooks.
+
+    The last file read is kept (by path, size and modification time), so recognising a format
+    and then importing it parse the file once.
+    """
+    st = path.stat()
+    return _read_tables(path.resolve(), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=1)
+def _read_tables(path: Path, _size: int, _mtime_ns: int) -> list[Table]:
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         return read_excel_tables(path)
     return [read_delimited(path)]

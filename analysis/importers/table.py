@@ -10,6 +10,7 @@ naming the file, the line and the column; suggestions for a missing column are r
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,19 +157,24 @@ def datetime_seconds(
     else:
         text = raw.astype(str).str.strip()
         parsed = None
-        for dayfirst in (False, True):
+        first_bad = (0, text.iat[0] if len(text) else "")
+        tries = [{}, {"dayfirst": True}, {"format": "mixed"}, {"format": "mixed", "dayfirst": True}]
+        for how in tries:  # one inferred format is fast; 'mixed' parses cell by cell
             try:
-                attempt = pd.to_datetime(text, format="mixed", dayfirst=dayfirst, errors="coerce")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+                    attempt = pd.to_datetime(text, errors="coerce", **how)
             except (ValueError, TypeError):
                 continue
             bad = attempt.isna().to_numpy()
             if bad.any():
-                if parsed is None:
-                    k = int(np.flatnonzero(bad)[0])
-                    first_bad = (k, text.iat[k])
+                k = int(np.flatnonzero(bad)[0])
+                first_bad = max(first_bad, (k, text.iat[k]))  # the furthest any format got
                 continue
             if parsed is None or not np.all(np.diff(parsed.to_numpy().astype("int64")) >= 0):
                 parsed = attempt
+            if np.all(np.diff(parsed.to_numpy().astype("int64")) >= 0):
+                break
         if parsed is None:
             k, cell = first_bad
             raise AnalysisError(
