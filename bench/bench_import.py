@@ -51,8 +51,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        warm = _files(Path(tmp) / "warm" if (Path(tmp) / "warm").mkdir() is None else None, 100)
-        import_file(warm["arbin"][0], area_m2=1e-4)  # pint's registry loads once per process
+        warm = Path(tmp) / "warm"
+        warm.mkdir()
+        import_file(_files(warm, 100)["arbin"][0], area_m2=1e-4)  # pint loads once per process
         for name, (path, kw) in _files(Path(tmp), args.rows).items():
             t0 = time.perf_counter()
             pd.read_csv(path, encoding="cp1252", **kw)
