@@ -64,7 +64,7 @@ def cell_kind(sample: dict[str, Any], electro: pd.DataFrame | None = None) -> Ce
         return CellKind("li_li", "sample description names Li on both sides")
     if electro is not None and len(electro):
         v = np.abs(electro["voltage"].to_numpy(dtype=float))
-        low, high = np.percentile(v, [5, 95])
+        low, high = np.percentile(v[:: max(1, v.size // 200_000)], [5, 95])
         if low > CATHODE_MIN_V:
             return CellKind(
                 "cathode", f"voltage window {low:.3g}–{high:.3g} V (> {CATHODE_MIN_V} V)"

@@ -200,3 +200,23 @@ def neware_csv(folder: Path, *, excel: bool = False) -> Path:
         path = folder / "neware.csv"
         path.write_text(frame.to_csv(index=False), encoding="utf-8")
     return path
+
+
+def maccor_csv(folder: Path) -> Path:
+    """Maccor's newer comma export: units in brackets, unsigned current with an ``Md`` mode."""
+    d = canonical()
+    frame = pd.DataFrame(
+        {
+            "Rec#": np.arange(1, len(d) + 1),
+            "Cycle C": d["cycle"],
+            "Step": d["step"],
+            "TestTime": d["t"],
+            "Cap. [Ah]": d["q_step"],
+            "Current [A]": np.abs(d["i"]),
+            "Voltage [V]": d["v"],
+            "Md": np.where(d["i"] > 0, "C", np.where(d["i"] < 0, "D", "R")),
+        }
+    )
+    path = folder / "maccor_new.csv"
+    path.write_text(frame.to_csv(index=False), encoding="utf-8")
+    return path

@@ -21,6 +21,7 @@ WRITERS = {
     "arbin plain utf-16": (lambda p: cf.arbin_csv(p, units=False, encoding="utf-16"), "arbin"),
     "arbin xlsx": (cf.arbin_xlsx, "arbin"),
     "maccor title lines": (cf.maccor_txt, "maccor"),
+    "maccor csv, bracket units, Md": (cf.maccor_csv, "maccor"),
     "biologic csv date-time": (cf.biologic_csv, "biologic"),
     "neware csv": (cf.neware_csv, "neware"),
     "neware xlsx": (lambda p: cf.neware_csv(p, excel=True), "neware"),
