@@ -72,7 +72,10 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 @contextmanager
 def terminate_on_signals() -> Iterator[None]:
-    """SIGTERM/SIGHUP raise :class:`Terminated` while inside (main thread only); restored after."""
+    """SIGTERM/SIGHUP raise :class:`Terminated` while inside (main thread only); restored after.
+
+    Like Ctrl-C, the handler runs between Python bytecodes: a main thread stuck inside C code
+    (h5py looping on a damaged file) runs it only when that call returns; SIGKILL ends it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
