@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daq.recording import RunFileRecorder, open_recorder, sample_metadata
+from daq.resume import ResumePoint, resume_point
 from daq.runfile import RunFileError, RunReader, RunWriter
 from protocols.engine import Engine, Listener, RunResult
 from protocols.model import Protocol
-from protocols.recording import RunFileRecorder, open_recorder, sample_metadata
-from protocols.resume import ResumePoint, resume_point
 
 Controller = Callable[[Engine], Any]
 
@@ -50,7 +50,7 @@ def _engine_run(engine: Engine, writer: RunWriter, controller: Controller | None
     except BaseException as exc:
         writer.close("failed", f"{type(exc).__name__}: {exc}")
         raise
-    writer.close(result.status, result.reason)
+    writer.close(str(result.status), result.reason)
     return result
 
 
