@@ -456,6 +456,9 @@ class RunReader:
         status = _from_attr(self._file.attrs.get("exit_status", "interrupted"))
         if status == "running" and not self._writer_alive():
             return "interrupted"
+        if status not in EXIT_STATUSES:
+            raise RunFileError(f"{self.path}: corrupt run file: exit status {status!r} is not one "
+                               f"of {', '.join(EXIT_STATUSES)}")  # fmt: skip
         return status
 
     @property
