@@ -176,7 +176,10 @@ def test_a_corrupted_run_file_is_reported_corrupt_never_an_internal_error(tmp_pa
     data = _small_run(path)
     assert data.count(b"success") == 1
     path.write_bytes(data.replace(b"success", b"\xff\xfe\xfd\xfc\xfb\xfa\xf9"))  # not UTF-8
-    with RunReader(path) as reader, pytest.raises(RunFileError, match="corrupt run file: exit status"):
+    with (
+        RunReader(path) as reader,
+        pytest.raises(RunFileError, match="corrupt run file: exit status"),
+    ):
         reader.status  # noqa: B018 - the read is the test
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err
