@@ -221,7 +221,7 @@ def cell_rows() -> list[tuple[str, str, str, str, bool]]:
         res = half_cell(host)[-1]
         rows.append(
             (
-                f"Half cell {host.upper()} | PEO | Li, 0.125 mA/cm2, 1.5 mAh/cm2: overpotential",
+                f"Half cell {host.upper()} / PEO / Li, 0.125 mA/cm2, 1.5 mAh/cm2: overpotential",
                 "creep §2.4, §5 case 2",
                 f"{v_target * 1e3:.0f} mV +- 20 %",
                 f"{res.overpotential_V * 1e3:.1f} mV",
@@ -230,7 +230,7 @@ def cell_rows() -> list[tuple[str, str, str, str, bool]]:
         )
         rows.append(
             (
-                f"Half cell {host.upper()} | PEO | Li: CE (strip to 1 V)",
+                f"Half cell {host.upper()} / PEO / Li: CE (strip to 1 V)",
                 "creep §2.4, §5 case 2",
                 f"{ce_target * 100:.2f} % +- 0.1 %",
                 f"{res.ce * 100:.2f} %",
@@ -250,7 +250,7 @@ def cell_rows() -> list[tuple[str, str, str, str, bool]]:
     swings = alloy_pressure_swing_MPa()
     rows.append(
         (
-            "Alloy anode | PEO | LFP at constant gap: pressure swing per cycle",
+            "Alloy anode / PEO / LFP at constant gap: pressure swing per cycle",
             "reviews §1.2 (In anode), §2.7",
             "MPa-level",
             ", ".join(f"{s:.2f} MPa" for s in swings),
