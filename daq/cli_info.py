@@ -48,4 +48,3 @@ def _info(args: argparse.Namespace) -> int:
         else:
             print("events    none")
     return 0
-

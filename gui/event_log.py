@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -32,15 +30,6 @@ def format_time(seconds: float) -> str:
     m, s = divmod(rest, 60)
     text = f"{int(h):02d}:{int(m):02d}:{s:04.1f}"
     return f"{int(days)}d {text}" if days else text
-
-
-def message_text(message: str) -> str:
-    """The one-line text of a run-file event message (JSON with ``text``) or the raw message."""
-    try:
-        data = json.loads(message)
-    except (json.JSONDecodeError, TypeError):
-        return str(message)
-    return str(data.get("text", message)) if isinstance(data, dict) else str(message)
 
 
 class _Filter(QSortFilterProxyModel):
