@@ -103,7 +103,7 @@ class RunFileRecorder(Listener):
         self.writer.append(stream, data)
 
     def on_event(self, event: EngineEvent) -> None:
-        self.writer.event(event.time, event.kind, event.message(), event.step)
+        self.writer.event(event.time, event.kind, event.text, event.step, event.data)
 
     def on_frame(self, source: str, time: float, image: np.ndarray) -> None:
         if source in self.frame_sources:  # else its shape was never known: see open_recorder
