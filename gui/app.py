@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
     # -- run control -----------------------------------------------------------------------
     def start_run(self) -> bool:
         """Start the checked protocol on the connected station, recording a new run file."""
-        from protocols.runner import run_file_name
+        from daq.session import run_file_name
 
         if self.running:
             return False
