@@ -3,6 +3,7 @@
 The engine never writes files; this listener does (``critical``: if the file cannot be written
 the run fails safe rather than running on unrecorded). It also builds the writer's metadata:
 sample (SI keys such as ``area_m2``), station snapshot, protocol text, normalized JSON and hash.
+The file's streams are the ones the engine describes at run start (``on_start``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from daq.documents import StreamDescriptor
 from daq.runfile import RunWriter
 from drivers.errors import InstrumentError
-from protocols.engine import STREAM_ROLE, STREAMS, EngineEvent, Listener
+from protocols.engine import EngineEvent, Listener
 from protocols.model import Protocol
 
 #: key of the /station attributes holding the station file's content (not an instrument)
@@ -33,15 +35,6 @@ def sample_metadata(protocol: Protocol) -> dict[str, Any]:
     """The protocol's sample block with the run file's SI key names."""
     return {
         _SAMPLE_KEYS.get(k, k): v for k, v in protocol.sample.model_dump(exclude_none=True).items()
-    }
-
-
-def station_streams(station: Any) -> dict[str, dict[str, str]]:
-    """The engine streams that this station's roles produce."""
-    return {
-        name: fields
-        for name, fields in STREAMS.items()
-        if getattr(station, STREAM_ROLE[name], None) is not None
     }
 
 
@@ -69,7 +62,7 @@ def open_recorder(
     path: str | Path, protocol: Protocol, source_text: str, station: Any
 ) -> RunFileRecorder:
     """Create the run file for ``protocol`` on ``station`` and its recorder (frames are
-    declared when their shape is known)."""
+    declared when their shape is known, streams when the engine describes them)."""
     frames = getattr(station, "frame_source", None)
     shape = frame_shape(frames, station.clock) if frames is not None else None
     snapshot = station.snapshot() if hasattr(station, "snapshot") else {}
@@ -78,7 +71,6 @@ def open_recorder(
         snapshot[STATION_FILE_KEY] = config.model_dump(mode="json")
     writer = RunWriter(
         path,
-        station_streams(station),
         sample=sample_metadata(protocol),
         station=snapshot,
         protocol_text=source_text,
@@ -91,13 +83,16 @@ def open_recorder(
 
 
 class RunFileRecorder(Listener):
-    """Samples, events and frames into a RunWriter."""
+    """Stream descriptors, samples, events and frames into a RunWriter."""
 
     critical = True
 
     def __init__(self, writer: RunWriter, frame_sources: Iterable[str] = ()) -> None:
         self.writer = writer
         self.frame_sources = set(frame_sources)
+
+    def on_start(self, descriptors: list[StreamDescriptor]) -> None:
+        self.writer.declare_streams(descriptors)
 
     def on_samples(self, stream: str, data: dict[str, np.ndarray]) -> None:
         self.writer.append(stream, data)

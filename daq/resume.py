@@ -8,7 +8,6 @@ pressure and temperature the run held (restored before any step continues).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,14 +51,6 @@ def held_setpoints(reader: RunReader) -> dict[str, float]:
     return held
 
 
-def _data(message: str) -> dict[str, Any]:
-    try:
-        data = json.loads(message)
-    except (TypeError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def resume_point(reader: RunReader) -> ResumePoint:
     """Read the resume point of the run open in ``reader``."""
     stored = reader.protocol
@@ -73,7 +64,7 @@ def resume_point(reader: RunReader) -> ResumePoint:
     signals: dict[str, float] = {}
     segments = 0
     for row in events.itertuples(index=False):
-        data = _data(row.message)
+        data = row.data
         if row.kind == "step_end" and "track" in data and "state" in data:
             states[data["track"]] = data["state"]
         elif row.kind == "signal" and "name" in data:
