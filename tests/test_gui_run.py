@@ -48,7 +48,11 @@ def test_pause_resume_abort_from_the_window(window, qtbot, monkeypatch):
         assert reader.status == "aborted"
         rows = reader.stream_length("electro")
         kinds = set(reader.events()["kind"])
+        described = {name: d.role for name, d in reader.descriptors().items()}
     assert rows == window.live.stores["electro"].total > 0
+    # the window plots and maps to roles the streams the engine described (and the file holds)
+    assert window.stream_roles == described and described["electro"] == "potentiostat"
+    assert window.plots.shown_streams == tuple(described)
     assert {"pause", "resume", "abort", "run_end"} <= kinds
     assert not window.protocol_panel.editor.isReadOnly()
     assert window.station_panel.disconnect_button.isEnabled()
