@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from daq.documents import EventKind
 from daq.runfile import RunReader
 from protocols.errors import Issue, ProtocolError
 from protocols.model import Protocol
@@ -65,11 +66,11 @@ def resume_point(reader: RunReader) -> ResumePoint:
     segments = 0
     for row in events.itertuples(index=False):
         data = row.data
-        if row.kind == "step_end" and "track" in data and "state" in data:
+        if row.kind == EventKind.STEP_END and "track" in data and "state" in data:
             states[data["track"]] = data["state"]
-        elif row.kind == "signal" and "name" in data:
+        elif row.kind == EventKind.SIGNAL and "name" in data:
             signals[data["name"]] = float(row.time)
-        elif row.kind == "segment_start":
+        elif row.kind == EventKind.SEGMENT_START:
             segments += 1
     last_time = float(events["time"].max()) if len(events) else 0.0
     for name in reader.stream_names:

@@ -14,12 +14,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from daq.documents import EventKind as K
+
 COLUMNS = ("time", "kind", "step", "message")
 #: kinds that need the operator's attention (notifications, the "important" filter)
-ALERT_KINDS = frozenset({"limit_trip", "detector", "safe_state_failed", "abort", "run_end", "retry",
-                         "outcome", "timeout"})  # fmt: skip
-_COLOURS = {"limit_trip": "#ffd6d6", "detector": "#ffe9cc", "safe_state_failed": "#ffb3b3",
-            "outcome": "#e6f2ff", "abort": "#ffd6d6"}  # fmt: skip
+ALERT_KINDS = frozenset({K.LIMIT_TRIP, K.DETECTOR, K.SAFE_STATE_FAILED, K.ABORT, K.RUN_END, K.RETRY,
+                         K.FAULT, K.OUTCOME, K.TIMEOUT})  # fmt: skip
+_COLOURS = {K.LIMIT_TRIP: "#ffd6d6", K.DETECTOR: "#ffe9cc", K.SAFE_STATE_FAILED: "#ffb3b3",
+            K.FAULT: "#ffb3b3", K.OUTCOME: "#e6f2ff", K.ABORT: "#ffd6d6"}  # fmt: skip
 ALL, IMPORTANT = "all kinds", "important only"
 
 
