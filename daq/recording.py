@@ -8,14 +8,14 @@ The file's streams are the ones the engine describes at run start (``on_start``)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from daq.documents import StreamDescriptor
-from daq.runfile import RunWriter
+from daq.runfile import RunWriter, refuse_existing
 from drivers.errors import InstrumentError
 from protocols.engine import EngineEvent, Listener
 from protocols.model import Protocol
@@ -61,38 +61,65 @@ def frame_shape(source: Any, clock: Any, timeout: float = 10.0) -> tuple[int, in
 def open_recorder(
     path: str | Path, protocol: Protocol, source_text: str, station: Any
 ) -> RunFileRecorder:
-    """Create the run file for ``protocol`` on ``station`` and its recorder (frames are
-    declared when their shape is known, streams when the engine describes them)."""
+    """The recorder of a new run file for ``protocol`` on ``station``: it creates the file when
+    the engine describes its streams at run start (frames are declared when their shape is
+    known). An existing ``path`` is refused now, before anything runs."""
+    path = Path(path)
+    refuse_existing(path)
     frames = getattr(station, "frame_source", None)
     shape = frame_shape(frames, station.clock) if frames is not None else None
     snapshot = station.snapshot() if hasattr(station, "snapshot") else {}
     config = getattr(station, "config", None)
     if config is not None:  # the station file itself, so `ssbench resume RUN.h5` can reopen it
         snapshot[STATION_FILE_KEY] = config.model_dump(mode="json")
-    writer = RunWriter(
-        path,
-        sample=sample_metadata(protocol),
-        station=snapshot,
-        protocol_text=source_text,
-        protocol_json=protocol.normalized_json(),
-        protocol_sha256=protocol.sha256(),
-        frame_sources={frames.name: shape} if shape is not None else None,
-        clock_anchor_utc=station.clock.utc_anchor,
-    )
-    return RunFileRecorder(writer, [frames.name] if shape is not None else [])
+
+    def create(streams: list[StreamDescriptor]) -> RunWriter:
+        return RunWriter(
+            path,
+            streams,
+            sample=sample_metadata(protocol),
+            station=snapshot,
+            protocol_text=source_text,
+            protocol_json=protocol.normalized_json(),
+            protocol_sha256=protocol.sha256(),
+            frame_sources={frames.name: shape} if shape is not None else None,
+            clock_anchor_utc=station.clock.utc_anchor,
+        )
+
+    return RunFileRecorder(None, [frames.name] if shape is not None else [], create=create)
 
 
 class RunFileRecorder(Listener):
-    """Stream descriptors, samples, events and frames into a RunWriter."""
+    """Stream descriptors, samples, events and frames into a run file: a new one is created
+    (``create``) from the descriptors the engine publishes at run start; an open one (a resumed
+    run's ``writer``) is checked against them."""
 
     critical = True
 
-    def __init__(self, writer: RunWriter, frame_sources: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        writer: RunWriter | None,
+        frame_sources: Iterable[str] = (),
+        create: Callable[[list[StreamDescriptor]], RunWriter] | None = None,
+    ) -> None:
+        if (writer is None) == (create is None):
+            raise ValueError("RunFileRecorder needs exactly one of writer and create")
         self.writer = writer
         self.frame_sources = set(frame_sources)
+        self._create = create
 
     def on_start(self, descriptors: list[StreamDescriptor]) -> None:
-        self.writer.declare_streams(descriptors)
+        if self.writer is None:
+            self.writer = self._create(descriptors)
+        else:
+            self.writer.check_streams(descriptors)
+
+    def close(self, status: str, reason: str = "") -> None:
+        """Close the run file with its exit status; a run that never started (the engine
+        failed before) still gets its file, without streams, so the failure is recorded."""
+        if self.writer is None:
+            self.writer = self._create([])
+        self.writer.close(status, reason)
 
     def on_samples(self, stream: str, data: dict[str, np.ndarray]) -> None:
         self.writer.append(stream, data)

@@ -14,9 +14,9 @@ Layout (``docs/run-file.md`` is the reference)::
 
 Samples are buffered and written in batches; the file is flushed on a period and on every
 event. A writer killed with SIGKILL leaves a file that opens (SWMR), holds everything up to
-its last flush and reads as ``interrupted``. Streams may be declared when the writer is
-created or later, once, with :meth:`RunWriter.declare_streams` (the engine's descriptors at
-run start); the first write declares nothing more.
+its last flush and reads as ``interrupted``. Streams are declared from their descriptors when
+the file is created (the recorder does it when the engine publishes them at run start);
+:meth:`RunWriter.check_streams` checks a resumed run produces the streams its file holds.
 
 Version 1 files (events with the data packed as JSON into ``message``) are still read, and
 resumed in their own layout.
@@ -136,9 +136,14 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def refuse_existing(path: Path) -> None:
+    """A new run never overwrites a file: an existing ``path`` is a :class:`RunFileError`."""
+    if path.exists():
+        raise RunFileError(f"{path}: already exists; refusing to overwrite a run file")
+
+
 class RunWriter:
-    """Writes one run. Every stream and frame source is declared before the first write (SWMR
-    needs it): ``streams`` here, or once later with :meth:`declare_streams`.
+    """Writes one run. Declare every stream and frame source up front (SWMR needs it).
 
     ``streams`` is a list of :class:`StreamDescriptor` or maps stream name to
     ``{field: units}`` (``time`` in s is added when missing). Use as a context manager: an
@@ -148,7 +153,7 @@ class RunWriter:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        streams: StreamSpec | None = None,
+        streams: StreamSpec,
         *,
         sample: Mapping[str, Any] | None = None,
         station: Mapping[str, Any] | None = None,
@@ -163,8 +168,8 @@ class RunWriter:
         overwrite: bool = False,
     ) -> None:
         self._setup(path, flush_period, batch_rows, compression, FORMAT_VERSION)
-        if self.path.exists() and not overwrite:
-            raise RunFileError(f"{self.path}: already exists; refusing to overwrite a run file")
+        if not overwrite:
+            refuse_existing(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = h5py.File(self.path, "w", libver="latest")
         self.run_uid = uuid.uuid4().hex
@@ -185,7 +190,9 @@ class RunWriter:
         proto.create_dataset("source", data=protocol_text, dtype=h5py.string_dtype())
         proto.create_dataset("normalized_json", data=protocol_json, dtype=h5py.string_dtype())
         proto.attrs["sha256"] = protocol_sha256
-        self._file.create_group("streams")
+        group = self._file.create_group("streams")
+        for desc in _descriptors(streams):
+            self._create_stream(group, desc)
         self._events = self._file.create_dataset(
             "events", shape=(0,), maxshape=(None,), chunks=(256,), dtype=_EVENT_DTYPE
         )
@@ -202,9 +209,7 @@ class RunWriter:
             )
             g.create_dataset("time", shape=(0,), maxshape=(None,), chunks=(1024,), dtype="f8")
             g["time"].attrs["units"] = "s"
-        self._file.flush()
-        if streams is not None:
-            self.declare_streams(streams)
+        self._start_swmr()
 
     @classmethod
     def reopen(cls, path: str | os.PathLike[str], flush_period: float = 1.0) -> RunWriter:
@@ -235,7 +240,7 @@ class RunWriter:
         self._file.attrs["writer_host"] = socket.gethostname()
         self._fields = {name: _field_order(g) for name, g in self._file["streams"].items()}
         self._events = self._file["events"]
-        self._file.flush()
+        self._start_swmr()
         return self
 
     def _setup(
@@ -256,40 +261,28 @@ class RunWriter:
         self._fields: dict[str, list[str]] = {}
         self._pending: dict[str, list[dict[str, np.ndarray]]] = {}
         self._pending_rows: dict[str, int] = {}
-        self._started = False
         self._closed = False
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="run-flush")
 
-    def declare_streams(self, streams: StreamSpec) -> None:
-        """Declare the run's streams (the engine's descriptors at run start) and start writing.
+    def check_streams(self, streams: StreamSpec) -> None:
+        """Check a run produces the streams this file holds (a resumed run: same fields, and
+        no new stream, which SWMR cannot add); a mismatch is a :class:`RunFileError`."""
+        for desc in _descriptors(streams):
+            fields = self._fields.get(desc.name)
+            if fields is None:
+                raise RunFileError(
+                    f"{self.path}: the run now produces stream {desc.name!r}, which the file "
+                    f"lacks (streams: {', '.join(self._fields) or 'none'})"
+                )
+            if fields != desc.field_names:
+                raise RunFileError(
+                    f"{self.path}: stream {desc.name!r} has fields {fields}, "
+                    f"the run now produces {desc.field_names}"
+                )
 
-        New streams are created; a stream the file already has (a resumed run) must have the
-        same fields. Once writing has started no stream can be added."""
-        with self._lock:
-            self._check_open()
-            group = self._file["streams"]
-            for desc in _descriptors(streams):
-                if desc.name in self._fields:
-                    if self._fields[desc.name] != desc.field_names:
-                        raise RunFileError(
-                            f"{self.path}: stream {desc.name!r} has fields "
-                            f"{self._fields[desc.name]}, the run now produces {desc.field_names}"
-                        )
-                elif self._started:
-                    raise RunFileError(
-                        f"{self.path}: cannot add stream {desc.name!r} to a run file already "
-                        f"being written (declared: {list(self._fields)})"
-                    )
-                else:
-                    self._create_stream(group, desc)
-            self._start()
-
-    def _start(self) -> None:
+    def _start_swmr(self) -> None:
         """Switch to SWMR and start the periodic flusher; no new objects after this."""
-        if self._started:
-            return
-        self._started = True
         self._file.swmr_mode = True
         self._pending = {n: [] for n in self._fields}
         self._pending_rows = dict.fromkeys(self._fields, 0)
@@ -337,7 +330,6 @@ class RunWriter:
             raise RunFileError(f"{self.path}: stream {stream!r} columns differ in length {lengths}")
         with self._lock:
             self._check_open()
-            self._start()
             self._pending[stream].append(columns)
             self._pending_rows[stream] += lengths.pop()
             if self._pending_rows[stream] >= self.batch_rows:
@@ -369,7 +361,6 @@ class RunWriter:
             row = (time_s, kind, step, text, encoded)
         with self._lock:
             self._check_open()
-            self._start()
             n = self._events.shape[0]
             self._events.resize((n + 1,))
             self._events[n] = row
@@ -379,7 +370,6 @@ class RunWriter:
         """Append one frame (uint16 image of the declared shape) at run time ``time_s``."""
         with self._lock:
             self._check_open()
-            self._start()
             try:
                 g = self._file["frames"][source]
             except KeyError:
@@ -412,9 +402,8 @@ class RunWriter:
             self._flush_locked()
             self._closed = True
             self._file.close()
-        if self._started:
-            self._stop.set()
-            self._flusher.join(timeout=5)
+        self._stop.set()
+        self._flusher.join(timeout=5)
         with h5py.File(self.path, "r+") as f:
             f.attrs["exit_status"] = status
             f.attrs["exit_reason"] = reason

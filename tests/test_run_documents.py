@@ -135,27 +135,23 @@ def test_descriptors_are_stored_on_the_streams(tmp_path):
     assert desc.fields[0] == FieldSpec("time", "s") and desc.fields[-1] == FieldSpec(
         "step", "", "i8"
     )
-    writer = RunWriter(path)  # streams declared later, as the recorder does at run start
-    writer.declare_streams([desc])
-    writer.append("electro", {"time": [0.0], "voltage": [0.1], "current": [1e-3], "step": 0})
-    with pytest.raises(RunFileError, match="cannot add stream 'pressure' to a run file already"):
-        writer.declare_streams([StreamDescriptor.build("pressure", {"pressure": "Pa"})])
-    writer.close("success")
+    with RunWriter(path, [desc]) as writer:
+        writer.append("electro", {"time": [0.0], "voltage": [0.1], "current": [1e-3], "step": 0})
     with RunReader(path) as run:
         assert run.descriptors() == {"electro": desc}
         assert run.stream("electro")["step"].dtype == np.int64
 
 
-def test_a_resumed_run_must_produce_the_same_fields(tmp_path):
+def test_a_resumed_run_must_produce_the_streams_of_its_file(tmp_path):
     path = tmp_path / "run.h5"
     RunWriter(path, {"electro": ELECTRO}).close("failed")
     writer = RunWriter.reopen(path)
+    writer.check_streams([StreamDescriptor.build("electro", ELECTRO)])
     with pytest.raises(RunFileError, match=r"stream 'electro' has fields \['time', 'voltage'"):
-        writer.declare_streams([StreamDescriptor.build("electro", {"voltage": "V"})])
-    writer.declare_streams([StreamDescriptor.build("thermal", {"temperature": "K"})])
+        writer.check_streams([StreamDescriptor.build("electro", {"voltage": "V"})])
+    with pytest.raises(RunFileError, match="produces stream 'thermal', which the file lacks"):
+        writer.check_streams([StreamDescriptor.build("thermal", {"temperature": "K"})])
     writer.close("success")
-    with RunReader(path) as run:
-        assert run.stream_names == ["electro", "thermal"]
 
 
 class _Starts(Collector):
@@ -230,3 +226,27 @@ def test_every_kind_a_consumer_names_is_one_the_engine_can_log():
 
     for kind in {*MARKED_RECORDED, *EVENT_STATE, *ALERT_KINDS, *_COLOURS, *_SHOWN_EVENTS}:
         EventKind.parse(kind, "consumer")
+
+
+def test_the_recorder_refuses_an_existing_file_before_anything_runs(tmp_path):
+    path = tmp_path / "run.h5"
+    path.write_bytes(b"an earlier run")
+    station = FakeStation.full()
+    with pytest.raises(RunFileError, match="already exists; refusing to overwrite"):
+        execute(load_protocol_text(TWO_STEPS), TWO_STEPS, station, path, detectors=False)
+    assert path.read_bytes() == b"an earlier run" and not station.potentiostat.calls
+
+
+def test_resuming_on_a_station_with_a_new_stream_fails_cleanly(tmp_path):
+    path = tmp_path / "run.h5"
+    clock = FakeStation().clock
+    execute(load_protocol_text(TWO_STEPS), TWO_STEPS, FakeStation(clock, FakePotentiostat(clock)),
+            path, detectors=False)  # fmt: skip
+    with h5py.File(path, "r+") as f:
+        f.attrs["exit_status"] = "running"
+        f.attrs["writer_host"] = "another-host"
+    out = resume(path, FakeStation.full(), detectors=False)
+    assert out.result.status == "failed" and "which the file lacks" in out.result.reason
+    with RunReader(path) as run:
+        assert run.status == "failed" and run.stream_names == ["electro"]
+        assert run.stream_length("electro") > 0
