@@ -52,7 +52,7 @@ def _engine_run(
     except BaseException as exc:
         recorder.close("failed", f"{type(exc).__name__}: {exc}")
         raise
-    recorder.close(result.status, result.reason)
+    recorder.close(str(result.status), result.reason)
     return result
 
 

@@ -220,11 +220,10 @@ def test_an_instrument_fault_that_ends_the_run_is_logged_as_fault():
 def test_every_kind_a_consumer_names_is_one_the_engine_can_log():
     """Kinds are consumed as strings in a few places: each must be an EventKind (no drift)."""
     from analysis.figures import MARKED_RECORDED
-    from gui.app import EVENT_STATE
     from gui.event_log import _COLOURS, ALERT_KINDS
     from protocols.console import _SHOWN_EVENTS
 
-    for kind in {*MARKED_RECORDED, *EVENT_STATE, *ALERT_KINDS, *_COLOURS, *_SHOWN_EVENTS}:
+    for kind in {*MARKED_RECORDED, *ALERT_KINDS, *_COLOURS, *_SHOWN_EVENTS}:
         EventKind.parse(kind, "consumer")
 
 
