@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from daq.documents import EventKind
 from gui.bridge import RunWorker
 from gui.browser import RunBrowser, link_time
 from gui.event_log import EventLog
@@ -325,12 +326,14 @@ class MainWindow(QMainWindow):
     def _on_event(self, event: Any) -> None:
         self.event_log.add(event.time, event.kind, event.step, event.text)
         self.live.add_event(event.time, event.kind, event.text, event.data)
-        if event.kind == "limit_trip":
+        if event.kind == EventKind.LIMIT_TRIP:
             self.notify(f"SAFETY TRIP at t = {event.time:.1f} s: {event.text}", "#ff8080")
-        elif event.kind == "detector" and "short" in str(event.data.get("event", "")):
+        elif event.kind == EventKind.DETECTOR and "short" in str(event.data.get("event", "")):
             self.notify(f"SHORT detected at t = {event.time:.1f} s: {event.text}", "#ffb3b3")
-        elif event.kind == "safe_state_failed":
+        elif event.kind == EventKind.SAFE_STATE_FAILED:
             self.notify(f"SAFE STATE FAILED: {event.text}", "#ff8080")
+        elif event.kind == EventKind.FAULT:
+            self.notify(f"INSTRUMENT FAULT at t = {event.time:.1f} s: {event.text}", "#ffb3b3")
 
     def _on_state(self, state: Any) -> None:
         """The engine's run state; once finished, the exit status is shown (``_on_finished``)."""

@@ -148,3 +148,20 @@ def test_screenshot_of_a_run(window, qtbot, tmp_path):
         assert target.stat().st_size > 10_000
     assert window.shutdown_run()
     assert window.state == "aborted"
+
+
+def test_an_instrument_fault_is_an_alert_in_the_window(qtbot, settings, tmp_path):
+    from daq.documents import EventKind
+    from gui.app import MainWindow
+    from gui.live import LiveData
+    from protocols.engine import EngineEvent
+
+    win = MainWindow(settings, run_folder=tmp_path / "runs")
+    qtbot.addWidget(win)
+    win.live = LiveData(1e-4)
+    text = "potentiostat fetch failed 3 times: timed out"
+    win._on_event(EngineEvent(2.0, EventKind.FAULT, text, -1, {"role": "potentiostat"}))
+    win._on_event(EngineEvent(2.5, EventKind.STEP_START, "main: galvanostatic", 1))
+    assert f"INSTRUMENT FAULT at t = 2.0 s: {text}" in win.banner.text()
+    win.event_log.kind_combo.setCurrentText("important only")
+    assert [row[1] for row in win.event_log.rows()] == ["fault"]
