@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 from protocols_fakes import FakePotentiostat, FakePressureRig, FakeStation
 from protocols_helpers import Collector
+from test_engine_resume import PROTOCOL, _killed_run
 
+from daq.clock import VirtualClock
 from daq.documents import EventKind, FieldSpec, StreamDescriptor
+from daq.h5recover import clear_consistency_flags
 from daq.runfile import FORMAT_VERSION, RunFileError, RunReader, RunWriter
 from daq.session import execute, resume
 from protocols.engine import Engine
@@ -249,3 +252,40 @@ def test_resuming_on_a_station_with_a_new_stream_fails_cleanly(tmp_path):
     with RunReader(path) as run:
         assert run.status == "failed" and run.stream_names == ["electro"]
         assert run.stream_length("electro") > 0
+
+
+def _as_version_1(path):
+    """Rewrite a (killed) run file into the version-1 layout: data packed into the message,
+    no `data` column, no descriptor attributes (what ssbench before format 2 wrote)."""
+    clear_consistency_flags(path)
+    with h5py.File(path, "r+", libver="latest") as f:
+        rows = f["events"][:]
+        del f["events"]
+        dtype = np.dtype([("time", "f8"), ("kind", h5py.string_dtype()), ("step", "i8"),
+                          ("message", h5py.string_dtype())])  # fmt: skip
+        old = np.array([(r["time"], r["kind"], r["step"], json.dumps(
+            {"text": r["message"].decode(), **json.loads(r["data"])})) for r in rows], dtype=dtype)  # fmt: skip
+        f.create_dataset("events", data=old, maxshape=(None,), chunks=(256,))
+        f.attrs["format_version"] = 1
+        for g in f["streams"].values():
+            del g.attrs["role"], g.attrs["instrument"]
+
+
+def test_a_killed_version_1_run_resumes_to_the_end(tmp_path):
+    path = _killed_run(tmp_path, PROTOCOL, step_ends=5)
+    _as_version_1(path)
+    with RunReader(path) as run:
+        assert run.format_version == 1 and run.status == "interrupted"
+        before = list(run.events().query("kind == 'step_end'")["data"])
+    assert before and all("state" in d and "track" in d for d in before)
+    clock = VirtualClock()
+    out = resume(path, FakeStation(clock, FakePotentiostat(clock), FakePressureRig()),
+                 detectors=False)  # fmt: skip
+    assert out.result.status == "success"
+    with RunReader(path) as run:
+        assert run.format_version == 1 and run.status == "success"
+        events = run.events()
+    ends = list(events.loc[events["kind"] == "step_end", "data"])
+    galv = [(e["path"], str(e["state"]["loops"])) for e in ends if ".steps[" in e["path"]]
+    assert len(galv) == 12 and len(set(galv)) == 12  # each half cycle once across segments
+    assert list(events["kind"]).count("segment_start") == 2
