@@ -18,6 +18,7 @@ from typing import TextIO
 
 from protocols.engine import Engine, EngineEvent, Listener, Progress
 from protocols.estimate import hms
+from protocols.runstate import RequestRefused
 
 PROMPT = "[i]mmediate pause (sources off now), [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
 _SHOWN_EVENTS = {"limit_trip", "outcome", "detector", "fault", "retry", "pause", "resume", "abort", "restore",
@@ -79,6 +80,16 @@ class ProgressBar(Listener):
             self.stream.write("\n")
 
 
+def _granted(request) -> bool:
+    """Make an engine request; a refused one (illegal in the run's state) is said, not raised."""
+    try:
+        request()
+    except RequestRefused as exc:
+        sys.stderr.write(f"\n{exc}\n")
+        return False
+    return True
+
+
 @contextmanager
 def interactive(
     engine: Engine, stdin: TextIO | None = None, prompting: threading.Event | None = None
@@ -103,25 +114,24 @@ def interactive(
                         return
                     continue
                 if answer[0] == "i":
-                    engine.pause(immediate=True)
-                    sys.stderr.write("pausing now: sources off, pressure kept\n")
+                    if _granted(lambda: engine.pause(immediate=True)):
+                        sys.stderr.write("pausing now: sources off, pressure kept\n")
                 elif answer[0] in "rsa":
                     presses["n"] = 0
-                    {"r": engine.resume, "s": engine.stop, "a": engine.abort}[answer[0]]()
+                    _granted({"r": engine.resume, "s": engine.stop, "a": engine.abort}[answer[0]])
                     return
         finally:
             prompting.clear()
 
     def on_sigint(signum, frame) -> None:
         presses["n"] += 1
-        if presses["n"] == 1:
-            engine.pause()
+        if presses["n"] > 1:
+            _granted(engine.abort)
+        elif _granted(engine.pause):
             threading.Thread(target=ask, daemon=True, name="pause-prompt").start()
-        else:
-            engine.abort()
 
     def on_terminate(signum, frame) -> None:
-        engine.abort(f"aborted by {signal.Signals(signum).name}")
+        _granted(lambda: engine.abort(f"aborted by {signal.Signals(signum).name}"))
 
     if threading.current_thread() is not threading.main_thread():
         yield engine
