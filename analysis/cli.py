@@ -44,6 +44,11 @@ def add_analyze_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--no-report", action="store_true", help="summary table only, no per-run HTML")
     p.add_argument("--area", help="electrode area for exports that do not state it, e.g. '1 cm2'")
     p.add_argument(
+        "--mass",
+        help="active-material mass of cathode cells for capacity per gram, e.g. '4 mg' "
+        "(default: the run's sample.cathode)",
+    )
+    p.add_argument(
         "--format",
         choices=_formats(),
         help="export format of non-HDF5 inputs (default: recognised from each file)",
@@ -122,12 +127,14 @@ def _area(text: str | None) -> float | None:
 def _analyze(args: argparse.Namespace) -> int:
     from analysis.batch import run_batch
     from analysis.pipeline import AnalysisOptions
+    from daq.units import parse_quantity
 
     if args.map:  # refuse a bad map once, before any file is read
         from analysis.importers.table import parse_user_map
 
         parse_user_map(args.map)
     options = AnalysisOptions(
+        active_mass_kg=parse_quantity(args.mass, "mass", "--mass") if args.mass else None,
         ocv=args.ocv,
         strip_sign=args.strip_sign,
         cell=args.cell,

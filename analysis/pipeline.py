@@ -19,6 +19,7 @@ from analysis import (
     ce,
     cell,
     counters,
+    fullcell,
     growth,
     imaging,
     interrupt,
@@ -47,6 +48,7 @@ class AnalysisOptions:
     inner_diameter_m: float | None = None
     cell: str | None = None
     cycle_start: str | None = None
+    active_mass_kg: float | None = None  # capacity per gram of cathode cells (--mass)
 
 
 @dataclass
@@ -347,6 +349,13 @@ def _analyze_cathode(
     interrupts = interrupt.interrupt_resistances(e, steps, relax_s=opt.relax_s, area_m2=run.area_m2)
     summary = _common_summary(run, steps, cycles, kind, warnings)
     summary.update(capacity.cathode_summary(cycles, run.area_m2))
+    mass, nominal = fullcell.sample_basis(
+        run.metadata.get("sample") or {}, run.area_m2, opt.active_mass_kg
+    )
+    cycles = fullcell.capacity_columns(cycles, mass, run.area_m2)
+    extra, notes = fullcell.summary(cycles, steps, nominal, run.streams.get("pressure"))
+    summary.update(extra)
+    warnings += notes
     if len(interrupts):
         summary["r_ohm_median"] = float(interrupts["r_ohm"].median())
     if "pressure" in steps:

@@ -1,0 +1,116 @@
+"""Full-cell cycling metrics against the twin's ground truth (issue 14 item 5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import capacity, fullcell, segment
+from sim_instruments import calibration_cells as cc
+from sim_instruments import constants as C
+
+NOISE = {"noise_V": C.NOISE_VOLTAGE_V, "noise_I_A": C.NOISE_CURRENT_A,
+         "noise_I_relative": C.NOISE_CURRENT_RELATIVE}  # fmt: skip
+SAMPLE_S = 10.0
+
+
+def cycle_twin(cell: str, rates: list[float], **config):
+    """CC cycles on the twin; the recorded samples and the true charge of each half cycle."""
+    clock, world = cc.new_cell_world(cell, **NOISE, **config)
+    nominal = world.truth()["cathode_capacity_C"]
+    truth = []
+    for rate in rates:
+        current = rate * nominal / 3600.0
+        for sign, cutoff in ((1, cc.CHARGE_CUTOFF_V), (-1, cc.DISCHARGE_CUTOFF_V)):
+            t0 = clock.now()
+            half = cc.constant_current(world, clock, sign * current, cutoff, 3 * 3600 / rate,
+                                       SAMPLE_S)  # fmt: skip
+            truth.append(current * (clock.now() - t0))
+            assert half.reached_cutoff or "penetration_after_C_per_m2" in config
+            cc.rest(world, clock, 600.0)
+    t, v, i, _ = world.electro_samples(0.0, clock.now(), SAMPLE_S)
+    electro = pd.DataFrame({"time": t, "voltage": v, "current": i})
+    return electro, np.array(truth), nominal, world
+
+
+def tables(electro):
+    steps = segment.step_table(electro, cycle_start="strip")
+    cycles = segment.cycle_table(steps, ce_of="discharge/charge")
+    return steps, capacity.cathode_cycles(steps, cycles)
+
+
+def test_capacity_per_cycle_matches_the_ground_truth_within_0p1_percent():
+    electro, truth, nominal, world = cycle_twin("full_miec", [0.2, 0.2])
+    steps, cycles = tables(electro)
+    mass = world.config.cathode_loading_kg_per_m2 * world.config.area_m2
+    out = fullcell.capacity_columns(cycles, mass, world.config.area_m2)
+    measured = np.column_stack([out["q_charge"], out["q_discharge"]]).ravel()
+    np.testing.assert_allclose(measured, truth, rtol=1e-3)
+    assert out["q_discharge_mAh_g"].iloc[-1] == pytest.approx(157.0, rel=0.03)
+    assert out["q_discharge_mAh_cm2"].iloc[-1] == pytest.approx(truth[-1] / 3.6 / 1.0, rel=1e-3)
+    assert out["retention"].iloc[-1] == pytest.approx(truth[-1] / truth[1], rel=1e-3)
+    curve = fullcell.dqdv(fullcell.half_cycle(electro, steps, int(cycles["cycle"].iloc[-1]),
+                                              "discharge"))  # fmt: skip
+    peak = curve["voltage"][curve["dqdv"].idxmax()]
+    assert 3.0 < peak < 3.43  # the LFP plateau, shifted down by the discharge polarization
+    assert curve["dqdv"].sum() * 0.005 == pytest.approx(truth[-1], rel=0.01)
+
+
+def test_rate_table_orders_the_capacities():
+    electro, truth, nominal, _ = cycle_twin("full_miec", [0.1, 0.2])
+    steps, cycles = tables(electro)
+    table = fullcell.rate_table(cycles, steps, nominal)
+    assert list(table["c_rate"]) == [0.1, 0.2]
+    assert table["relative_to_slowest"].iloc[1] < 1.0
+    np.testing.assert_allclose(table["q_discharge"], truth[1::2], rtol=1e-3)
+
+
+def test_runaway_charge_is_detected_and_a_normal_cycle_is_not():
+    electro, _, nominal, _ = cycle_twin("full_miec", [0.2], penetration_after_C_per_m2=3000.0)
+    steps, _ = tables(electro)
+    found = fullcell.runaway_charges(steps, nominal, cutoff_V=cc.CHARGE_CUTOFF_V)
+    assert len(found) == 1 and found["ratio_to_nominal"].iloc[0] > 2.5
+    normal, _, _, _ = cycle_twin("full_miec", [0.2])
+    assert fullcell.runaway_charges(tables(normal)[0], nominal, cc.CHARGE_CUTOFF_V).empty
+
+
+def test_pressure_change_per_cycle_and_per_mah():
+    steps = pd.DataFrame({"cycle": [1, 1, 2, 2], "start_time": [0.0, 10.0, 20.0, 30.0],
+                          "end_time": [10.0, 20.0, 30.0, 40.0]})  # fmt: skip
+    cycles = pd.DataFrame({"cycle": [1, 2], "q_charge": [3.6, 7.2]})
+    t = np.arange(0.0, 40.0, 1.0)
+    pressure = pd.DataFrame({"time": t, "pressure": 1e6 + 1e4 * np.where(t < 20, t, 40 - t)})
+    out = fullcell.pressure_per_cycle(cycles, steps, pressure)
+    assert out["p_swing"].tolist() == pytest.approx([1.9e5, 1.9e5])
+    assert out["p_swing_per_mAh"].tolist() == pytest.approx([1.9e5, 0.95e5])
+
+
+def run_data(electro, mass_loading: float | None = 0.04):
+    from analysis.model import RunData
+
+    cathode = {"active_material": "LiFePO4", "specific_capacity": 612000.0}
+    if mass_loading is not None:
+        cathode["mass_loading"] = mass_loading
+    sample = {"area_m2": 1e-4, "electrodes": "LiFePO4|PEO|Li", "cathode": cathode}
+    return RunData({"electro": electro}, metadata={"sample": sample}, source="twin")
+
+
+def test_the_pipeline_reports_capacity_per_gram_and_the_runaway_charge():
+    from analysis.pipeline import AnalysisOptions, analyze_run
+
+    electro, truth, nominal, _ = cycle_twin("full_miec", [0.2], penetration_after_C_per_m2=3000.0)
+    result = analyze_run(run_data(electro))
+    assert result.summary["runaway_charges"] == 1
+    assert any("runaway charge" in w for w in result.warnings)
+    normal, truth, _, _ = cycle_twin("full_miec", [0.2])
+    summary = analyze_run(run_data(normal)).summary
+    assert summary["runaway_charges"] == 0
+    assert summary["capacity_discharge_first_mAh_g"] == pytest.approx(
+        truth[1] / 3.6 / 4e-3, rel=1e-3
+    )
+    # an imported file has no recorded mass: the user's --mass gives it
+    imported = analyze_run(run_data(normal, None), AnalysisOptions(active_mass_kg=4e-6)).summary
+    assert imported["capacity_discharge_first_mAh_g"] == pytest.approx(
+        summary["capacity_discharge_first_mAh_g"]
+    )
