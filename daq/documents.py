@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     OUTCOME = "outcome"  # a protocol result such as a CCD failure mode
     SIGNAL = "signal"  # one track signals others
     CURRENT_INTERRUPT = "current_interrupt"  # R_ohmic / R_interfacial from an interrupt step
+    C_RATE = "c_rate"  # a C-rate converted to a current at run start, with its capacity basis
     APPROACH = "approach"  # a TEM/STM approach found (or missed) contact
     TIMEOUT = "timeout"  # a wait gave up
     RETRY = "retry"  # an instrument call failed and is retried

@@ -52,14 +52,28 @@ TEMPLATE_FIELDS: dict[str, list[tuple[str, str, str]]] = {
         ("overflow_time", "", ""),
         ("overflow_current_limit", "", ""),
     ],
+    "galvanostatic_cycling": [
+        ("sample.cathode.active_material", "LiFePO4", "cathode active material"),
+        ("sample.cathode.mass_loading", "4 mg/cm2", "active mass per area (C-rate basis)"),
+        ("sample.cathode.specific_capacity", "170 mAh/g", "1 C = loading x area x this"),
+        ("c_rate", "0.1 C", "cycling rate, e.g. 0.1 C or C/10"),
+        ("cycles", "50", "cycles at c_rate"),
+        ("formation_cycles", "2", "cycles before, at formation_c_rate"),
+        ("formation_c_rate", "C/20", "empty: c_rate"),
+        ("charge_cutoff", "3.85 V", "charge ends when V rises to it"),
+        ("discharge_cutoff", "2.5 V", "discharge ends when V falls to it"),
+        ("rest", "10 min", "rest after each half cycle"),
+        ("cv_taper_current", "", "e.g. 0.01 mA: hold the charge cut-off until |I| < this"),
+    ],
 }
 TEMPLATE_TITLES = {
     "plating_stripping": "Plating / stripping",
     "ccd_ramp": "CCD ramp",
     "pressure_schedule": "Pressure schedule",
     "tem_sequence": "TEM bias sequence",
+    "galvanostatic_cycling": "Full-cell cycling (C-rate)",
 }
-_INT_FIELDS = {"cycles", "cycles_per_step"}
+_INT_FIELDS = {"cycles", "cycles_per_step", "formation_cycles"}
 _LIST_FIELDS = {"pressures"}
 #: default safety limits offered with each template
 _TEMPLATE_LIMITS = {
@@ -67,6 +81,7 @@ _TEMPLATE_LIMITS = {
     "ccd_ramp": {"voltage": {"min": "-1.5 V", "max": "1.5 V"}, "current_density": "5 mA/cm2"},
     "pressure_schedule": {"pressure": {"max": "25 MPa"}},
     "tem_sequence": {"bias": "12 V"},
+    "galvanostatic_cycling": {"voltage": {"min": "2 V", "max": "4.2 V"}, "current": "10 mA"},
 }
 
 #: the limit form: (path in ``limits``, label, hint)
@@ -102,12 +117,20 @@ def _value(name: str, text: str) -> Any:
 def template_protocol(
     template: str, values: dict[str, str], name: str, area: str, rate: str = "10 Hz"
 ) -> str:
-    """Protocol YAML with one ``template`` step from form texts (empty fields left out)."""
+    """Protocol YAML with one ``template`` step from form texts (empty fields left out);
+    fields named ``sample.<role>.<field>`` describe the sample's electrodes instead."""
     step: dict[str, Any] = {"type": template}
-    step |= {k: _value(k, v) for k, v in values.items() if v.strip()}
     doc: dict[str, Any] = {"name": name, "sample": {}}
     if area.strip():
         doc["sample"]["area"] = area.strip()
+    for key, text in values.items():
+        if not text.strip():
+            continue
+        if key.startswith("sample."):
+            _, role, field = key.split(".")
+            doc["sample"].setdefault(role, {})[field] = text.strip()
+        else:
+            step[key] = _value(key, text)
     doc["sampling"] = {"rate": rate}
     doc["limits"] = _TEMPLATE_LIMITS[template]
     doc["steps"] = [step]
