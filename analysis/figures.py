@@ -193,6 +193,8 @@ def kymograph_figure(res: RunAnalysis, path: Path) -> Path | None:
 
 def all_figures(run: RunData, res: RunAnalysis, folder: Path) -> dict[str, Path]:
     """Every figure that applies to this run, by name."""
+    from analysis import fullcell_figures
+
     folder.mkdir(parents=True, exist_ok=True)
     made = {
         "voltage": voltage_time(run, res, folder / "voltage.png"),
@@ -201,5 +203,8 @@ def all_figures(run: RunData, res: RunAnalysis, folder: Path) -> dict[str, Path]
         "ccd": ccd_staircase(res, folder / "ccd.png"),
         "pressure": pressure_trace(run, res, folder / "pressure.png"),
         "kymograph": kymograph_figure(res, folder / "kymograph.png"),
+        "profiles": fullcell_figures.profiles(run, res, folder / "profiles.png"),
+        "dqdv": fullcell_figures.dqdv_figure(run, res, folder / "dqdv.png"),
+        "pressure_soc": fullcell_figures.pressure_soc(run, res, folder / "pressure_soc.png"),
     }
     return {k: v for k, v in made.items() if v is not None}

@@ -114,3 +114,16 @@ def test_the_pipeline_reports_capacity_per_gram_and_the_runaway_charge():
     assert imported["capacity_discharge_first_mAh_g"] == pytest.approx(
         summary["capacity_discharge_first_mAh_g"]
     )
+
+
+def test_report_figures_of_a_full_cell(tmp_path):
+    from analysis.figures import all_figures
+    from analysis.pipeline import analyze_run
+
+    electro, _, _, _ = cycle_twin("full_miec", [0.2, 0.2])
+    run = run_data(electro)
+    t = electro["time"].to_numpy()[::10]
+    run.streams["pressure"] = pd.DataFrame({"time": t, "pressure": 1e6 + 10.0 * t})
+    made = all_figures(run, analyze_run(run), tmp_path)
+    for name in ("cycles", "profiles", "dqdv", "pressure_soc"):
+        assert made[name].stat().st_size > 10_000, name
