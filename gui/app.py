@@ -454,6 +454,9 @@ def main(station: str | None = None, protocol: str | None = None, run: str | Non
     # Ctrl-C in the terminal closes the window the normal way (asks during a run); the timer
     # lets the interpreter run its signal handlers while Qt's event loop is in control
     signal.signal(signal.SIGINT, lambda *_: window.close())
+    # SIGTERM / SIGHUP (a kill, a closed session): abort any run to the safe state, no question
+    for signum in (signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])):
+        signal.signal(signum, lambda *_: window.shutdown_run() and window.close())
     ticker = QTimer(window)
     ticker.timeout.connect(lambda: None)
     ticker.start(250)
