@@ -212,8 +212,13 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     )
     warnings += _sign_warning(steps)
     i_abs_tol = segment.rest_tolerance(e["current"].to_numpy(dtype=float), opt.rest_tol)
+    described = _cell_description(run, steps, warnings)
+    if kind.kind is None and live.strip_sign_for(described) == -1:
+        kind = cell.CellKind("li_cu", "inferred from the data or the simulated station")
+    elif kind.kind is None and "cell" in described:
+        kind = cell.CellKind("li_li", f"simulated station cell {described['cell']!r}")
     void_det, short_det = live.detectors_for(
-        _cell_description(run, steps, warnings),
+        described,
         rest_current=max(i_abs_tol, 1e-15),
         strip_sign=opt.strip_sign,
         void=opt.void,

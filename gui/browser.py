@@ -34,7 +34,10 @@ from gui.live import LiveData
 from gui.plots import LivePlots
 
 CHUNK = 1 << 20
-RUN_FILTER = "Runs and exports (*.h5 *.hdf5 *.mpt *.mpr *.csv *.txt *.xlsx *.res);;All files (*)"
+RUN_FILTER = (
+    "Runs and exports (*.h5 *.hdf5 *.mpt *.mpr *.csv *.txt *.tsv *.xlsx *.xls *.parquet *.res);;"
+    "All files (*)"
+)
 
 
 def link_time(plots: LivePlots, insitu: InSituView) -> None:
