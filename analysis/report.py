@@ -39,7 +39,7 @@ _TITLES = {
 
 
 def _fmt(value: object) -> str:
-    if isinstance(value, float) and math.isnan(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return html.escape(format_value(value))
 
