@@ -241,7 +241,9 @@ def make_trace(seed: int) -> tuple[pd.DataFrame, Truth]:
             v += s * void.amp * scale * _divergence(void.form, x, void.p) * (current != 0)
             truth.void_onsets.append(onset)
             truth.void_halves.append(k)
-            earlier = rng.uniform(0.3, 0.9) * void.onset_s  # voids accumulate: the next comes sooner
+            earlier = (
+                rng.uniform(0.3, 0.9) * void.onset_s
+            )  # voids accumulate: the next comes sooner
             void = _Void(earlier, void.form, void.tau_s, void.p, void.amp)
         if ce_void is not None and k == ce_half:
             onset = t_half + ce_void.onset_s
