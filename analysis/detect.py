@@ -48,11 +48,12 @@ def _quantum(x: np.ndarray) -> float:
 
 
 def _noise_sigma(x: np.ndarray) -> float:
-    """Robust sample-to-sample noise: MAD of first differences, scaled to a Gaussian sigma."""
-    if x.size < 3:
+    """Robust sample-to-sample noise: MAD of second differences scaled to a Gaussian sigma
+    (blind to a linear trend, so a relaxing baseline does not inflate it)."""
+    if x.size < 4:
         return 0.0
-    d = np.diff(x)
-    return float(1.4826 * _median(np.abs(d - _median(d))) / np.sqrt(2.0))
+    d = x[2:] - 2.0 * x[1:-1] + x[:-2]
+    return float(1.4826 * _median(np.abs(d - _median(d))) / np.sqrt(6.0))
 
 
 class SegmentTracker:
@@ -396,10 +397,12 @@ class ShortDetector:
                 base = np.concatenate(seg.base_v)
                 level = _median(base)
                 expected = self._expected(seg)
-                m = min(5, base.size)
+                m = max(1, base.size // 3)
                 moved = _median(base[-m:]) - _median(base[:m])  # still relaxing: not shorted
                 flat = expected is None or moved < 0.5 * self.hard_frac * expected
-                if expected is not None and level < self.hard_frac * expected and flat:
+                # a shorted cell's polarisation is I·R_short >= 0; a reversal relaxes up from < 0
+                shorted = level > -4.0 * _noise_sigma(base)
+                if expected is not None and level < self.hard_frac * expected and flat and shorted:
                     return self._hard(seg, float(t[done[0]]), level, expected, at_start=True)
                 seg.level, seg.base_v = level, []
                 seg.sigma = max(_noise_sigma(base), _quantum(base))

@@ -4,7 +4,8 @@ The void detector calls :func:`judge_rise` when |V| has left its plateau. The wi
 end of the settle time is binned (at most ``bins`` bins, so the cost does not grow with the
 sampling rate) and compared against a *null* model of what a healthy segment does —
 a constant, a linear drift, logarithmic and exponential relaxations from the step start
-(``ln(x + 20 s)``, ``e^(-x/60 s)``, ``e^(-x/300 s)``) and the resistance steps already found —
+(``ln(x + τ)``, τ = 3, 30, 300 s; ``e^(-x/τ)``, τ = 20, 60, 150, 400 s) and the resistance
+steps already found —
 and two alternatives on top of it:
 
 - a *divergence* starting at x_on, A > 0: ``A·max(0, x - x_on)^p`` (p = 1.5, 2.5, 4) or
@@ -26,7 +27,7 @@ import numpy as np
 VOID, STEP, WAIT, NONE = "void", "step", "wait", "none"
 #: Divergence shapes tried: power-law hinges ("p", exponent) and exponential ones ("e", τ in s).
 _SHAPES = (("p", 1.5), ("p", 2.5), ("p", 4.0), ("e", 200.0), ("e", 600.0))
-_RELAX_LOG_S, _RELAX_EXP_S = 20.0, (60.0, 300.0)
+_RELAX_LOG_S, _RELAX_EXP_S = (20.0,), (60.0, 300.0)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def _binned(t: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.nda
 
 def _null_basis(x: np.ndarray, steps: list[float]) -> np.ndarray:
     """Orthonormal basis of the healthy-segment model at segment times ``x`` (s)."""
-    cols = [np.ones_like(x), x / max(float(x[-1]), 1.0), np.log(x + _RELAX_LOG_S)]
+    cols = [np.ones_like(x), x / max(float(x[-1]), 1.0)]
+    cols += [np.log(x + tau) for tau in _RELAX_LOG_S]
     cols += [np.exp(-x / tau) for tau in _RELAX_EXP_S]
     cols += [(x > s).astype(float) for s in steps]
     a = np.column_stack(cols)
@@ -110,7 +112,7 @@ def judge_rise(
     threshold: float,
     *,
     f_crit: float,
-    bins: int = 240,
+    bins: int = 160,
 ) -> Verdict:
     """Judge the window ``t``, ``y`` (polarisation sign(I)·V) of a segment that started at ``t_seg``.
 
@@ -137,7 +139,9 @@ def judge_rise(
     if f_s > f_v and abs(b_s) >= 0.5 * threshold:
         return Verdict(STEP, t_seg + c_s, f_s, b_s)
     if f_v >= f_crit and rise >= threshold:
-        if not _accelerating(x[x > c_v], yb[x > c_v]):
+        after = x > c_v
+        seen = float(yb[-3:].mean() - yb[~after][-3:].mean())  # the rise in the data themselves
+        if seen < threshold or not _accelerating(x[after], yb[after]):
             return Verdict(WAIT, t_seg + c_v, f_v, rise)
         return Verdict(VOID, t_seg + c_v, f_v, rise, rise - before)
     if f_v >= 0.25 * f_crit and a_v > 0:
