@@ -255,7 +255,7 @@ class VoidOnsetDetector:
                 seg.done = True
                 return self._event(seg, verdict, float(t[end - 1]), first + end)
             if verdict.kind == WAIT:
-                seg.next_n = seg.n_watch + max(self.confirm, seg.n_watch // 8)
+                seg.next_n = seg.n_watch + max(self.confirm, seg.n_watch // 32)
             else:
                 if verdict.kind == STEP:
                     seg.steps.append(verdict.time)
@@ -286,6 +286,7 @@ class VoidOnsetDetector:
             "plateau_V": seg.plateau,
             "time_confirmed": t_confirm,
             "rise_V": verdict.rise_V,
+            "threshold_V": seg.threshold,
             "f_stat": verdict.f_stat,
         }
         if self.area_m2:
@@ -509,7 +510,12 @@ class ShortDetector:
             "soft_short",
             t_drop,
             f"sudden |V| drop of {drop[k0]:.3g} V (> {limit:.3g} V) at {seg.i_ref:.4g} A",
-            {"drop_V": float(drop[k0]), "level_V": float(seg.level), "current_A": seg.i_ref},
+            {
+                "drop_V": float(drop[k0]),
+                "limit_V": float(limit),
+                "level_V": float(seg.level),
+                "current_A": seg.i_ref,
+            },
             _logistic(SOFT_CONFIDENCE[0] + SOFT_CONFIDENCE[1] * np.log(ratio)),
         )
 

@@ -72,9 +72,9 @@ def _columns(dx: np.ndarray, shape: tuple[str, float]) -> np.ndarray:
 
 def _best(
     q: np.ndarray, y: np.ndarray, x: np.ndarray, cand: np.ndarray, shape: tuple[str, float]
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, np.ndarray]:
     """Largest squared-error drop of one extra column (a step, or a hinge with positive
-    amplitude) over the onset candidates: (gain, candidate x, amplitude)."""
+    amplitude) over the onset candidates: (gain, candidate x, amplitude, gain per candidate)."""
     h = _columns(x[:, None] - cand[None, :], shape)
     p = 0 if shape[0] == "s" else 1
     h -= q @ (q.T @ h)
@@ -84,7 +84,7 @@ def _best(
     coef = np.where(ok, num / np.where(ok, den, 1.0), 0.0)
     gain = np.where(ok & ((coef > 0) | (p == 0)), num * coef, 0.0)
     k = int(np.argmax(gain))
-    return float(gain[k]), float(cand[k]), float(coef[k])
+    return float(gain[k]), float(cand[k]), float(coef[k]), gain
 
 
 def _accelerating(x: np.ndarray, y: np.ndarray, t_min: float = 3.0) -> bool:
@@ -128,9 +128,9 @@ def judge_rise(
         return Verdict(WAIT)
     yr = yb - q @ (q.T @ yb)
     cand = x[1:-2]
-    g_s, c_s, b_s = _best(q, yr, x, cand, ("s", 0.0))
+    g_s, c_s, b_s, _ = _best(q, yr, x, cand, ("s", 0.0))
     fits = [(*_best(q, yr, x, cand, shape), shape) for shape in _SHAPES]
-    g_v, c_v, a_v, shape = max(fits, key=lambda f: f[0])
+    g_v, c_v, a_v, _, shape = max(fits, key=lambda f: f[0])
     rss = float(yr @ yr) - max(g_v, g_s)
     s2 = max(rss / max(x.size - q.shape[1] - 2, 1), 1e-30)
     f_v, f_s = g_v / s2, g_s / s2

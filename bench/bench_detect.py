@@ -73,7 +73,7 @@ def sim_set(n: int, watch: str = "we") -> tuple[pd.DataFrame, pd.DataFrame]:
         row, judged = score_events(events, sim_truth(truth, case.j, 1e-4, watch))
         rows.append({"seed": k, "preset": case.preset, **row})
         calls += [{"seed": k, **vars(x)} for x in judged]
-    cols = ["seed", "kind", "time", "confidence", "right"]
+    cols = ["seed", "kind", "time", "confidence", "right", "features"]
     return pd.DataFrame(rows), pd.DataFrame(calls, columns=cols)
 
 
@@ -129,28 +129,24 @@ def report(name: str, rows: pd.DataFrame, calls: pd.DataFrame) -> dict:
 
 
 def fit_confidence(n: int) -> None:
-    """Refit the logistic confidence constants on tuning seeds (never the held-out ones)."""
+    """Fit the logistic confidence constants on tuning seeds (never the held-out ones)."""
     from scipy.optimize import minimize
 
-    rows, calls = score_set(TUNING_SEEDS[:n])
+    _, calls = score_set(TUNING_SEEDS[:n])
     for kind in ("void_onset", "soft_short"):
         c = calls[calls["kind"] == kind]
         if len(c) < 10:
             print(f"{kind}: too few calls ({len(c)}) to fit")
             continue
-        p = c["confidence"].clip(1e-9, 1 - 1e-9).to_numpy()
-        z = np.log(p / (1 - p))  # the current linear predictor
+        x = np.column_stack([np.ones(len(c)), np.array(c["features"].tolist())])
         y = c["right"].to_numpy(dtype=float)
 
-        def nll(ab, z=z, y=y):
-            s = 1 / (1 + np.exp(-(ab[0] + ab[1] * z)))
-            s = np.clip(s, 1e-9, 1 - 1e-9)
-            return -np.sum(y * np.log(s) + (1 - y) * np.log(1 - s))
+        def nll(w, x=x, y=y):
+            z = x @ w
+            return float(np.sum(np.logaddexp(0.0, z) - y * z) + 1e-3 * w @ w)
 
-        ab = minimize(nll, [0.0, 1.0]).x
-        print(
-            f"{kind}: {len(c)} calls, {y.mean():.3f} right; recalibrate z -> {ab[0]:.3f} + {ab[1]:.3f} z"
-        )
+        w = minimize(nll, np.zeros(x.shape[1])).x
+        print(f"{kind}: {len(c)} calls, {y.mean():.3f} right; constants {tuple(np.round(w, 3))}")
 
 
 def main() -> None:

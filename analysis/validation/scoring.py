@@ -27,12 +27,23 @@ CALIBRATION_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 
 @dataclass(frozen=True)
 class Call:
-    """One detector call judged against the truth."""
+    """One detector call judged against the truth, with the features its confidence uses."""
 
     kind: str
     time: float
     confidence: float
     right: bool
+    features: tuple[float, ...] = ()
+
+
+def confidence_features(event: Event) -> tuple[float, ...]:
+    """The predictors of the logistic confidence (detect.VOID_CONFIDENCE / SOFT_CONFIDENCE)."""
+    v = event.values
+    if event.kind == "void_onset":
+        return (np.log(v["f_stat"]), np.log(max(v["rise_V"] / v["threshold_V"], 1e-9)))
+    if event.kind == "soft_short":
+        return (np.log(v["drop_V"] / v["limit_V"]),)
+    return ()
 
 
 def detect(electro: pd.DataFrame, sample: dict | None = None, **void: float) -> list[Event]:
@@ -73,10 +84,19 @@ def score_events(events: list[Event], truth: Truth) -> tuple[dict, list[Call]]:
     row["soft_right_calls"] = int(sum(hits))
     row["short_found"] = row["has_short"] and any(hits)
     calls = [
-        Call("void_onset", e.time, e.confidence, truth.half_of(e.time) in truth.void_halves)
+        Call(
+            e.kind,
+            e.time,
+            e.confidence,
+            truth.half_of(e.time) in truth.void_halves,
+            confidence_features(e),
+        )
         for e in voids
     ]
-    calls += [Call("soft_short", e.time, e.confidence, h) for e, h in zip(softs, hits, strict=True)]
+    calls += [
+        Call(e.kind, e.time, e.confidence, h, confidence_features(e))
+        for e, h in zip(softs, hits, strict=True)
+    ]
     return row, calls
 
 
@@ -94,7 +114,7 @@ def score_set(seeds: Iterable[int], **void: float) -> tuple[pd.DataFrame, pd.Dat
         row, c = score_trace(s, **void)
         rows.append(row)
         calls += [{"seed": s, **vars(x)} for x in c]
-    cols = ["seed", "kind", "time", "confidence", "right"]
+    cols = ["seed", "kind", "time", "confidence", "right", "features"]
     return pd.DataFrame(rows), pd.DataFrame(calls, columns=cols)
 
 
