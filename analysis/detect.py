@@ -138,7 +138,7 @@ class _VoidSegment:
 #: analysis.validation (``python bench/bench_detect.py --fit``), never on the held-out seeds.
 VOID_CONFIDENCE = (-4.0, 1.0, 1.0)
 #: Soft-short confidence = logistic(c0 + c1·ln(drop/limit)); fitted the same way.
-SOFT_CONFIDENCE = (0.0, 2.0)
+SOFT_CONFIDENCE = (-1.279, 12.334)
 
 
 def _logistic(z: float) -> float:

@@ -145,7 +145,8 @@ def fit_confidence(n: int) -> None:
             z = x @ w
             return float(np.sum(np.logaddexp(0.0, z) - y * z) + 1e-3 * w @ w)
 
-        w = minimize(nll, np.zeros(x.shape[1])).x
+        bounds = [(None, None)] + [(0.0, None)] * (x.shape[1] - 1)  # more evidence, more sure
+        w = minimize(nll, np.zeros(x.shape[1]), bounds=bounds, method="L-BFGS-B").x
         print(f"{kind}: {len(c)} calls, {y.mean():.3f} right; constants {tuple(np.round(w, 3))}")
 
 
