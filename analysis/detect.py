@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise
+from daq.debounce import sustained
 
 
 @dataclass(frozen=True)
@@ -91,21 +92,6 @@ class SegmentTracker:
         self._last_i = float(i[-1])
 
 
-def sustained(
-    mask: np.ndarray, carry: int, need: int, ready: np.ndarray | None = None
-) -> tuple[int, int]:
-    """First index where ``need`` consecutive trues end (and ``ready`` holds), or -1; run carried out."""
-    n = mask.size
-    if n == 0:
-        return -1, carry
-    idx = np.arange(n)
-    last_false = np.where(~mask, idx, -1)
-    np.maximum.accumulate(last_false, out=last_false)
-    run = idx - last_false
-    run = np.where(last_false < 0, run + carry, run)
-    ok = run >= need if ready is None else (run >= need) & ready
-    hit = np.flatnonzero(ok)
-    return (int(hit[0]) if hit.size else -1), int(run[-1])
 
 
 @dataclass
