@@ -92,8 +92,6 @@ class SegmentTracker:
         self._last_i = float(i[-1])
 
 
-
-
 @dataclass
 class _VoidSegment:
     t0: float
