@@ -120,7 +120,7 @@ class _VoidSegment:
 
 #: Confidence = logistic(c0 + c1·ln F + c2·ln(rise/threshold)); fitted on TUNING_SEEDS of
 #: analysis.validation (``python bench/bench_detect.py --fit``), never on the held-out seeds.
-VOID_CONFIDENCE = (-4.0, 1.0, 1.0)
+VOID_CONFIDENCE = (4.296, 0.0, 0.0)
 #: Soft-short confidence = logistic(c0 + c1·ln(drop/limit)); fitted the same way.
 SOFT_CONFIDENCE = (-1.279, 12.334)
 
