@@ -139,7 +139,8 @@ class VoidOnsetDetector:
     a rise is judged by :func:`analysis.rise.judge_rise` on the whole window since the settle
     time — void (convex divergence beyond relaxation, drift and steps, F >= ``f_crit``), step
     (added to the healthy model), wait (judged again after more data) or none (re-based).
-    The onset is the divergence's fitted start; charge, capacity and J are at the onset.
+    The onset is the divergence's fitted start, refitted on the last ``window_s`` of data when the
+    window is longer (old steps and wander cannot pull it); charge, capacity and J are at it.
     ``strip_sign`` picks the stripping polarity watched: +1 = WE stripping (I > 0), -1 = CE
     stripping, 0 = both. With ``interphase_n`` > 0 (electrolytes that grow an interphase with
     Li) a divergence whose relative rate an interphase R ∝ t^n with n <= ``interphase_n`` could
@@ -163,6 +164,7 @@ class VoidOnsetDetector:
         confirm: int = 5,
         min_fit: int = 60,
         f_crit: float = 40.0,
+        window_s: float = 1800.0,
         interphase_n: float = 0.0,
     ) -> None:
         self.area_m2 = area_m2
@@ -172,6 +174,7 @@ class VoidOnsetDetector:
         self.settle_s, self.baseline_s = settle_s, baseline_s
         self.k_sigma, self.rel_rise, self.min_rise_v = k_sigma, rel_rise, min_rise_v
         self.confirm, self.min_fit, self.f_crit = confirm, min_fit, f_crit
+        self.window_s = window_s
         self._tracker = SegmentTracker(rest_current, level_tol)
         self._seg: _VoidSegment | None = None
 
@@ -250,6 +253,14 @@ class VoidOnsetDetector:
     def _judge(self, seg: _VoidSegment, upto: int) -> Verdict:
         tt, yy, _ = seg.window(upto)
         verdict = judge_rise(tt, yy, seg.t0, seg.steps, seg.threshold, f_crit=self.f_crit)
+        recent = tt >= tt[-1] - self.window_s
+        if verdict.kind == VOID and not recent.all():
+            # the onset from the recent window only: old structure (steps, wander) cannot pull it
+            near = judge_rise(tt[recent], yy[recent], seg.t0, seg.steps, seg.threshold, f_crit=0.0)
+            if near.kind in (VOID, WAIT):
+                verdict = Verdict(
+                    VOID, near.time, verdict.f_stat, verdict.rise_V, verdict.slope_V_s
+                )
         if verdict.kind == VOID and self.interphase_n > 0:
             age = max(float(tt[-1]) - self._t_first, 1.0)
             if verdict.slope_V_s / (seg.plateau + verdict.rise_V) <= self.interphase_n / age:
