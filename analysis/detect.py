@@ -257,7 +257,7 @@ class VoidOnsetDetector:
         if verdict.kind == VOID and not recent.all():
             # the onset from the recent window only: old structure (steps, wander) cannot pull it
             near = judge_rise(tt[recent], yy[recent], seg.t0, seg.steps, seg.threshold, f_crit=0.0)
-            if near.kind in (VOID, WAIT):
+            if near.kind == VOID:
                 verdict = Verdict(
                     VOID, near.time, verdict.f_stat, verdict.rise_V, verdict.slope_V_s
                 )
