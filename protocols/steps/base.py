@@ -80,6 +80,9 @@ class EndCondition(Strict):
     pressure_above: Pressure | None = None
     pressure_below: Pressure | None = None
     event: DetectorEvent | None = None
+    min_confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="with event: fire only on a call at least this confident"
+    )
     after: Time | None = Field(None, description="arm the condition only after this step time")
     action: Action | None = None
     goto: str | None = None
@@ -95,6 +98,8 @@ class EndCondition(Strict):
             )
         if self.action is not None and self.goto is not None:
             raise ValueError("give either 'action' or 'goto', not both")
+        if self.min_confidence is not None and (self.event is None or self.event == "compliance"):
+            raise ValueError("'min_confidence' goes only with a detector 'event'")
         return self
 
     @property
