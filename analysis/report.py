@@ -35,6 +35,9 @@ _TITLES = {
     "ccd": "CCD staircase",
     "pressure": "Stack pressure",
     "kymograph": "Kymograph",
+    "profiles": "Voltage profiles (first, middle, last cycle)",
+    "dqdv": "Differential capacity dQ/dV",
+    "pressure_soc": "Stack pressure vs state of charge",
 }
 
 
