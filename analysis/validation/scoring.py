@@ -38,12 +38,10 @@ class Call:
 
 def confidence_features(event: Event) -> tuple[float, ...]:
     """The predictors of the logistic confidence (detect.VOID_CONFIDENCE / SOFT_CONFIDENCE)."""
-    v = event.values
-    if not {"f_stat", "rise_V", "threshold_V", "drop_V", "limit_V"} & v.keys():
-        return ()  # an event from another detector (the baseline's) without these features
-    if event.kind == "void_onset":
+    v = event.values  # events of another detector (the baseline's) may lack them: ()
+    if event.kind == "void_onset" and {"f_stat", "rise_V", "threshold_V"} <= v.keys():
         return (np.log(v["f_stat"]), np.log(max(v["rise_V"] / v["threshold_V"], 1e-9)))
-    if event.kind == "soft_short":
+    if event.kind == "soft_short" and {"drop_V", "limit_V"} <= v.keys():
         return (np.log(v["drop_V"] / v["limit_V"]),)
     return ()
 
