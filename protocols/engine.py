@@ -593,6 +593,8 @@ class Engine:
             return self._call("potentiostat", "read")
         elif isinstance(command, c.SetPressure):
             self._pressure_command(command.pressure, command.rate)
+        elif isinstance(command, c.HoldGap):
+            self._call("pressure_rig", "hold_gap", command.max_rise)
         elif isinstance(command, c.ReadPressure):
             return self._call("pressure_rig", "read")
         elif isinstance(command, c.SetTemperature):

@@ -390,6 +390,8 @@ class TEMSequence(StepBase):
         return steps
 
 
+from protocols.cycling_templates import GalvanostaticCycling, RateTest  # noqa: E402
+
 TEMPLATES = (
     PlatingStripping,
     CCDRamp,
@@ -398,4 +400,6 @@ TEMPLATES = (
     CECutoff,
     CEReservoir,
     TEMSequence,
+    GalvanostaticCycling,
+    RateTest,
 )
