@@ -12,6 +12,11 @@ FORMATS = ("biologic", "arbin", "neware", "maccor", "csv")
 
 def detect_format(path: Path) -> str:
     """Recognise the export: .mpt is BioLogic, tables are matched on their column names."""
+    from analysis.importers.eis import detect_spectrum_format
+
+    if spectra := detect_spectrum_format(path):  # EIS exports: analysis.importers.eis
+        raise AnalysisError(f"{path}: an impedance export ({spectra}); read it with "
+                            "analysis.importers.eis.read_spectra")  # fmt: skip
     if path.suffix.lower() == ".mpt":
         return "biologic"
     from analysis.importers.cyclers import read_table, sniff_cycler
