@@ -24,8 +24,8 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from analysis.impedance import spectrum
-from analysis.impedance_fit import _initial, fit_spectrum
 from analysis.impedance_circuits import parse_circuit
+from analysis.impedance_fit import _initial, fit_spectrum
 from daq.clock import VirtualClock
 from drivers.registry import open_driver
 from sim_instruments.lineserver import PtyLineServer
