@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from daq.debounce import sustained
+
 
 @dataclass(frozen=True)
 class Event:
@@ -91,23 +93,6 @@ def _slope(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     resid = y - y.mean() - slope * tc
     dof = max(t.size - 2, 1)
     return slope, float(np.sqrt(np.dot(resid, resid) / dof / sxx))
-
-
-def sustained(
-    mask: np.ndarray, carry: int, need: int, ready: np.ndarray | None = None
-) -> tuple[int, int]:
-    """First index where ``need`` consecutive trues end (and ``ready`` holds), or -1; run carried out."""
-    n = mask.size
-    if n == 0:
-        return -1, carry
-    idx = np.arange(n)
-    last_false = np.where(~mask, idx, -1)
-    np.maximum.accumulate(last_false, out=last_false)
-    run = idx - last_false
-    run = np.where(last_false < 0, run + carry, run)
-    ok = run >= need if ready is None else (run >= need) & ready
-    hit = np.flatnonzero(ok)
-    return (int(hit[0]) if hit.size else -1), int(run[-1])
 
 
 @dataclass

@@ -30,9 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from daq.clock import RealClock  # noqa: E402
+from daq.recording import open_recorder  # noqa: E402
 from protocols.engine import Engine, EngineEvent, Listener  # noqa: E402
 from protocols.loader import load_protocol_text  # noqa: E402
-from protocols.recording import open_recorder  # noqa: E402
 
 
 def protocol(rate: float, seconds: float, limits: str):

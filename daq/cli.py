@@ -21,7 +21,7 @@ from daq import __version__
 SUBCOMMAND_MODULES = (
     "daq.cli_station",
     "daq.cli_info",
-    "protocols.cli",
+    "daq.cli_run",
     "sim_instruments.cli",
     "analysis.cli",
     "gui.cli",

@@ -220,8 +220,8 @@ class MainWindow(QMainWindow):
     # -- run control -----------------------------------------------------------------------
     def start_run(self) -> bool:
         """Start the checked protocol on the connected station, recording a new run file."""
-        from protocols.recording import station_streams
-        from protocols.runner import run_file_name
+        from daq.recording import station_streams
+        from daq.session import run_file_name
 
         if self.running:
             return False

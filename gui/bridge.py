@@ -2,7 +2,7 @@
 
 * :class:`StationWorker` does every station call (open, read, close) on one worker thread and
   reports back through Qt signals (queued to the GUI thread).
-* :class:`RunWorker` runs a protocol (``protocols.runner.execute``: engine + run-file recorder
+* :class:`RunWorker` runs a protocol (``daq.session.execute``: engine + run-file recorder
   + live detectors) on its own thread. Its :class:`GuiListener` is called on the engine thread;
   it only appends to a locked queue and emits ``wake``. The GUI drains the queue at most
   ~25 times a second (:data:`DRAIN_MS`), so a fast virtual clock cannot flood the event loop.
@@ -105,7 +105,7 @@ class RunWorker(QObject):
         return nullcontext()
 
     def _body(self, protocol: Any, text: str, station: Any, path: Path) -> None:
-        from protocols.runner import execute
+        from daq.session import execute
 
         try:
             out = execute(protocol, text, station, path, [self.listener], controller=self._capture)

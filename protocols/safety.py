@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.detect import sustained  # the debounce the detectors use, shared
+from daq.debounce import sustained  # the debounce the detectors use, shared
 from daq.units import format_quantity
 from protocols.model import Limits
 

@@ -17,8 +17,8 @@ from protocols_fakes import FakePotentiostat, FakePressureRig, FakeStation
 
 from daq.clock import VirtualClock
 from daq.runfile import RunFileError, RunReader
+from daq.session import execute, resume
 from protocols.loader import load_protocol_text
-from protocols.runner import execute, resume
 
 PROTOCOL = """\
 name: resume test
@@ -42,7 +42,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from daq.clock import VirtualClock
     from protocols.loader import load_protocol_text
-    from protocols.runner import execute
+    from daq.session import execute
     from protocols_fakes import FakeStation, FakePotentiostat, FakePressureRig
     text = Path(sys.argv[1]).read_text()
     clock = VirtualClock(acceleration=float(sys.argv[3]))

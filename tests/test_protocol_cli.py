@@ -55,8 +55,8 @@ def test_resume_refuses_a_run_that_ended(tmp_path, capsys, status):
     from protocols_fakes import FakeStation
 
     from daq.runfile import RunReader, RunWriter
+    from daq.session import execute
     from protocols.loader import load_protocol_text
-    from protocols.runner import execute
 
     text = "name: ended\nsteps: [{type: rest, end: [{time: 1 s}]}]\n"
     out = execute(load_protocol_text(text), text, FakeStation.full(), tmp_path / "r.h5",

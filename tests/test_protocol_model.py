@@ -300,8 +300,8 @@ def test_builder_accepts_pint_quantities():
 def test_imaging_calibration_in_the_sample_reaches_the_run_metadata():
     from pathlib import Path
 
+    from daq.recording import sample_metadata
     from protocols.loader import load_protocol
-    from protocols.recording import sample_metadata
 
     root = Path(__file__).resolve().parents[1]
     meta = sample_metadata(load_protocol(root / "examples/protocols/tem_sequence.yaml"))

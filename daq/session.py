@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daq.recording import RunFileRecorder, open_recorder, sample_metadata
+from daq.resume import ResumePoint, resume_point
 from daq.runfile import RunFileError, RunReader, RunWriter
 from protocols.engine import Engine, Listener, RunResult
 from protocols.model import Protocol
-from protocols.recording import RunFileRecorder, open_recorder, sample_metadata
-from protocols.resume import ResumePoint, resume_point
 
 Controller = Callable[[Engine], Any]
 

@@ -18,10 +18,10 @@ def run_demo(out: Path) -> int:
     from analysis.load import load_run
     from analysis.pipeline import analyze_run
     from analysis.report import write_report
+    from daq.session import execute, run_file_name
     from daq.station import Station, load_station_config
     from protocols.console import ProgressBar, interactive
     from protocols.loader import load_protocol
-    from protocols.runner import execute, run_file_name
 
     protocol = load_protocol(DEMO_PROTOCOL)
     config = load_station_config(DEMO_STATION)

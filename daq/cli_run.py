@@ -1,4 +1,4 @@
-"""``ssbench validate | run | resume | demo``: protocol subcommands (registered by daq.cli)."""
+"""``ssbench validate | run | resume | demo``: run a protocol on a station (registered by daq.cli)."""
 
 from __future__ import annotations
 
@@ -109,9 +109,9 @@ def _report_result(output) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from daq.runfile import RunFileError
+    from daq.session import execute, run_file_name
     from daq.station import Station, load_station_config
     from protocols.loader import load_protocol
-    from protocols.runner import execute, run_file_name
 
     protocol = load_protocol(args.protocol)
     config = load_station_config(args.station)
@@ -136,11 +136,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from daq.recording import STATION_FILE_KEY
+    from daq.resume import resume_point
     from daq.runfile import RunFileError, RunReader
+    from daq.session import check_resumable, resume
     from daq.station import Station, StationConfig, load_station_config
-    from protocols.recording import STATION_FILE_KEY
-    from protocols.resume import resume_point
-    from protocols.runner import check_resumable, resume
 
     with RunReader(args.run_file) as reader:
         point = resume_point(reader)
@@ -167,6 +167,6 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from protocols.demo import run_demo
+    from daq.demo import run_demo
 
     return run_demo(Path(args.out))
