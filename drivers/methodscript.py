@@ -19,6 +19,7 @@ errors become InstrumentReportedError. Protocol subset: docs/instruments/methods
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -52,6 +53,8 @@ MIN_INTERVAL_S = 1e-3
 OPEN_ENDED_RUN_S = 1e6
 #: sweep-time estimate per frequency point: max(2 periods, 0.1 s) + 0.05 s settling
 EIS_PERIODS_PER_POINT, EIS_MIN_POINT_S, EIS_OVERHEAD_S = 2.0, 0.1, 0.05
+#: wall seconds a poll waits for a sweep point that is due by the estimate
+STREAM_WAIT_S = 0.05
 #: on a real clock a sample is only expected once it is this old (serial latency)
 REAL_CLOCK_LATENCY_S = 0.5
 
@@ -98,6 +101,38 @@ class Sweep:
 
 
 @dataclass
+class SweepRun:
+    """A finite script running on the instrument: what it expects and what arrived."""
+
+    technique: str  # eis, geis, lsv, cv
+    script: list[str]
+    point_s: list[float]  # expected run time of each point
+    max_duration: float | None
+    dc_level: float
+    amplitude: float
+    t0: float = 0.0
+    last: float = 0.0
+    stall_s: float = math.inf
+    packages: list[Package] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    done: bool = False
+    complete: bool = False
+
+    def next_point_s(self) -> float:
+        return self.point_s[min(len(self.packages), len(self.point_s) - 1)]
+
+    def result(self) -> Spectrum | Sweep:
+        col = lambda code: np.array(
+            [p.values.get(code, math.nan) for p in self.packages], dtype=float
+        )  # noqa: E731, fmt: skip
+        times = np.array(self.times, dtype=float)
+        if self.technique in ("eis", "geis"):
+            return Spectrum(col("dc"), col("cc"), col("cd"), times, self.dc_level,
+                            self.amplitude, self.technique == "geis", self.complete)  # fmt: skip
+        return Sweep(times, col("da"), col("ba"), self.complete)
+
+
+@dataclass
 class _Loop:
     """The measurement loop running on the instrument now."""
 
@@ -132,6 +167,7 @@ class MethodScriptPotentiostat(Potentiostat):
         self.firmware = transport.query("t", _reply("t"))
         self.serial = transport.query("i", _reply("i"))
         self._loop: _Loop | None = None
+        self._sweep: SweepRun | None = None
         self._mode: Mode = "off"
         self._buffer_t0: float | None = None
         self._fetched = 0
@@ -195,6 +231,8 @@ class MethodScriptPotentiostat(Potentiostat):
         self.transport.verified_write("Z", self._abort_confirmed, "abort / cell off")
         self._loop = None
         self._mode = "off"
+        if self._sweep is not None:
+            self._sweep.done = True  # complete stays as it was: an aborted sweep is partial
 
     def read(self) -> ElectroReading:
         loop = self._require_loop()
@@ -233,8 +271,8 @@ class MethodScriptPotentiostat(Potentiostat):
     def mode(self) -> Mode:
         return self._mode
 
-    # -- sweeps ------------------------------------------------------------------------------------
-    def measure_eis(
+    # -- sweeps: start, poll, stop (the engine's way), or measure_* to run one to its end --------
+    def start_eis(
         self,
         f_start: float,
         f_end: float,
@@ -244,14 +282,14 @@ class MethodScriptPotentiostat(Potentiostat):
         *,
         galvanostatic: bool = False,
         max_duration: float | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> Spectrum:
-        """Sweep from ``f_start`` to ``f_end`` Hz; ``amplitude`` V (A when galvanostatic);
-        ``dc_level`` V (A), or None for open circuit (potentiostatic: at the measured OCV)."""
+    ) -> float:
+        """Start a sweep from ``f_start`` to ``f_end`` Hz; ``amplitude`` V (A when
+        galvanostatic); ``dc_level`` V (A), or None for open circuit (potentiostatic: at the
+        OCV measured first). Returns the estimated duration (s); nothing is sent if invalid."""
         lo, hi = FREQUENCY_RANGE_HZ
         f_start = check(self.name, "f_start", f_start, InRange(lo, hi, "Hz", "instrument range"))
         f_end = check(self.name, "f_end", f_end, InRange(lo, hi, "Hz", "instrument range"))
-        points = check(self.name, "points", points, Integer(1, MAX_POINTS, "", "instrument"))
+        points = int(check(self.name, "points", points, Integer(1, MAX_POINTS, "", "instrument")))
         if galvanostatic:
             amplitude = self._limit("amplitude", amplitude, CURRENT_RANGE_A, "A")
             self._current("amplitude", amplitude)
@@ -260,67 +298,152 @@ class MethodScriptPotentiostat(Potentiostat):
                               InRange(*AC_POTENTIAL_RANGE_V, "V", "instrument range"))  # fmt: skip
         if dc_level is not None:
             dc_level = (self._current if galvanostatic else self._voltage)("dc_level", dc_level)
-        estimate = eis_duration_estimate(f_start, f_end, int(points))
-        if max_duration is not None and estimate > max_duration:
-            raise SetpointError(self.name, "max_duration", max_duration,
-                                f">= the sweep's estimated {estimate:.1f} s")  # fmt: skip
+        freqs = np.logspace(math.log10(f_start), math.log10(f_end), points)
+        per_point = [eis_duration_estimate(f, f, 1) for f in freqs]
+        self._check_duration(sum(per_point), max_duration)
         self._stop_loop()
         if dc_level is None:
             dc_level = 0.0 if galvanostatic else self._measure_ocv()
         kind = "meas_loop_geis" if galvanostatic else "meas_loop_eis"
         range_line = [] if galvanostatic else [f"set_range ba {format_number(self.max_current)}"]
-        body = [*range_line, "cell_on",
-                f"{kind} f r j {_n(amplitude)} {_n(f_start)} {_n(f_end)} {int(points)}i {_n(dc_level)}",
-                "pck_start", "pck_add f", "pck_add r", "pck_add j", "pck_end", "endloop",
-                "on_finished:", "cell_off"]  # fmt: skip
-        freqs = np.logspace(math.log10(f_start), math.log10(f_end), int(points))
-        per_point = [eis_duration_estimate(f, f, 1) for f in freqs]
-        packages, times, complete = self._run_sweep(
-            ["var f", "var r", "var j", *body], lambda k: per_point[min(k, len(per_point) - 1)],
-            3.0 * max(per_point) + self.transport.timeout_s, max_duration, should_stop,
-        )  # fmt: skip
-        values = [(p.values.get("dc", math.nan), p.values.get("cc", math.nan),
-                   p.values.get("cd", math.nan)) for p in packages]  # fmt: skip
-        f, zr, zi = (np.array(col, dtype=float) for col in zip(*values, strict=True)) if values else (np.zeros(0),) * 3  # fmt: skip
-        return Spectrum(f, zr, zi, np.array(times), float(dc_level), float(amplitude),
-                        galvanostatic, complete)  # fmt: skip
+        script = ["var f", "var r", "var j", *range_line, "cell_on",
+                  f"{kind} f r j {_n(amplitude)} {_n(f_start)} {_n(f_end)} {points}i {_n(dc_level)}",
+                  "pck_start", "pck_add f", "pck_add r", "pck_add j", "pck_end", "endloop",
+                  "on_finished:", "cell_off"]  # fmt: skip
+        self._begin_sweep(SweepRun("geis" if galvanostatic else "eis", script, per_point,
+                                   max_duration, float(dc_level), float(amplitude)))  # fmt: skip
+        return float(sum(per_point))
 
-    def measure_lsv(self, begin: float, end: float, step: float, rate: float, **kw: Any) -> Sweep:
-        """Linear sweep from ``begin`` to ``end`` V in ``step`` V steps at ``rate`` V/s."""
-        return self._voltammetry("meas_loop_lsv", [begin, end], step, rate, "", **kw)
+    def start_lsv(self, begin: float, end: float, step: float, rate: float,
+                  max_duration: float | None = None) -> float:  # fmt: skip
+        """Start a linear sweep ``begin`` -> ``end`` V in ``step`` V steps at ``rate`` V/s."""
+        return self._start_voltammetry("lsv", [begin, end], step, rate, "", max_duration)
 
-    def measure_cv(self, begin: float, vertex1: float, vertex2: float, step: float,
-                   rate: float, scans: int = 1, **kw: Any) -> Sweep:  # fmt: skip
-        """Cyclic sweep begin -> vertex1 -> vertex2 (-> begin) ``scans`` times."""
+    def start_cv(self, begin: float, vertex1: float, vertex2: float, step: float, rate: float,
+                 scans: int = 1, max_duration: float | None = None) -> float:  # fmt: skip
+        """Start a cyclic sweep begin -> vertex1 -> vertex2 (-> begin), ``scans`` times."""
         scans = check(self.name, "scans", scans, Integer(1, 100, "", "instrument"))
-        return self._voltammetry("meas_loop_cv", [begin, vertex1, vertex2], step, rate,
-                                 f" {int(scans)}i", **kw)  # fmt: skip
+        return self._start_voltammetry("cv", [begin, vertex1, vertex2], step, rate,
+                                       f" {int(scans)}i", max_duration, int(scans))  # fmt: skip
 
-    def _voltammetry(self, kind: str, potentials: list[float], step: float, rate: float,
-                     suffix: str, max_duration: float | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> Sweep:  # fmt: skip
+    def poll_sweep(self) -> list[tuple[float, dict[str, float]]]:
+        """Points that arrived since the last poll as (run time, {type code: value}).
+
+        Waits (briefly, in wall time) only for a point that is due by the estimate; a sweep
+        that outlives its ``max_duration`` is stopped; errors stop it and put the cell off."""
+        sweep = self._require_sweep()
+        first = len(sweep.packages)
+        try:
+            while not sweep.done:
+                now = self.clock.now()
+                if sweep.max_duration is not None and now - sweep.t0 > sweep.max_duration:
+                    self.stop_sweep()
+                    break
+                due = now >= sweep.last + sweep.next_point_s() - 1e-9
+                line = self.transport.read_streamed(STREAM_WAIT_S if due else 0.0)
+                if line is None:
+                    if due and now - sweep.last > sweep.stall_s:
+                        raise InstrumentTimeout(self.name, f"the sweep sent no data for {now - sweep.last:g} s")  # fmt: skip
+                    break
+                item = self._handle(line, sweep.script)
+                if item is True:
+                    sweep.done = sweep.complete = True
+                    self._mode = "off"
+                elif isinstance(item, Package):
+                    sweep.last = self.clock.now()
+                    sweep.packages.append(item)
+                    sweep.times.append(sweep.last)
+        except InstrumentError:
+            sweep.done = True
+            with contextlib.suppress(InstrumentError):
+                self.output_off()
+            raise
+        return [(t, p.values) for t, p in zip(sweep.times[first:], sweep.packages[first:], strict=True)]  # fmt: skip
+
+    def stop_sweep(self) -> None:
+        """Abort the running sweep: ``Z``, the cell at open circuit; the result is partial."""
+        if not self._require_sweep().done:
+            self.output_off()
+
+    @property
+    def sweep_done(self) -> bool:
+        return self._sweep is None or self._sweep.done
+
+    def sweep_result(self) -> Spectrum | Sweep:
+        """What the latest sweep measured (complete or not)."""
+        return self._require_sweep().result()
+
+    def sweep_next_point_s(self) -> float:
+        """Estimated run time until the running sweep's next point is due (>= 0)."""
+        sweep = self._require_sweep()
+        return max(sweep.last + sweep.next_point_s() - self.clock.now(), 0.0)
+
+    def measure_eis(self, *args: Any, should_stop: Callable[[], bool] | None = None,
+                    **kwargs: Any) -> Spectrum:  # fmt: skip
+        """:meth:`start_eis` and wait for the result (``should_stop()`` aborts it)."""
+        self.start_eis(*args, **kwargs)
+        return self._finish(should_stop)
+
+    def measure_lsv(self, *args: Any, should_stop: Callable[[], bool] | None = None,
+                    **kwargs: Any) -> Sweep:  # fmt: skip
+        """:meth:`start_lsv` and wait for the result."""
+        self.start_lsv(*args, **kwargs)
+        return self._finish(should_stop)
+
+    def measure_cv(self, *args: Any, should_stop: Callable[[], bool] | None = None,
+                   **kwargs: Any) -> Sweep:  # fmt: skip
+        """:meth:`start_cv` and wait for the result."""
+        self.start_cv(*args, **kwargs)
+        return self._finish(should_stop)
+
+    def _finish(self, should_stop: Callable[[], bool] | None) -> Any:
+        """Poll until the sweep ends, advancing the run clock to each point's expected time."""
+        sweep = self._require_sweep()
+        while not sweep.done:
+            if should_stop is not None and should_stop():
+                self.stop_sweep()
+                break
+            if not self.poll_sweep() and not sweep.done:
+                step = sweep.next_point_s()
+                self.clock.sleep(max(self.sweep_next_point_s(), step / 4.0, 1e-4))
+        return sweep.result()
+
+    def _check_duration(self, estimate: float, max_duration: float | None) -> None:
+        if max_duration is not None and estimate > max_duration:
+            raise SetpointError(self.name, "max_duration", max_duration,
+                                f">= the sweep's estimated {estimate:.1f} s")  # fmt: skip
+
+    def _start_voltammetry(self, kind: str, potentials: list[float], step: float, rate: float,
+                           suffix: str, max_duration: float | None, scans: int = 1) -> float:  # fmt: skip
         names = ("begin", "vertex1", "vertex2") if len(potentials) == 3 else ("begin", "end")
         values = [self._voltage(n, v) for n, v in zip(names, potentials, strict=True)]
         step = check(self.name, "step", step, InRange(1e-6, 1.0, "V", "instrument range"))
         rate = check(self.name, "rate", rate, InRange(1e-6, 10.0, "V/s", "instrument range"))
         if step / rate < MIN_INTERVAL_S:
             raise SetpointError(self.name, "rate", rate, f"<= step / {MIN_INTERVAL_S:g} s")
+        legs = zip(values, [*values[1:], values[0]], strict=True)  # CV: back to begin
+        path = abs(values[1] - values[0]) if kind == "lsv" else sum(abs(b - a) for a, b in legs)
+        n = max(round(path * scans / step), 1) + 1
+        self._check_duration(n * step / rate, max_duration)
         self._stop_loop()
         args = " ".join(_n(v) for v in [*values, step, rate])
         script = ["var p", "var c", f"set_range ba {format_number(self.max_current)}", "cell_on",
-                  f"{kind} p c {args}{suffix}", "pck_start", "pck_add p", "pck_add c", "pck_end",
-                  "endloop", "on_finished:", "cell_off"]  # fmt: skip
-        dwell = step / rate
-        packages, times, complete = self._run_sweep(
-            script,
-            lambda k: dwell,
-            3.0 * dwell + self.transport.timeout_s,
-            max_duration,
-            should_stop,
-        )
-        potential = np.array([p.values.get("da", math.nan) for p in packages])
-        current = np.array([p.values.get("ba", math.nan) for p in packages])
-        return Sweep(np.array(times), potential, current, complete)
+                  f"meas_loop_{kind} p c {args}{suffix}", "pck_start", "pck_add p", "pck_add c",
+                  "pck_end", "endloop", "on_finished:", "cell_off"]  # fmt: skip
+        self._begin_sweep(SweepRun(kind, script, [step / rate] * n, max_duration, math.nan, math.nan))  # fmt: skip
+        return n * step / rate
+
+    def _begin_sweep(self, sweep: SweepRun) -> None:
+        self._execute(sweep.script)
+        sweep.t0 = sweep.last = self.clock.now()
+        sweep.stall_s = 3.0 * max(sweep.point_s) + self.transport.timeout_s
+        self._sweep = sweep
+        self._mode = "galvanostatic" if sweep.technique == "geis" else "potentiostatic"
+
+    def _require_sweep(self) -> SweepRun:
+        if self._sweep is None:
+            raise InstrumentError(self.name, "no sweep has been started")
+        return self._sweep
 
     # -- loops and scripts --------------------------------------------------------------------------
     def _require_loop(self) -> _Loop:
@@ -351,7 +474,8 @@ class MethodScriptPotentiostat(Potentiostat):
         return self._loop
 
     def _stop_loop(self) -> None:
-        if self._loop is not None:
+        """Abort whatever runs before a new script (an open-ended loop or a sweep)."""
+        if self._loop is not None or not self.sweep_done:
             self.output_off()
 
     def _execute(self, script: list[str]) -> None:
@@ -424,43 +548,6 @@ class MethodScriptPotentiostat(Potentiostat):
                 v = item.values.get("ab", math.nan)
                 i = item.values.get("ba", 0.0 if loop.technique == "ocp" else math.nan)
                 loop.samples.append((loop.t0 + (k + 1) * loop.interval, v, i, item.overload))
-
-    def _run_sweep(self, script: list[str], point_s: Callable[[int], float], stall_s: float,
-                   max_duration: float | None, should_stop: Callable[[], bool] | None,
-                   ) -> tuple[list[Package], list[float], bool]:  # fmt: skip
-        """Run a finite script to its end (or stop it); packages with their arrival times.
-
-        The run clock advances to when point k should be done (``point_s(k)`` after the
-        previous one), then in quarter steps until it arrives; no package for ``stall_s`` of
-        run time means the instrument stopped (InstrumentTimeout)."""
-        self._execute(script)
-        self._mode = "potentiostatic"
-        t0 = last = self.clock.now()
-        packages: list[Package] = []
-        times: list[float] = []
-        while True:
-            now = self.clock.now()
-            if (should_stop is not None and should_stop()) or (
-                max_duration is not None and now - t0 > max_duration
-            ):
-                self.output_off()
-                return packages, times, False
-            line = self.transport.read_streamed(0.01)
-            if line is None:
-                if now - last > stall_s:
-                    self.output_off()
-                    raise InstrumentTimeout(self.name, f"the sweep sent no data for {stall_s:g} s")
-                step = point_s(len(packages))
-                self.clock.sleep(max(last + step - now, step / 4.0, 1e-4))
-                continue
-            item = self._handle(line, script)
-            if item is True:
-                self._mode = "off"
-                return packages, times, True
-            if isinstance(item, Package):
-                last = self.clock.now()
-                packages.append(item)
-                times.append(last)
 
     def _measure_ocv(self) -> float:
         """Open-circuit potential: a short OCP loop, the mean of its samples."""

@@ -226,3 +226,29 @@ def test_short_collapses_the_spectrum_and_reactive_interphase_grows():
     world.cell.short_state = 2  # a welded filament: the electronic path takes over
     shorted = world.impedance_circuit().impedance(np.array([1e4, 1.0]))
     assert np.all(np.abs(shorted) < 1.01) and math.isfinite(shorted[0].real)
+
+
+def test_a_sweep_polled_step_by_step_as_the_engine_does(rig):
+    world, _, ms = rig
+    estimate = ms.start_eis(1e4, 1.0, 9, 0.01, 0.0)
+    assert ms.mode == "potentiostatic" and not ms.sweep_done
+    points = []
+    while not ms.sweep_done:
+        points += ms.poll_sweep()
+        world.clock.sleep(0.1)  # an engine tick
+    assert len(points) == 9 and ms.sweep_result().complete
+    assert points[-1][0] - points[0][0] == pytest.approx(estimate - estimate_first(1e4), abs=0.2)
+    assert set(points[0][1]) == {"dc", "cc", "cd"}
+    with pytest.raises(SetpointError, match="estimated 1.7 s"):
+        ms.start_cv(0.0, 0.02, -0.02, 0.005, 0.05, max_duration=1.0)
+    ms.start_cv(0.0, 0.02, -0.02, 0.005, 0.05, max_duration=2.0)
+    for _ in range(6):
+        ms.poll_sweep()
+        world.clock.sleep(0.1)
+    ms.stop_sweep()  # the engine's abort
+    partial = ms.sweep_result()
+    assert not partial.complete and 0 < len(partial.time) < 17 and world._mode == "off"
+
+
+def estimate_first(f: float) -> float:
+    return eis_duration_estimate(f, f, 1)
