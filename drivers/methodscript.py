@@ -122,9 +122,9 @@ class SweepRun:
         return self.point_s[min(len(self.packages), len(self.point_s) - 1)]
 
     def result(self) -> Spectrum | Sweep:
-        col = lambda code: np.array(
-            [p.values.get(code, math.nan) for p in self.packages], dtype=float
-        )  # noqa: E731, fmt: skip
+        def col(code: str) -> np.ndarray:
+            return np.array([p.values.get(code, math.nan) for p in self.packages], dtype=float)
+
         times = np.array(self.times, dtype=float)
         if self.technique in ("eis", "geis"):
             return Spectrum(col("dc"), col("cc"), col("cd"), times, self.dc_level,
