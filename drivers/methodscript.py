@@ -279,7 +279,6 @@ class MethodScriptPotentiostat(Potentiostat):
         points: int,
         amplitude: float,
         dc_level: float | None = None,
-        *,
         galvanostatic: bool = False,
         max_duration: float | None = None,
     ) -> float:
