@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,17 @@ def test_generic_csv_with_a_map_and_its_errors(tmp_path):
     bad.write_text("f,re,im\n1000,1,-1\n100,x,-1\n")
     with pytest.raises(AnalysisError, match=r"bad.csv:3: column 're': 'x' is not a number"):
         read_spectra(bad, column_map="frequency=f:Hz,z_real=re:ohm,z_imag=im:ohm")
+
+
+def test_eis_cli_fits_an_export_and_names_bad_input(tmp_path, capsys):
+    from daq.cli import main
+
+    path = _mpt(tmp_path)
+    out = tmp_path / "out"
+    assert main(["eis", str(path), "--area", "1 cm2", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"sweep 0: R_bulk 6\.9\d* ohm, R_int 40\.\d+ ohm", text)  # W1 not fitted
+    assert "void signature" in text  # the second sweep doubles every resistance
+    assert (out / "impedance.csv").exists() and (out / "figures" / "spectra.png").exists()
+    assert main(["eis", str(path), "-o", str(out)]) == 2
+    assert "no electrode area: give --area" in capsys.readouterr().err
