@@ -53,7 +53,10 @@ MIN_INTERVAL_S = 1e-3
 OPEN_ENDED_RUN_S = 1e6
 #: sweep-time estimate per frequency point: max(2 periods, 0.1 s) + 0.05 s settling
 EIS_PERIODS_PER_POINT, EIS_MIN_POINT_S, EIS_OVERHEAD_S = 2.0, 0.1, 0.05
-#: wall seconds a poll waits for a sweep point that is due by the estimate
+#: default time an EIS "at open circuit" measures the OCV first (setting ``ocv_settle``)
+OCV_SETTLE_S = 1.0
+#: wall seconds a poll waits for a sweep point that is due by the estimate (virtual clocks:
+#: the twin sends it within milliseconds; on a real clock the next poll picks it up)
 STREAM_WAIT_S = 0.05
 #: on a real clock a sample is only expected once it is this old (serial latency)
 REAL_CLOCK_LATENCY_S = 0.5
@@ -121,6 +124,12 @@ class SweepRun:
     def next_point_s(self) -> float:
         return self.point_s[min(len(self.packages), len(self.point_s) - 1)]
 
+    def next_due(self) -> float:
+        """Run time the next point should arrive: the start plus the expected point times
+        (a schedule, so late arrivals do not push later points back)."""
+        k = min(len(self.packages), len(self.point_s) - 1)
+        return self.t0 + float(np.sum(self.point_s[: k + 1]))
+
     def result(self) -> Spectrum | Sweep:
         def col(code: str) -> np.ndarray:
             return np.array([p.values.get(code, math.nan) for p in self.packages], dtype=float)
@@ -145,6 +154,15 @@ class _Loop:
     ended: bool = False
 
 
+def voltammetry_points(kind: str, potentials: list[float] | tuple[float, ...], step: float,
+                       scans: int = 1) -> int:  # fmt: skip
+    """Points of an LSV (begin, end) or CV (begin, vertex1, vertex2, back to begin per scan)."""
+    values = list(potentials)
+    legs = zip(values, [*values[1:], values[0]], strict=True)
+    path = abs(values[1] - values[0]) if kind == "lsv" else sum(abs(b - a) for a, b in legs)
+    return max(round(path * scans / step), 1) + 1
+
+
 def eis_duration_estimate(f_start: float, f_end: float, points: int) -> float:
     """Seconds a sweep of ``points`` log-spaced frequencies takes (low frequencies dominate)."""
     freqs = np.logspace(math.log10(f_start), math.log10(f_end), points) if points > 1 else [f_start]  # fmt: skip
@@ -163,7 +181,7 @@ class MethodScriptPotentiostat(Potentiostat):
         self.max_voltage = settings.quantity("max_voltage", "voltage", POTENTIAL_RANGE_V)
         self.max_current = settings.quantity("max_current", "current", CURRENT_RANGE_A)
         self.interval = settings.quantity("interval", "time", 1.0)
-        self.ocv_settle = settings.quantity("ocv_settle", "time", 1.0)
+        self.ocv_settle = settings.quantity("ocv_settle", "time", OCV_SETTLE_S)
         self.firmware = transport.query("t", _reply("t"))
         self.serial = transport.query("i", _reply("i"))
         self._loop: _Loop | None = None
@@ -338,8 +356,9 @@ class MethodScriptPotentiostat(Potentiostat):
                 if sweep.max_duration is not None and now - sweep.t0 > sweep.max_duration:
                     self.stop_sweep()
                     break
-                due = now >= sweep.last + sweep.next_point_s() - 1e-9
-                line = self.transport.read_streamed(STREAM_WAIT_S if due else 0.0)
+                due = now >= sweep.next_due() - 1e-9
+                wait = STREAM_WAIT_S if due and self.clock.is_virtual else 0.0
+                line = self.transport.read_streamed(wait)
                 if line is None:
                     if due and now - sweep.last > sweep.stall_s:
                         raise InstrumentTimeout(self.name, f"the sweep sent no data for {now - sweep.last:g} s")  # fmt: skip
@@ -374,8 +393,7 @@ class MethodScriptPotentiostat(Potentiostat):
 
     def sweep_next_point_s(self) -> float:
         """Estimated run time until the running sweep's next point is due (>= 0)."""
-        sweep = self._require_sweep()
-        return max(sweep.last + sweep.next_point_s() - self.clock.now(), 0.0)
+        return max(self._require_sweep().next_due() - self.clock.now(), 0.0)
 
     def measure_eis(self, *args: Any, should_stop: Callable[[], bool] | None = None,
                     **kwargs: Any) -> Spectrum:  # fmt: skip
@@ -420,9 +438,7 @@ class MethodScriptPotentiostat(Potentiostat):
         rate = check(self.name, "rate", rate, InRange(1e-6, 10.0, "V/s", "instrument range"))
         if step / rate < MIN_INTERVAL_S:
             raise SetpointError(self.name, "rate", rate, f"<= step / {MIN_INTERVAL_S:g} s")
-        legs = zip(values, [*values[1:], values[0]], strict=True)  # CV: back to begin
-        path = abs(values[1] - values[0]) if kind == "lsv" else sum(abs(b - a) for a, b in legs)
-        n = max(round(path * scans / step), 1) + 1
+        n = voltammetry_points(kind, values, step, scans)
         self._check_duration(n * step / rate, max_duration)
         self._stop_loop()
         args = " ".join(_n(v) for v in [*values, step, rate])
