@@ -101,7 +101,8 @@ def interface_figure(table: pd.DataFrame, path: Path) -> Path | None:
     ok = table[np.isfinite(table.get("r_interface_ohm", pd.Series(dtype=float)))]
     if ok.empty:
         return None
-    axes_for = [c for c in ("cycle", "pressure_Pa") if c in ok and np.isfinite(ok[c]).any()]
+    axes_for = [c for c in ("cycle", "pressure_Pa")
+                if c in ok and ok[c][np.isfinite(ok[c])].nunique() > 1]  # fmt: skip
     axes_for = axes_for or ["time_s"]
     fig, axes = plt.subplots(1, len(axes_for), figsize=(5.5 * len(axes_for), 4), squeeze=False)
     for ax, column in zip(axes[0], axes_for, strict=True):
