@@ -118,8 +118,23 @@ def interface_figure(table: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
-def impedance_section(run: RunData, folder: Path, circuit: str | None = None) -> str:
-    """HTML for the report (and figures + impedance.csv in ``folder``); "" without spectra."""
+def _beside_voltage_onsets(message: str, time_s: float, events: pd.DataFrame | None) -> str:
+    """The void signature's message with the voltage-based void onsets before it."""
+    if events is None or "kind" not in events:
+        return message
+    onsets = events.loc[(events["kind"] == "void_onset") & (events["time"] <= time_s), "time"]
+    if onsets.empty:
+        return message + "; no voltage-based void onset before it"
+    last = float(onsets.iloc[-1])
+    return (
+        message + f"; voltage-based void onset at t = {last:.6g} s ({time_s - last:.4g} s earlier)"
+    )
+
+
+def impedance_section(run: RunData, folder: Path, circuit: str | None = None,
+                      events: pd.DataFrame | None = None) -> str:  # fmt: skip
+    """HTML for the report (and figures + impedance.csv in ``folder``); "" without spectra.
+    ``events`` (the analysis' events) puts each void signature next to the voltage-based one."""
     records = sweeps_of(run)
     if not records:
         return ""
@@ -135,7 +150,8 @@ def impedance_section(run: RunData, folder: Path, circuit: str | None = None) ->
     r_fig = interface_figure(table, figures / "r_interface.png")
     if r_fig is not None:
         parts.append(f"<img src='figures/{r_fig.name}' alt='R_interface'>")
-    notes = [r.message for r in interface_rises(table)] + [n for n in table.get("note", []) if n]
+    rises = [_beside_voltage_onsets(r.message, r.time_s, events) for r in interface_rises(table)]
+    notes = rises + [n for n in table.get("note", []) if n]
     parts += [f"<p class='warn'>{html.escape(n)}</p>" for n in notes]
     shown = table.drop(columns=["note"], errors="ignore")
     parts.append(shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))

@@ -102,7 +102,7 @@ def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
         ccd += _table(overpotential.by_current_density(res.steps))
     from analysis.impedance_report import impedance_section
 
-    ccd += impedance_section(run, folder)
+    ccd += impedance_section(run, folder, events=res.events)
     body = (
         f"<h1>Run report</h1><p>{html.escape(res.source)}</p>"
         f"<h2>Summary</h2><table>{summary}</table><h2>Warnings</h2><ul>{warnings}</ul>"

@@ -36,6 +36,7 @@ def test_report_has_spectra_r_interface_and_the_void_signature(tmp_path):
     text = write_report(run, analyze_run(run), tmp_path / "rep").read_text(encoding="utf-8")
     assert "Impedance (4 sweeps)" in text
     assert "void signature: R_interface" in text
+    assert "no voltage-based void onset before it" in text  # the synthetic run has none
     assert (tmp_path / "rep" / "figures" / "spectra.png").stat().st_size > 10_000
     assert (tmp_path / "rep" / "figures" / "r_interface.png").exists()
     table = pd.read_csv(tmp_path / "rep" / "impedance.csv")
