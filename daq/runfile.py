@@ -18,6 +18,7 @@ its last flush and reads as ``interrupted``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -54,6 +55,34 @@ _CHUNK_ROWS = 16384
 
 class RunFileError(Exception):
     """A run file cannot be written or read; the message names the file and the problem."""
+
+
+#: what h5py, numpy and the decoders raise on damaged bytes inside an HDF5 file
+_DAMAGE = (
+    OSError,
+    KeyError,
+    AttributeError,
+    UnicodeDecodeError,
+    ValueError,
+    TypeError,
+    RuntimeError,
+)
+
+
+def _reports_corruption(func):
+    """Wrap a RunReader accessor: damage inside the file becomes one "corrupt" RunFileError."""
+
+    @functools.wraps(func)
+    def guarded(self, *args, **kwargs):
+        try:
+            return func(self, *args, **kwargs)
+        except RunFileError:
+            raise
+        except _DAMAGE as exc:
+            raise RunFileError(f"{self.path}: corrupt run file: {func.__name__} cannot be read "
+                               f"({type(exc).__name__}: {_reason(exc)})") from None  # fmt: skip
+
+    return guarded
 
 
 def _to_attr(value: Any) -> Any:
@@ -427,6 +456,9 @@ class RunReader:
         status = _from_attr(self._file.attrs.get("exit_status", "interrupted"))
         if status == "running" and not self._writer_alive():
             return "interrupted"
+        if status not in EXIT_STATUSES:
+            raise RunFileError(f"{self.path}: corrupt run file: exit status {status!r} is not one "
+                               f"of {', '.join(EXIT_STATUSES)}")  # fmt: skip
         return status
 
     @property
@@ -529,6 +561,20 @@ class RunReader:
         g = self._file["frames"][source]
         n = min(g["time"].shape[0], g["images"].shape[0])
         return g["time"][:n], g["images"][:n]
+
+
+def _guard_reader() -> None:
+    """Apply :func:`_reports_corruption` to every public RunReader accessor (and the open)."""
+    for name, member in list(vars(RunReader).items()):
+        if name.startswith("_") and name != "__init__" or name == "close":
+            continue
+        if isinstance(member, property):
+            setattr(RunReader, name, property(_reports_corruption(member.fget)))
+        elif callable(member):
+            setattr(RunReader, name, _reports_corruption(member))
+
+
+_guard_reader()
 
 
 def _reason(exc: BaseException) -> str:

@@ -50,7 +50,7 @@ def _engine_run(engine: Engine, writer: RunWriter, controller: Controller | None
     except BaseException as exc:
         writer.close("failed", f"{type(exc).__name__}: {exc}")
         raise
-    writer.close(result.status, result.reason)
+    writer.close(str(result.status), result.reason)
     return result
 
 

@@ -32,7 +32,11 @@ class ForceLimitExceeded(InstrumentError):
 
 
 class SensorFault(InstrumentError):
-    """The load-cell reading is implausible (frozen while the actuator moves)."""
+    """The load-cell reading is implausible (frozen while the actuator moves).
+
+    The rig latches it: every later ``service()`` and ``settled`` raises it again until a new
+    setpoint, so a caller waiting for the pressure to settle ends at once with the reason
+    instead of waiting out its timeout."""
 
 
 _PART = Setting(sub={**SERIAL, "address": Setting(type=int)})
@@ -129,6 +133,7 @@ class LoadCellActuatorRig(PressureRig):
         self._last_reply = ""
         self._last_t: float | None = None
         self._settled_since: float | None = None
+        self._fault: str | None = None  # latched SensorFault message
         self._target_steps = actuator.position()
         self.force = 0.0
 
@@ -194,6 +199,7 @@ class LoadCellActuatorRig(PressureRig):
         self.loop.engage(self._read_force(), force, rate)
         self.mode = "regulating"
         self._settled_since = None
+        self._fault = None
         self._last_t = self.clock.now()
 
     def hold_position(self) -> None:
@@ -245,6 +251,8 @@ class LoadCellActuatorRig(PressureRig):
 
     @property
     def settled(self) -> bool:
+        if self._fault is not None:
+            raise SensorFault(self.name, self._fault)
         if self.mode != "regulating" or self._settled_since is None:
             return False
         return self.clock.now() - self._settled_since >= self.settle_time
@@ -256,15 +264,15 @@ class LoadCellActuatorRig(PressureRig):
         force = self._read_force()
         if force > self.trip_force:
             self._trip(force)
+        if self._fault is not None:
+            raise SensorFault(self.name, self._fault)
         if self.mode != "regulating":
             return
         if self._same >= self.stuck_readings and force > self.contact_force:
             self.hold_position()
-            raise SensorFault(
-                self.name,
-                f"load-cell reading {self._last_reply!r} frozen for {self._same + 1} readings "
-                "while regulating; the actuator is held",
-            )
+            self._fault = (f"load-cell reading {self._last_reply!r} frozen for {self._same + 1} "
+                           "readings while regulating; the actuator is held")  # fmt: skip
+            raise SensorFault(self.name, self._fault)
         dt = min(
             max(now - (self._last_t if self._last_t is not None else now), 0.0), 5 * self.period
         )

@@ -44,9 +44,6 @@ STATE_STYLE = {
     "stopping": "#fff0a0", "aborting": "#ffb3b3", "success": "#b7d7f0", "stopped": "#b7d7f0",
     "aborted": "#ffb3b3", "tripped": "#ff8080", "failed": "#ff8080",
 }  # fmt: skip
-#: engine event kind -> run state shown
-EVENT_STATE = {"pause_requested": "pausing", "pause": "paused", "resume": "running",
-               "stop": "stopping", "abort": "aborting"}  # fmt: skip
 
 
 def confirm(parent: QWidget, title: str, text: str) -> bool:
@@ -276,8 +273,9 @@ class MainWindow(QMainWindow):
 
     def control(self, action: str) -> None:
         """pause / pause_now / resume / stop for the running engine."""
-        if self.worker.control(action):
-            self.statusBar().showMessage(f"{action.replace('_', ' ')} requested", 5000)
+        said = self.worker.control(action)
+        if said:
+            self.statusBar().showMessage(said, 5000)
 
     def abort_run(self) -> None:
         if not self.running:
@@ -302,6 +300,8 @@ class MainWindow(QMainWindow):
                     if k in data and len(data[k])}  # fmt: skip
             elif what == "event":
                 self._on_event(payload)
+            elif what == "state":
+                self._on_state(payload)
             elif what == "progress":
                 progress = payload
             elif what == "frame" and self.frames is not None:
@@ -318,14 +318,17 @@ class MainWindow(QMainWindow):
     def _on_event(self, event: Any) -> None:
         self.event_log.add(event.time, event.kind, event.step, event.text)
         self.live.add_event(event.time, event.kind, event.text, event.data)
-        if event.kind in EVENT_STATE:
-            self._set_state(EVENT_STATE[event.kind])
         if event.kind == "limit_trip":
             self.notify(f"SAFETY TRIP at t = {event.time:.1f} s: {event.text}", "#ff8080")
         elif event.kind == "detector" and "short" in str(event.data.get("event", "")):
             self.notify(f"SHORT detected at t = {event.time:.1f} s: {event.text}", "#ffb3b3")
         elif event.kind == "safe_state_failed":
             self.notify(f"SAFE STATE FAILED: {event.text}", "#ff8080")
+
+    def _on_state(self, state: Any) -> None:
+        """The engine's run state; once finished, the exit status is shown (``_on_finished``)."""
+        if state != "finished":
+            self._set_state(str(state))
 
     def _on_progress(self, progress: Any) -> None:
         self.progress.setValue(int(round(progress.fraction * 100)))
@@ -445,6 +448,9 @@ def main(station: str | None = None, protocol: str | None = None, run: str | Non
     # Ctrl-C in the terminal closes the window the normal way (asks during a run); the timer
     # lets the interpreter run its signal handlers while Qt's event loop is in control
     signal.signal(signal.SIGINT, lambda *_: window.close())
+    # SIGTERM / SIGHUP (a kill, a closed session): abort any run to the safe state, no question
+    for signum in (signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])):
+        signal.signal(signum, lambda *_: window.shutdown_run() and window.close())
     ticker = QTimer(window)
     ticker.timeout.connect(lambda: None)
     ticker.start(250)

@@ -51,6 +51,9 @@ class GuiListener:
     def on_frame(self, source: str, time: float, image: np.ndarray) -> None:
         self._put(("frame", (source, time, np.array(image, copy=True))))
 
+    def on_state(self, state: Any) -> None:
+        self._put(("state", state))
+
     def on_progress(self, progress: Any) -> None:
         with self._lock:
             self._progress = progress
@@ -132,16 +135,21 @@ class RunWorker(QObject):
         self._timer.stop()
         self._drain()
 
-    def control(self, action: str) -> bool:
-        """pause / pause_now / resume / stop / abort; False when no engine is running."""
+    def control(self, action: str) -> str:
+        """pause / pause_now / resume / stop / abort: what happened, for the status bar
+        ("" when no engine is running; the engine's reason when it refuses the request)."""
+        from protocols.runstate import RequestRefused
+
         engine = self.engine
         if engine is None or not self.running:
-            return False
-        if action == "pause_now":
-            engine.pause(immediate=True)
-        else:
-            getattr(engine, action)()
-        return True
+            return ""
+        requests = {"pause": engine.pause, "pause_now": lambda: engine.pause(immediate=True),
+                    "resume": engine.resume, "stop": engine.stop, "abort": engine.abort}  # fmt: skip
+        try:
+            requests[action]()
+        except RequestRefused as exc:
+            return str(exc)
+        return f"{action.replace('_', ' ')} requested"
 
     def join(self, timeout: float) -> bool:
         """Wait for the run thread; True when it has ended."""

@@ -25,7 +25,7 @@ import pint
 import yaml
 
 from protocols.model import STEP_CLASSES, Protocol
-from protocols.steps import CRITERIA
+from protocols.steps.base import CRITERIA
 
 
 def _plain(value: Any) -> Any:

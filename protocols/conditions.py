@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from daq.units import format_quantity
-from protocols.steps import EndCondition
+from protocols.steps.base import EndCondition
 
 #: detector event kind -> end-condition event name
 DETECTOR_EVENTS = {"hard_short": "short", "soft_short": "soft_short", "void_onset": "void_onset"}

@@ -18,6 +18,7 @@ from typing import TextIO
 
 from protocols.engine import Engine, EngineEvent, Listener, Progress
 from protocols.estimate import hms
+from protocols.runstate import RequestRefused
 
 PROMPT = "[i]mmediate pause (sources off now), [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
 _SHOWN_EVENTS = {"limit_trip", "outcome", "detector", "fault", "retry", "pause", "resume", "abort", "restore",
@@ -35,17 +36,31 @@ def _until_pause(seconds: float | None) -> str:
 
 class ProgressBar(Listener):
     """Progress on ``stream``: one refreshed line on a terminal (kept off while ``prompting``);
-    elsewhere (a log, a pipe) a plain line every ``step`` of the run."""
+    elsewhere (a log, a pipe) a plain line at the start, at the end and whenever
+    ``max(every_s, every_fraction × expected duration)`` of run time has passed since the last
+    one: every minute or every 1 %, whichever is less often, so a log shows life at least
+    every 1 % of a long run without flooding a short one."""
 
     def __init__(self, stream: TextIO | None = None, width: int = 24, min_interval: float = 0.2,
-                 prompting: threading.Event | None = None, step: float = 0.1) -> None:  # fmt: skip
+                 prompting: threading.Event | None = None, every_s: float = 60.0,
+                 every_fraction: float = 0.01) -> None:  # fmt: skip
         stream = stream or sys.stderr  # the stderr of now, not of import time
         self.stream, self.width, self.min_interval = stream, width, min_interval
         self.prompting = prompting or threading.Event()
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.step = step
+        self.every_s, self.every_fraction = every_s, every_fraction
         self._last = 0.0
-        self._next_fraction = 0.0
+        self._logged: float | None = None  # run time of the last plain line
+        self._logged_end = False
+
+    def _plain_due(self, progress: Progress) -> bool:
+        """Whether a plain (non-terminal) line is due for ``progress``."""
+        if self._logged is None:
+            return True
+        if progress.fraction >= 1.0:
+            return not self._logged_end
+        interval = max(self.every_s, self.every_fraction * progress.expected)
+        return progress.elapsed - self._logged >= interval
 
     def _line(self, progress: Progress) -> str:
         steps = ", ".join(f"{k}: {v}" for k, v in progress.current.items())
@@ -54,8 +69,9 @@ class ProgressBar(Listener):
 
     def on_progress(self, progress: Progress) -> None:
         if not self.tty:
-            if progress.fraction + 1e-12 >= self._next_fraction:
-                self._next_fraction = (int(progress.fraction / self.step + 1e-9) + 1) * self.step
+            if self._plain_due(progress):
+                self._logged = progress.elapsed
+                self._logged_end = progress.fraction >= 1.0
                 self.stream.write(self._line(progress) + "\n")
                 self.stream.flush()
             return
@@ -77,6 +93,16 @@ class ProgressBar(Listener):
             self.stream.flush()
         elif event.kind == "run_end" and self.tty:
             self.stream.write("\n")
+
+
+def _granted(request) -> bool:
+    """Make an engine request; a refused one (illegal in the run's state) is said, not raised."""
+    try:
+        request()
+    except RequestRefused as exc:
+        sys.stderr.write(f"\n{exc}\n")
+        return False
+    return True
 
 
 @contextmanager
@@ -103,25 +129,24 @@ def interactive(
                         return
                     continue
                 if answer[0] == "i":
-                    engine.pause(immediate=True)
-                    sys.stderr.write("pausing now: sources off, pressure kept\n")
+                    if _granted(lambda: engine.pause(immediate=True)):
+                        sys.stderr.write("pausing now: sources off, pressure kept\n")
                 elif answer[0] in "rsa":
                     presses["n"] = 0
-                    {"r": engine.resume, "s": engine.stop, "a": engine.abort}[answer[0]]()
+                    _granted({"r": engine.resume, "s": engine.stop, "a": engine.abort}[answer[0]])
                     return
         finally:
             prompting.clear()
 
     def on_sigint(signum, frame) -> None:
         presses["n"] += 1
-        if presses["n"] == 1:
-            engine.pause()
+        if presses["n"] > 1:
+            _granted(engine.abort)
+        elif _granted(engine.pause):
             threading.Thread(target=ask, daemon=True, name="pause-prompt").start()
-        else:
-            engine.abort()
 
     def on_terminate(signum, frame) -> None:
-        engine.abort(f"aborted by {signal.Signals(signum).name}")
+        _granted(lambda: engine.abort(f"aborted by {signal.Signals(signum).name}"))
 
     if threading.current_thread() is not threading.main_thread():
         yield engine

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,12 +28,15 @@ from drivers.errors import (
     SetpointError,
 )
 from protocols.conditions import DETECTOR_EVENTS, EndWatch, Fired, criterion_value
-from protocols.estimate import estimate, step_current, step_duration
+from protocols.estimate import context, dry_run, estimate, step_duration
 from protocols.model import Protocol
 from protocols.program import Instr, Program, TrackState, advance, compile_protocol, settle
 from protocols.record import RecordFilter
+from protocols.runstate import ExitStatus, RequestRefused, RunControl, RunState
 from protocols.safety import Supervisor, Trip
-from protocols.steps import STEP_ROLE, Ended, RecordRule
+from protocols.steps import commands as c
+from protocols.steps.base import Ended, RecordRule
+from protocols.steps.registry import STEP_TYPES
 from protocols.validate import limit_bounds, show
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,7 @@ class Progress:
     expected: float
     steps_done: int
     current: dict[str, str]
-    state: str
+    state: RunState
     paused: float = 0.0
 
     @property
@@ -111,13 +113,14 @@ class Listener:
     def on_event(self, event: EngineEvent) -> None: ...
     def on_frame(self, source: str, time: float, image: np.ndarray) -> None: ...
     def on_progress(self, progress: Progress) -> None: ...
+    def on_state(self, state: RunState) -> None: ...
 
 
 @dataclass
 class RunResult:
     """How the run ended: status (run-file exit status), reason, trips, outcomes, positions."""
 
-    status: str
+    status: ExitStatus
     reason: str
     trip: Trip | None = None
     outcomes: list[dict[str, Any]] = field(default_factory=list)
@@ -133,15 +136,13 @@ class Fault(Exception):
 class _End(Exception):
     """Internal: the run ends now with ``status`` and ``reason``."""
 
-    def __init__(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    def __init__(self, status: ExitStatus | str, reason: str) -> None:
+        self.status, self.reason = ExitStatus(status), reason
         super().__init__(reason)
 
 
 _RETRYABLE = (InstrumentError,)
 _FATAL = (SetpointError, InstrumentReportedError, SafetyWriteFailed)
-
-Gen = Generator[None, None, Fired | None]
 
 
 @dataclass
@@ -150,7 +151,10 @@ class _Track:
     program: Program
     state: TrackState
     instr: Instr | None = None
-    gen: Gen | None = None
+    gen: c.Plan | None = None
+    waiting: c.Command | None = None  # the blocking command the plan waits on
+    wait_t0: float = 0.0  # run time the wait began
+    wait_paused: float = 0.0  # time paused before the wait began
     step_no: int = -1
     watch: EndWatch | None = None
     reapply: Callable[[], None] | None = None
@@ -161,7 +165,7 @@ class _Track:
 
     @property
     def role(self) -> str | None:
-        return STEP_ROLE.get(self.instr.step.type) if self.instr is not None else None
+        return STEP_TYPES[self.instr.step.type].role if self.instr is not None else None
 
 
 class Engine:
@@ -219,16 +223,14 @@ class Engine:
         self._next_step = first_step
         self.signals: dict[str, float] = dict(signals or {})
         self.outcomes: list[dict[str, Any]] = []
-        self._owner = {STEP_ROLE[i.step.type]: t for t, p in self.programs.items() for i in p.steps()
-                       if STEP_ROLE[i.step.type]}  # fmt: skip
+        self._owner = {role: t for t, p in self.programs.items() for i in p.steps()
+                       if (role := STEP_TYPES[i.step.type].role)}  # fmt: skip
         self._record = RecordFilter()
-        self._requests: deque[str] = deque()  # appended from any thread or a signal handler
+        self._control = RunControl(self._state_changed)
         self._abort_reason = "aborted by the operator"
-        self._paused = False
-        self._pause_kind: str | None = None
+        self._pause_kind: str | None = None  # "deferred" / "immediate": how the pause came
         self._pause_t = 0.0
         self._paused_total = 0.0
-        self._stopping = False
         self._buffering = False
         self._acq_t0 = 0.0
         self._priming = 0  # depth of step starts applied within one tick (see _prime)
@@ -244,35 +246,40 @@ class Engine:
         self._pressure_setpoint = float("nan")
         self._pressure_commanded_at: float | None = None
         self._temperature_setpoint = float("nan")
+        self._temperature_commanded_at = float("inf")
         self._last_v = float("nan")
         self._last_slow_poll = float("-inf")
         self._steps_run = 0
         self._samples = 0
         self.trip: Trip | None = None
+        self.exit_status: ExitStatus | None = None  # set when the run finishes
 
     # -- public control (thread-safe) ------------------------------------------------------
     def pause(self, immediate: bool = False) -> None:
-        """Pause at the next step boundary (default) or at once (sources off, pressure kept)."""
-        self._request("pause_now" if immediate else "pause")
+        """Pause at the next step boundary (default) or at once (sources off, pressure kept).
+        Like every request: :class:`RequestRefused` when illegal in the run's state."""
+        self._control.request("pause_now" if immediate else "pause")
 
     def resume(self) -> None:
-        self._request("resume")
+        self._control.request("resume")
 
     def abort(self, reason: str = "aborted by the operator") -> None:
         """Safe state now, keep the data, end as ``aborted`` (``reason`` goes to the event log)."""
         self._abort_reason = reason
-        self._request("abort")
+        self._control.request("abort")
 
     def stop(self) -> None:
         """Finish the current step(s), then end as ``stopped``."""
-        self._request("stop")
+        self._control.request("stop")
 
-    def _request(self, what: str) -> None:
-        self._requests.append(what)
+    @property
+    def state(self) -> RunState:
+        """Where the run is (see :mod:`protocols.runstate`)."""
+        return self._control.state
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self.state is RunState.PAUSED
 
     def time_to_step_end(self) -> float | None:
         """Expected run seconds until the source steps in progress end (where a deferred pause
@@ -282,7 +289,7 @@ class Engine:
             instr = track.instr
             if track.done or track.held or instr is None or self._holds_freely(track):
                 continue
-            duration = step_duration(self.protocol, self.programs, instr)
+            duration = step_duration(self.protocol, instr)
             if duration is None:
                 return None
             left = max(left, duration - (now - track.started))
@@ -295,34 +302,37 @@ class Engine:
     def run(self) -> RunResult:
         """Run to the end (or trip, abort, stop, fault); always leaves the station safe."""
         with self.clock.participant():
+            self._control.fire("start")
             status, reason = self._guarded(self._main)
-            if status in ("success", "stopped"):
+            if status in (ExitStatus.SUCCESS, ExitStatus.STOPPED):
                 status, reason = self._guarded(self._stop_buffered, status, reason)
-            if status != "tripped":  # a trip has already made everything safe
+            if status is not ExitStatus.TRIPPED:  # a trip has already made everything safe
                 failures = self._safe_state()
                 if failures:
                     self._event(
                         "safe_state_failed", "; ".join(failures), data={"failures": failures}
                     )
+            self.exit_status = status
+            self._control.fire("finish")
             self._event("run_end", reason, data={"status": status})
         return RunResult(status, reason, self.trip, self.outcomes,
                          {n: {**t.state.to_json(), "done": t.done} for n, t in self.tracks.items()},
                          self._steps_run, self._samples)  # fmt: skip
 
-    def _guarded(self, body: Callable[[], None], status: str = "success",
-                 reason: str = "protocol completed") -> tuple[str, str]:  # fmt: skip
+    def _guarded(self, body: Callable[[], None], status: ExitStatus = ExitStatus.SUCCESS,
+                 reason: str = "protocol completed") -> tuple[ExitStatus, str]:  # fmt: skip
         """Run ``body``; map how it ended to a run status and reason. Any bug is a failure."""
         try:
             body()
         except _End as end:
             return end.status, end.reason
         except Fault as exc:
-            return "failed", str(exc)
+            return ExitStatus.FAILED, str(exc)
         except Exception as exc:
             log.exception("engine error")
-            return "failed", f"internal error: {type(exc).__name__}: {exc}"
-        if self._stopping:
-            return "stopped", "stopped by the operator"
+            return ExitStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        if self.state is RunState.STOPPING:
+            return ExitStatus.STOPPED, "stopped by the operator"
         return status, reason
 
     def _main(self) -> None:
@@ -344,13 +354,8 @@ class Engine:
             self._pressure_command(self._restore["pressure"], None)
             ready.append(self._settled)
         if "temperature" in self._restore and getattr(self.station, "thermal", None) is not None:
-            self._guard("temperature", self._restore["temperature"])
-            self._call("thermal", "set_temperature", self._restore["temperature"])
-            self._temperature_setpoint = self._restore["temperature"]
-            commanded = self.now()
-            ready.append(
-                lambda: self._last_slow_poll > commanded and bool(self._call("thermal", "stable"))
-            )
+            self._temperature_command(self._restore["temperature"])
+            ready.append(lambda: self._ready(c.WaitUntil("temperature_stable", since_command=True)))
         if not ready:
             return
         shown = ", ".join(f"{k} {show(k, v)}" for k, v in self._restore.items())
@@ -381,14 +386,15 @@ class Engine:
         if now >= self._next_progress:
             self._next_progress = now + self.progress_period
             self._publish_progress()
-        if self._paused:
+        if self.state is RunState.PAUSED:
             return
         for track in self.tracks.values():
             if not track.done and not track.held:
                 self._advance_track(track)
-        if self._pause_kind == "deferred" and self._all_held():
+        if self.state is RunState.PAUSING and self._all_held():
+            self._control.fire("boundary")
             self._enter_pause()
-        if self._stopping and self._all_held():
+        if self.state is RunState.STOPPING and self._all_held():
             for track in self.tracks.values():
                 track.done = True
 
@@ -423,14 +429,18 @@ class Engine:
         self._event("step_start", f"{track.name}: {instr.name} {step.type}", track.step_no,
                     {"track": track.name, "path": instr.name, "type": step.type, "meta": step.meta,
                      "cycle": track.state.cycle, "label": step.label})  # fmt: skip
-        if STEP_ROLE[step.type] == "potentiostat":
+        if track.role == "potentiostat":
             self.supervisor.reset_step(self.now())
         track.watch = (
             EndWatch(list(step.end), self.now(), self.area) if isinstance(step, Ended) else None
         )
         track.reapply = None
-        track.gen = getattr(self, f"_do_{step.type}")(track, step)
+        track.waiting = None
+        track.gen = STEP_TYPES[step.type].execute(step, context(self.protocol, instr))
         self._reestimate()
+        for setpoint in dry_run(self.protocol, instr).setpoints:
+            if setpoint.sourced:
+                self._guard(setpoint.what, setpoint.value)
         self._prime(track)
 
     def _prime(self, track: _Track) -> None:
@@ -454,14 +464,6 @@ class Engine:
         start = {n: t.state for n, t in self.tracks.items() if not t.done}
         rest = estimate(self.protocol, start, self.signals, self.programs).duration
         self.expected = max(now - self._paused_now(), 0.0) + rest
-
-    def _advance_track(self, track: _Track) -> None:
-        try:
-            next(track.gen)
-            return
-        except StopIteration as stop:
-            fired: Fired | None = stop.value
-        self._finish_step(track, fired)
 
     def _finish_step(self, track: _Track, fired: Fired | None) -> None:
         instr = track.instr
@@ -490,7 +492,7 @@ class Engine:
         )
         for text in decisions:
             self._event("decision", f"{track.name}: {text}", track.step_no, {"track": track.name})
-        if (self._pause_kind == "deferred" or self._stopping) and not self._holds_freely(track):
+        if self.state in (RunState.PAUSING, RunState.STOPPING) and not self._holds_freely(track):
             track.held = True
             track.gen = None
             track.pending = nxt
@@ -515,29 +517,116 @@ class Engine:
         self.outcomes.append(outcome)
         self._event("outcome", f"{cond.result}: {mode} in {instr.name}", track.step_no, outcome)
 
-    # -- step executors (generators; return the fired end condition or None) ---------------
-    def _wait_end(self, track: _Track) -> Gen:
+    # -- the step plans' commands (see protocols/steps/commands.py) ------------------------
+    def _advance_track(self, track: _Track) -> None:
+        """Interpret the track's plan until it waits (it goes on at a later tick) or ends."""
+        reply = None
         while True:
-            fired = (
-                track.watch.clock(self.now()) if track.watch.fired is None else track.watch.fired
-            )
-            if fired is not None:
-                return fired
-            yield
+            if track.waiting is not None:
+                done, reply = self._waited(track)
+                if not done:
+                    return
+                track.waiting = None
+            try:
+                command = track.gen.send(reply)
+            except StopIteration as stop:
+                self._finish_step(track, stop.value)
+                return
+            if command.blocking:
+                track.waiting, track.wait_t0 = command, self.now()
+                track.wait_paused, reply = self._paused_total, None
+            else:
+                reply = self._do(track, command)
 
-    def _sleep_step(self, seconds: float) -> Generator[None, None, None]:
-        """Yield for ``seconds`` of step time (time spent paused does not count)."""
-        until, paused = self.now() + seconds, self._paused_total
-        while self.now() < until + (self._paused_total - paused) - 1e-12:
-            yield
+    def _waited(self, track: _Track) -> tuple[bool, Any]:
+        """(done, reply) of the waiting command of ``track`` at this tick."""
+        command, now = track.waiting, self.now()
+        if isinstance(command, c.Sleep):  # step time: a pause does not count
+            until = track.wait_t0 + command.seconds + (self._paused_total - track.wait_paused)
+            return now >= until - 1e-12, None
+        if isinstance(command, c.WaitEnd):
+            watch = track.watch
+            fired = watch.clock(now) if watch.fired is None else watch.fired
+            return fired is not None, fired
+        if self._ready(command):
+            return True, True
+        timeout = command.timeout
+        return (timeout is not None and now - track.wait_t0 >= timeout), False
 
-    def _source(self, track: _Track, method: str, *args: float) -> None:
-        """Set the potentiostat source and (re)start buffered acquisition."""
+    def _ready(self, command: c.WaitUntil | c.WaitSignal) -> bool:
+        if isinstance(command, c.WaitSignal):
+            return command.name in self.signals
+        if command.what == "pressure_settled":
+            if command.since_command:
+                return self._settled()
+            return bool(self._call("pressure_rig", "settled"))
+        if command.since_command and not self._last_slow_poll > self._temperature_commanded_at:
+            return False
+        return bool(self._call("thermal", "stable"))
+
+    def _do(self, track: _Track, command: c.Command) -> Any:
+        """Carry out an immediate command of ``track``'s step; return what the plan receives."""
+        if isinstance(command, c.Source):
+            self._source(track, command)
+        elif isinstance(command, c.StopAcquisition):
+            self._stop_buffered()
+            return self._last_v
+        elif isinstance(command, c.ReadElectro):
+            return self._call("potentiostat", "read")
+        elif isinstance(command, c.SetPressure):
+            self._pressure_command(command.pressure, command.rate)
+        elif isinstance(command, c.ReadPressure):
+            return self._call("pressure_rig", "read")
+        elif isinstance(command, c.SetTemperature):
+            self._temperature_command(command.temperature)
+        elif isinstance(command, c.SetBias):
+
+            def apply() -> None:
+                self._call("bias_holder", "set_bias", command.voltage, command.current_limit)
+
+            apply()
+            track.reapply = apply
+        elif isinstance(command, c.Approach):
+            if command.coarse_steps:
+                self._call("bias_holder", "move_coarse", "z", command.coarse_steps)
+            contact = self._call("bias_holder", "approach_until_contact", command.threshold_current,
+                                 command.probe_bias, command.step, command.max_travel)  # fmt: skip
+            return contact, self._call("bias_holder", "position")
+        elif isinstance(command, c.Capture):
+            self._call("frame_source", "start" if command.enabled else "stop")
+            self._capturing = command.enabled
+        elif isinstance(command, c.Emit):
+            self._event(command.kind, command.text, track.step_no, dict(command.data))
+        elif isinstance(command, c.Signal):
+            self.signals[command.name] = self.now()
+            self._event("signal", f"{track.name} signals {command.name!r}", track.step_no,
+                        {"track": track.name, "name": command.name})  # fmt: skip
+        elif isinstance(command, c.EndRun):
+            raise _End(command.status, command.reason)
+        else:
+            raise TypeError(f"{track.instr.name}: the engine does not know the command {command!r}")
+        return None
+
+    def _source(self, track: _Track, command: c.Source) -> None:
+        """Set the potentiostat source; with ``acquire`` (re)start buffered acquisition."""
+        pot = "potentiostat"
+
+        def set_source() -> None:
+            if command.mode == "open_circuit":
+                self._call(pot, "set_open_circuit")
+            elif command.mode == "current":
+                self._call(pot, "set_current", command.value, command.limit)
+            else:
+                self._call(pot, "set_voltage", command.value, command.limit)
+
+        if not command.acquire:
+            set_source()
+            return
 
         def apply() -> None:
             self._stop_buffered()
-            self._call("potentiostat", method, *args)
-            self._call("potentiostat", "start_buffered", self.rate)
+            set_source()
+            self._call(pot, "start_buffered", self.rate)
             self._buffering = True
             self._acq_t0 = self.now()
 
@@ -556,185 +645,22 @@ class Engine:
             raise _End("failed", f"voltage setpoint {show(what, value)} is outside the run's "
                        f"limits: not commanded")  # fmt: skip
 
-    def _galv_args(self, step) -> tuple[float, float]:
-        current = step_current(step, self.area)
-        self._guard("current", current)
-        limit = (
-            step.voltage_limit if step.voltage_limit is not None else self._default_voltage_limit()
-        )
-        return current, limit
-
-    def _default_voltage_limit(self) -> float:
-        rng = self.protocol.limits.voltage
-        return max(abs(x) for x in (rng.min, rng.max) if x is not None)
-
-    def _do_rest(self, track: _Track, step) -> Gen:
-        self._source(track, "set_open_circuit")
-        fired = yield from self._wait_end(track)
-        self._stop_buffered()
-        return fired
-
-    def _do_galvanostatic(self, track: _Track, step) -> Gen:
-        self._source(track, "set_current", *self._galv_args(step))
-        fired = yield from self._wait_end(track)
-        self._stop_buffered()
-        return fired
-
-    def _do_potentiostatic(self, track: _Track, step) -> Gen:
-        limit = (
-            step.current_limit if step.current_limit is not None else self.protocol.limits.current
-        )
-        self._guard("voltage", step.voltage)
-        self._source(track, "set_voltage", step.voltage, limit)
-        fired = yield from self._wait_end(track)
-        self._stop_buffered()
-        return fired
-
-    def _do_current_interrupt(self, track: _Track, step) -> Gen:
-        current, limit = self._galv_args(step)
-        self._source(track, "set_current", current, limit)
-        yield from self._sleep_step(step.on_time)
-        self._fetch_electro()
-        v_on = self._last_v
-        self._stop_buffered()
-        self._call("potentiostat", "set_open_circuit")
-        v_instant = self._call("potentiostat", "read").voltage
-        self._source(track, "set_open_circuit")
-        yield from self._sleep_step(step.off_time)
-        self._stop_buffered()
-        v_end = self._last_v
-        r_ohm, r_total = (v_on - v_instant) / current, (v_on - v_end) / current
-        data = {"current": current, "v_on": v_on, "v_instant": v_instant, "v_end": v_end,
-                "r_ohmic": r_ohm, "r_total": r_total, "r_interfacial": r_total - r_ohm}  # fmt: skip
-        self._event("current_interrupt", f"R_ohmic {r_ohm:.4g} ohm, R_interfacial {r_total - r_ohm:.4g} ohm",
-                    track.step_no, data)  # fmt: skip
-        return None
-
-    def _do_signal(self, track: _Track, step) -> Gen:
-        self.signals[step.name] = self.now()
-        self._event("signal", f"{track.name} signals {step.name!r}", track.step_no,
-                    {"track": track.name, "name": step.name})  # fmt: skip
-        return None
-        yield
-
     def _pressure_command(self, pressure: float, rate: float | None) -> None:
         self._guard("pressure", pressure)
         self._call("pressure_rig", "set_pressure", pressure, rate)
         self._pressure_setpoint = pressure
         self._pressure_commanded_at = self.now()
 
+    def _temperature_command(self, temperature: float) -> None:
+        self._guard("temperature", temperature)
+        self._call("thermal", "set_temperature", temperature)
+        self._temperature_setpoint = temperature
+        self._temperature_commanded_at = self.now()
+
     def _settled(self) -> bool:
         """Rig settled, judged only on a poll made after the latest command."""
         return (self._pressure_commanded_at is not None and self._last_slow_poll > self._pressure_commanded_at
                 and bool(self._call("pressure_rig", "settled")))  # fmt: skip
-
-    def _until(
-        self, ready: Callable[[], bool], timeout: float | None
-    ) -> Generator[None, None, bool]:
-        """Yield until ``ready()``; False if ``timeout`` run seconds pass first."""
-        t0 = self.now()
-        while not ready():
-            if timeout is not None and self.now() - t0 >= timeout:
-                return False
-            yield
-        return True
-
-    def _do_set_pressure(self, track: _Track, step) -> Gen:
-        self._pressure_command(step.pressure, step.rate)
-        if step.wait and not (yield from self._until(self._settled, step.timeout)):
-            raise _End(
-                "failed", f"{track.instr.name}: pressure did not settle within {step.timeout:g} s"
-            )
-        return None
-
-    def _do_pressure_ramp(self, track: _Track, step) -> Gen:
-        rate = step.rate
-        if rate is None:
-            start = self._call("pressure_rig", "read").pressure
-            rate = max(abs(step.to - start), 1.0) / step.duration
-        self._pressure_command(step.to, rate)
-        if not (yield from self._until(self._settled, step.timeout)):
-            raise _End(
-                "failed",
-                f"{track.instr.name}: pressure ramp did not settle within {step.timeout:g} s",
-            )
-        return None
-
-    def _do_pressure_hold(self, track: _Track, step) -> Gen:
-        if step.pressure is not None:
-            self._pressure_command(step.pressure, None)
-        return (yield from self._wait_end(track))
-
-    def _do_set_temperature(self, track: _Track, step) -> Gen:
-        self._guard("temperature", step.temperature)
-        self._call("thermal", "set_temperature", step.temperature)
-        self._temperature_setpoint = step.temperature
-        commanded = self.now()
-
-        def stable() -> bool:
-            return self._last_slow_poll > commanded and bool(self._call("thermal", "stable"))
-
-        if step.wait and not (yield from self._until(stable, step.timeout)):
-            raise _End(
-                "failed", f"{track.instr.name}: temperature not stable within {step.timeout:g} s"
-            )
-        return None
-
-    def _do_approach(self, track: _Track, step) -> Gen:
-        if step.coarse_steps:
-            self._call("bias_holder", "move_coarse", "z", step.coarse_steps)
-        contact = self._call("bias_holder", "approach_until_contact", step.threshold_current,
-                             step.probe_bias, step.step, step.max_travel)  # fmt: skip
-        self._event("approach", "contact" if contact else "no contact within max_travel", track.step_no,
-                    {"contact": bool(contact), "position": list(self._call("bias_holder", "position"))})  # fmt: skip
-        if not contact and step.on_no_contact == "stop":
-            raise _End("stopped", f"{track.instr.name}: no contact within {step.max_travel:g} m")
-        return None
-        yield
-
-    def _do_bias_hold(self, track: _Track, step) -> Gen:
-        self._guard("bias", step.voltage)
-
-        def apply() -> None:
-            self._call("bias_holder", "set_bias", step.voltage, step.current_limit)
-
-        apply()
-        track.reapply = apply
-        return (yield from self._wait_end(track))
-
-    def _do_bias_pulse_train(self, track: _Track, step) -> Gen:
-        for level in (step.high, step.low):
-            self._guard("bias", level)
-        for _ in range(step.count):
-            for level, duration in ((step.high, step.high_time), (step.low, step.low_time)):
-                self._call("bias_holder", "set_bias", level, step.current_limit)
-                track.reapply = lambda level=level: self._call(
-                    "bias_holder", "set_bias", level, step.current_limit
-                )
-                yield from self._sleep_step(duration)
-        return None
-
-    def _do_frame_capture(self, track: _Track, step) -> Gen:
-        self._call("frame_source", "start" if step.enabled else "stop")
-        self._capturing = step.enabled
-        return None
-        yield
-
-    def _do_wait(self, track: _Track, step) -> Gen:
-        ready = {
-            "pressure_settled": lambda: bool(self._call("pressure_rig", "settled")),
-            "temperature_stable": lambda: bool(self._call("thermal", "stable")),
-            "event": lambda: step.event in self.signals,
-        }[step.until]
-        if (yield from self._until(ready, step.timeout)):
-            return None
-        self._event("timeout", f"{track.instr.name}: waited {step.timeout:g} s for {step.until}",
-                    track.step_no, {"on_timeout": step.on_timeout})  # fmt: skip
-        if step.on_timeout == "stop":
-            raise _End(
-                "stopped", f"{track.instr.name}: timed out waiting for {step.event or step.until}"
-            )
-        return None
 
     # -- acquisition -------------------------------------------------------------------------
     def _instrument(self, role: str):
@@ -929,27 +855,34 @@ class Engine:
         return failures
 
     def _handle_requests(self) -> None:
-        while self._requests:
-            what = self._requests.popleft()
+        while (what := self._control.pop()) is not None:
+            before = self.state
+            try:
+                self._control.fire(what)
+            except RequestRefused as exc:  # the run moved on since it was queued
+                log.warning("%s", exc)
+                continue
             if what == "abort":
                 self._event("abort", self._abort_reason)
-                raise _End("aborted", self._abort_reason)
-            if what == "stop" and not self._stopping:
-                self._stopping = True
+                raise _End(ExitStatus.ABORTED, self._abort_reason)
+            if what == "stop":
                 self._event("stop", "stop requested: finishing the current step(s)")
-                if self._paused or self._pause_kind:
-                    self._leave_pause()  # a paused run resumes only to finish its steps
-            elif what == "pause" and not self._paused and self._pause_kind is None:
+                if before in (RunState.PAUSED, RunState.PAUSING):
+                    self._leave_pause(was_paused=before is RunState.PAUSED)
+            elif what == "pause":
                 self._pause_kind = "deferred"
                 self._event("pause_requested", "pausing at the next step boundary")
-            elif what == "pause_now" and not self._paused:
+            elif what == "pause_now":
                 self._pause_kind = "immediate"
                 self._enter_pause()
-            elif what == "resume" and (self._paused or self._pause_kind):
-                self._leave_pause()
+            elif what == "resume":
+                self._leave_pause(was_paused=before is RunState.PAUSED)
+
+    def _state_changed(self, old: RunState, new: RunState, trigger: str) -> None:
+        log.info("run state %s -> %s (%s)", old, new, trigger)
+        self._notify("on_state", new)
 
     def _enter_pause(self) -> None:
-        self._paused = True
         self._pause_t = self.now()
         self._stop_buffered()
         if getattr(self.station, "potentiostat", None) is not None:
@@ -960,11 +893,10 @@ class Engine:
         self._event("pause", f"paused {where} ({self._pause_kind}); sources off, pressure kept",
                     data={"kind": self._pause_kind})  # fmt: skip
 
-    def _leave_pause(self) -> None:
-        was_paused = self._paused
+    def _leave_pause(self, was_paused: bool) -> None:
         paused_for = self.now() - self._pause_t if was_paused else 0.0
         self._paused_total += paused_for
-        self._paused, self._pause_kind = False, None
+        self._pause_kind = None
         self._event("resume", f"resumed after {paused_for:.3g} s", data={"paused_for": paused_for})
         for track in self.tracks.values():
             track.started += paused_for
@@ -972,7 +904,7 @@ class Engine:
                 track.watch.shift(paused_for)
             if was_paused and track.gen is not None and track.reapply is not None:
                 track.reapply()
-            if track.held and not self._stopping:
+            if track.held and self.state is not RunState.STOPPING:
                 track.held = False
                 self._enter(track, track.pending)
 
@@ -991,7 +923,7 @@ class Engine:
 
     def _publish_progress(self) -> None:
         current = {n: self._describe(t) for n, t in self.tracks.items()}
-        state = "paused" if self._paused else ("stopping" if self._stopping else "running")
+        state = self.state
         self._notify("on_progress", Progress(self.now(), self.expected, self._steps_run, current,
                                              state, self._paused_now()))  # fmt: skip
 
@@ -1010,7 +942,7 @@ class Engine:
 
     def _paused_now(self) -> float:
         """Run time spent paused so far (including a pause in progress)."""
-        return self._paused_total + (self.now() - self._pause_t if self._paused else 0.0)
+        return self._paused_total + (self.now() - self._pause_t if self.paused else 0.0)
 
     def _notify(self, method: str, *args: Any) -> None:
         for listener in list(self.listeners):

@@ -1,9 +1,13 @@
-"""Expected duration and charge of a protocol, by walking its programs without hardware.
+"""Expected duration and charge of a protocol: each step's own executor, dry-run on an ideal bench.
 
-A step's duration is known when a time end condition, or a charge/capacity condition at a
-known current, bounds it; the earliest such condition is assumed to fire and its action is
-followed (so gotos and stops are honoured). Steps ended only by measurements (voltage, dV/dt,
-detector events) are listed as open-ended and count as zero: the estimate is then a lower bound.
+The plan a step yields (the same generator the engine runs) is interpreted without hardware:
+a wait on end conditions lasts until the earliest time, charge or capacity condition reachable
+at the sourced current, and that condition's action is followed (gotos and stops honoured);
+sleeps take their time; an ideal rig reaches a commanded pressure at the commanded rate (at
+once without one); a wait for a signal lasts until the signalling track's step. Waits on
+measurements (voltage, dV/dt, detector events, a rig or controller reading, contact) are
+listed as open-ended and count as zero: the estimate is then a lower bound. The same dry run
+lists every setpoint a step commands, which ``validate`` checks.
 """
 
 from __future__ import annotations
@@ -11,11 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from drivers.roles import ElectroReading, PressureReading
+from protocols.conditions import Fired
 from protocols.model import Protocol
 from protocols.program import Instr, Program, TrackState, advance, compile_protocol, settle
-from protocols.steps import EndCondition, Ended
+from protocols.steps import commands as c
+from protocols.steps.base import EndCondition, StepContext
+from protocols.steps.registry import STEP_TYPES
 
 MAX_STEPS = 200_000
+_NAN = float("nan")
 
 
 @dataclass
@@ -42,15 +51,6 @@ def hms(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-def step_current(step, area: float | None) -> float | None:
-    """Source current of a galvanostatic-type step in A, if fixed."""
-    if getattr(step, "current", None) is not None:
-        return step.current
-    if getattr(step, "current_density", None) is not None and area is not None:
-        return step.current_density * area
-    return None
-
-
 def _condition_time(cond: EndCondition, current: float | None, area: float | None) -> float | None:
     if cond.time is not None and cond.after is None:
         return cond.time
@@ -61,86 +61,167 @@ def _condition_time(cond: EndCondition, current: float | None, area: float | Non
     return None
 
 
+@dataclass
+class DryBench:
+    """The ideal bench a dry run acts on: the stack pressure (Pa) and signals (run time, s)."""
+
+    pressure: float = 0.0
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class StepRun:
+    """One step dry-run: duration (s), the end condition expected to fire, signed charge (C),
+    the setpoints it commands, whether it waits on measurements, the EndRun it reaches."""
+
+    duration: float = 0.0
+    fired: Fired | None = None
+    charge: float = 0.0
+    setpoints: list[c.Setpoint] = field(default_factory=list)
+    open_ended: bool = False
+    ended: c.EndRun | None = None
+
+
+def context(protocol: Protocol, ins: Instr) -> StepContext:
+    """What the executor of ``ins`` may know (the same for the engine and the dry run)."""
+    return StepContext(ins.name, protocol.sample.area, protocol.limits)
+
+
+class _DryRun:
+    """Interprets one step's commands on a :class:`DryBench` from run time ``t0``."""
+
+    def __init__(self, ctx: StepContext, bench: DryBench, t0: float) -> None:
+        self.ctx, self.bench, self.t0 = ctx, bench, t0
+        self.run = StepRun()
+        self.current: float | None = None  # sourced current, A (None: not fixed)
+        self.settled_at = 0.0  # step time the ideal rig reaches its latest setpoint
+
+    def wait(self, seconds: float) -> None:
+        if self.current:
+            self.run.charge += self.current * seconds
+        self.run.duration += seconds
+
+    def __call__(self, cmd: c.Command, step) -> object:
+        run = self.run
+        run.setpoints += cmd.setpoints()
+        if isinstance(cmd, c.Sleep):
+            self.wait(cmd.seconds)
+        elif isinstance(cmd, c.WaitEnd):
+            timed = [(d, cond) for cond in step.end
+                     if (d := _condition_time(cond, self.current, self.ctx.area)) is not None]  # fmt: skip
+            if not timed:
+                run.open_ended = True
+                return None
+            d, cond = min(timed, key=lambda pair: pair[0])
+            self.wait(d)
+            return Fired(cond, self.t0 + run.duration, cond.value)
+        elif isinstance(cmd, c.WaitUntil):
+            if cmd.what == "pressure_settled" and cmd.since_command:
+                self.wait(max(self.settled_at - run.duration, 0.0))
+            else:
+                run.open_ended = True
+            return True
+        elif isinstance(cmd, c.WaitSignal):
+            at = self.bench.signals.get(cmd.name, self.t0 + run.duration)
+            self.wait(max(at - self.t0 - run.duration, 0.0))
+            return True
+        elif isinstance(cmd, c.Source):
+            self.current = {"current": cmd.value, "open_circuit": 0.0}.get(cmd.mode)
+        elif isinstance(cmd, c.StopAcquisition):
+            return _NAN
+        elif isinstance(cmd, c.ReadElectro):
+            return ElectroReading(_NAN, _NAN)
+        elif isinstance(cmd, c.ReadPressure):
+            return PressureReading(_NAN, self.bench.pressure, _NAN)
+        elif isinstance(cmd, c.SetPressure):
+            ramp = abs(cmd.pressure - self.bench.pressure) / cmd.rate if cmd.rate else 0.0
+            self.settled_at = run.duration + ramp
+            self.bench.pressure = cmd.pressure
+        elif isinstance(cmd, c.Approach):
+            run.open_ended = True
+            return True, (_NAN, _NAN, _NAN)
+        elif isinstance(cmd, c.Signal):
+            self.bench.signals[cmd.name] = self.t0 + run.duration
+        elif not isinstance(cmd, (c.SetTemperature, c.SetBias, c.Capture, c.Emit, c.EndRun)):
+            raise TypeError(f"the dry run does not know the command {cmd!r}")
+        return None
+
+
+def dry_run(
+    protocol: Protocol, ins: Instr, bench: DryBench | None = None, t0: float = 0.0
+) -> StepRun:
+    """Run the executor of step ``ins`` on an ideal bench (a fresh one unless given)."""
+    step = ins.step
+    interpret = _DryRun(context(protocol, ins), bench or DryBench(), t0)
+    plan = STEP_TYPES[step.type].execute(step, interpret.ctx)
+    reply = None
+    while True:
+        try:
+            cmd = plan.send(reply)
+        except StopIteration as stop:
+            interpret.run.fired = stop.value
+            return interpret.run
+        reply = interpret(cmd, step)
+        if isinstance(cmd, c.EndRun):
+            interpret.run.ended = cmd
+            return interpret.run
+
+
+def step_duration(protocol: Protocol, ins: Instr) -> float | None:
+    """Expected duration of one step from its start; None when it ends on measurements only."""
+    run = dry_run(protocol, ins)
+    return None if run.open_ended else run.duration
+
+
+@dataclass
+class _Track:
+    """A track's dry-run totals: time, charge per sign, steps, and where it stopped."""
+
+    t: float = 0.0
+    plated: float = 0.0
+    stripped: float = 0.0
+    steps: int = 0
+    unbounded: bool = False
+    stop: float | None = None
+
+
 class _Walker:
     def __init__(self, protocol: Protocol, programs: dict[str, Program]) -> None:
-        self.area = protocol.sample.area
+        self.protocol = protocol
         self.programs = programs
-        self.signals: dict[str, float] = {}
+        self.bench = DryBench()
         self.open_ended: dict[str, None] = {}
 
-    def predict(
-        self, ins: Instr, t: float, pressure: float
-    ) -> tuple[float, EndCondition | None, float | None]:
-        """(duration, the condition expected to fire, source current) of one step."""
-        step = ins.step
-        current = step_current(step, self.area)
-        if isinstance(step, Ended):
-            timed = [
-                (d, c)
-                for c in step.end
-                if (d := _condition_time(c, current, self.area)) is not None
-            ]
-            if timed:
-                d, cond = min(timed, key=lambda pair: pair[0])
-                return d, cond, current
-            self.open_ended[ins.name] = None
-            return 0.0, None, current
-        kind = step.type
-        if kind == "current_interrupt":
-            return step.on_time + step.off_time, None, current
-        if kind == "bias_pulse_train":
-            return step.count * (step.high_time + step.low_time), None, None
-        if kind == "set_pressure" and step.rate is not None:
-            return abs(step.pressure - pressure) / step.rate, None, None
-        if kind == "pressure_ramp":
-            d = step.duration if step.duration is not None else abs(step.to - pressure) / step.rate
-            return d, None, None
-        if kind == "wait" and step.until == "event":
-            return max(0.0, self.signals.get(step.event, t) - t), None, None
-        if kind in ("wait", "approach") or (kind == "set_temperature" and step.wait):
-            self.open_ended[ins.name] = None
-        return 0.0, None, None
-
-    def walk(
-        self, name: str, start: TrackState | None = None
-    ) -> tuple[float, float, float, int, bool, float | None]:
-        """(duration, plated C, stripped C, steps, unbounded, stop time or None) of one track,
-        from the beginning or from ``start`` (a copy is walked)."""
+    def walk(self, name: str, start: TrackState | None = None) -> _Track:
+        """Dry-run one track from the beginning or from ``start`` (a copy is walked)."""
         program = self.programs[name]
         state = TrackState.from_json(start.to_json()) if start is not None else TrackState()
-        t = plated = stripped = pressure = 0.0
+        out = _Track()
+        self.bench.pressure = 0.0
         ins = settle(program, state)
-        count = 0
         seen: set[tuple] = set()  # the walk is deterministic: a repeated state loops forever
         while ins is not None:
-            count += 1
+            out.steps += 1
             key = (state.pc, tuple(sorted(state.loops.items())), tuple(sorted(state.gotos.items())))
-            if count > MAX_STEPS or key in seen:
-                return t, plated, stripped, count, True, None
+            if out.steps > MAX_STEPS or key in seen:
+                out.unbounded = True
+                return out
             seen.add(key)
-            d, cond, current = self.predict(ins, t, pressure)
-            if ins.step.type == "signal":
-                self.signals[ins.step.name] = t
-            pressure = (
-                getattr(ins.step, "pressure", None) or getattr(ins.step, "to", None) or pressure
-            )
-            if current is not None:
-                on = ins.step.on_time if ins.step.type == "current_interrupt" else d
-                q = current * on
-                plated, stripped = (plated - q, stripped) if q < 0 else (plated, stripped + q)
-            t += d
-            if cond is not None and (cond.action == "stop"):
-                return t, plated, stripped, count, False, t
+            run = dry_run(self.protocol, ins, self.bench, out.t)
+            if run.open_ended:
+                self.open_ended[ins.name] = None
+            if run.charge < 0:
+                out.plated -= run.charge
+            else:
+                out.stripped += run.charge
+            out.t += run.duration
+            cond = run.fired.condition if run.fired is not None else None
+            if run.ended is not None or (cond is not None and cond.action == "stop"):
+                out.stop = out.t
+                return out
             ins = advance(program, state, jump_label=cond.goto if cond else None,
                           end_cycle=bool(cond and cond.action == "end_cycle"))  # fmt: skip
-        return t, plated, stripped, count, False, None
-
-
-def step_duration(protocol: Protocol, programs: dict[str, Program], ins: Instr) -> float | None:
-    """Expected duration of one step from its start; None when it ends on measurements only."""
-    walker = _Walker(protocol, programs)
-    duration, _, _ = walker.predict(ins, 0.0, 0.0)
-    return None if ins.name in walker.open_ended else duration
+        return out
 
 
 def estimate(
@@ -159,17 +240,17 @@ def estimate(
     names = list(programs) if start is None else list(start)
     for _ in range(3):
         walker.open_ended.clear()
-        walker.signals.update(dict.fromkeys(signalled, 0.0))
+        walker.bench.signals.update(dict.fromkeys(signalled, 0.0))
         results = {name: walker.walk(name, start and start[name]) for name in names}
-    stops = [r[5] for r in results.values() if r[5] is not None]
-    tracks = {name: r[0] for name, r in results.items()}
+    stops = [r.stop for r in results.values() if r.stop is not None]
+    tracks = {name: r.t for name, r in results.items()}
     duration = min(stops) if stops else max(tracks.values(), default=0.0)
     return Estimate(
         duration=duration,
         tracks=tracks,
-        charge_plated=sum(r[1] for r in results.values()),
-        charge_stripped=sum(r[2] for r in results.values()),
-        step_count=sum(r[3] for r in results.values()),
+        charge_plated=sum(r.plated for r in results.values()),
+        charge_stripped=sum(r.stripped for r in results.values()),
+        step_count=sum(r.steps for r in results.values()),
         open_ended=list(walker.open_ended),
-        unbounded=any(r[4] for r in results.values()),
+        unbounded=any(r.unbounded for r in results.values()),
     )

@@ -27,7 +27,8 @@ from protocols.quantities import (
     Temperature,
     Voltage,
 )
-from protocols.steps import PRIMITIVE_STEPS, RecordRule, StepBase, Strict
+from protocols.steps.base import RecordRule, StepBase, Strict
+from protocols.steps.registry import PRIMITIVE_STEPS
 from protocols.templates import TEMPLATES
 
 

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from protocols.errors import Issue, Path, ProtocolError, format_path
 from protocols.model import Loop, Protocol, validate_steps
-from protocols.steps import ALLOWED_CRITERIA, STEP_ROLE, Ended
+from protocols.steps.base import Ended
+from protocols.steps.registry import STEP_TYPES
 from protocols.templates import TEMPLATES
 
 Kind = Literal["step", "loop_start", "loop_end", "goto"]
@@ -201,8 +202,9 @@ class _Compiler:
         program.labels[step.label] = len(program.instrs)
 
     def _check_step(self, step: Any, path: Path, inside_loop: bool) -> None:
+        kind = STEP_TYPES[step.type]
         if isinstance(step, Ended):
-            allowed = ALLOWED_CRITERIA[step.type]
+            allowed = kind.criteria
             for k, cond in enumerate(step.end):
                 where = (*path, "end", k)
                 if cond.criterion not in allowed:
@@ -215,15 +217,8 @@ class _Compiler:
                     )
         if self._needs_area(step) and self.protocol.sample.area is None:
             self.issues.append(Issue(path, "current density or areal capacity needs sample.area"))
-        limits = self.protocol.limits
-        if (
-            step.type in ("galvanostatic", "current_interrupt")
-            and step.voltage_limit is None
-            and (limits.voltage is None)
-        ):
-            self.issues.append(Issue(path, "needs a voltage_limit (compliance) or limits.voltage"))
-        if step.type == "potentiostatic" and step.current_limit is None and limits.current is None:
-            self.issues.append(Issue(path, "needs a current_limit (compliance) or limits.current"))
+        if kind.check is not None:
+            self.issues += [Issue(path, text) for text in kind.check(step, self.protocol.limits)]
 
     @staticmethod
     def _needs_area(step: Any) -> bool:
@@ -281,7 +276,7 @@ def _cross_track_issues(protocol: Protocol, programs: dict[str, Program]) -> lis
     }
     for name, program in programs.items():
         for ins in program.steps():
-            role = STEP_ROLE[ins.step.type]
+            role = STEP_TYPES[ins.step.type].role
             if role is not None and owner.setdefault(role, name) != name:
                 issues.append(Issue(ins.path, f"track {name!r} commands the {role}, "
                                               f"which track {owner[role]!r} already commands"))  # fmt: skip

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from protocols.steps import RecordRule
+from protocols.steps.base import RecordRule
 
 
 class RecordFilter:

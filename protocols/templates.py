@@ -25,7 +25,7 @@ from protocols.quantities import (
     PressureRate,
     Voltage,
 )
-from protocols.steps import StepBase
+from protocols.steps.base import StepBase
 
 Spec = dict[str, Any]
 MAX_LEVELS = 1000  # CCD ramp levels: more is a typo (an increment in the wrong unit)

@@ -8,15 +8,14 @@ Every setpoint is also checked against the protocol's own safety limits (it woul
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from daq.units import UnitError, format_quantity, parse_quantity
-from protocols.estimate import Estimate, estimate, hms, step_current
+from protocols.estimate import Estimate, dry_run, estimate, hms
 from protocols.model import Protocol
 from protocols.program import Instr, compile_protocol
-from protocols.steps import STEP_ROLE
+from protocols.steps.registry import STEP_TYPES
 
 #: station setting -> (role, quantity kind, what it bounds)
 RANGE_SETTINGS = {
@@ -90,25 +89,9 @@ def _station_parts(
     return names, ranges
 
 
-def _setpoints(ins: Instr, area: float | None) -> Iterator[tuple[str, float]]:
-    """(quantity name, |value|) pairs a step asks of its instrument."""
-    step = ins.step
-    current = step_current(step, area)
-    if current is not None:
-        yield "current", abs(current)
-    for attr in ("voltage_limit", "voltage"):
-        value = getattr(step, attr, None)
-        if value is not None and STEP_ROLE[step.type] == "potentiostat":
-            yield "voltage", abs(value)
-    if STEP_ROLE[step.type] == "bias_holder":
-        for attr in ("voltage", "high", "low", "probe_bias"):
-            if getattr(step, attr, None) is not None:
-                yield "bias", abs(getattr(step, attr))
-    for attr in ("pressure", "to"):
-        if STEP_ROLE[step.type] == "pressure_rig" and getattr(step, attr, None) is not None:
-            yield "pressure", getattr(step, attr)
-    if step.type == "set_temperature":
-        yield "temperature", step.temperature
+def _setpoints(protocol: Protocol, ins: Instr) -> dict[tuple[str, float], None]:
+    """(quantity name, |value|) pairs a step asks of its instrument, from its dry run."""
+    return {(sp.what, abs(sp.value)): None for sp in dry_run(protocol, ins).setpoints}
 
 
 def limit_bounds(protocol: Protocol) -> dict[str, float]:
@@ -170,7 +153,7 @@ def validate(protocol: Protocol, station: Any | None = None) -> ValidationReport
                                f"{fastest[0]!r} can sample ({fastest[1]:g} Hz)")  # fmt: skip
     for program in programs.values():
         for ins in program.steps():
-            role = STEP_ROLE[ins.step.type]
+            role = STEP_TYPES[ins.step.type].role
             if (
                 station is not None
                 and role is not None
@@ -179,7 +162,7 @@ def validate(protocol: Protocol, station: Any | None = None) -> ValidationReport
             ):
                 missing.add(role)
                 report.problems.append(f"{ins.name}: needs a {role}, and the station has none")
-            for what, value in _setpoints(ins, protocol.sample.area):
+            for what, value in _setpoints(protocol, ins):
                 if what in own and value > own[what] * (1 + 1e-9):
                     report.problems.append(f"{ins.name}: {what} {show(what, value)} is beyond the protocol's "
                                            f"safety limit {show(what, own[what])} (would trip at once)")  # fmt: skip

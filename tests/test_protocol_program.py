@@ -16,7 +16,7 @@ from protocols.estimate import estimate
 from protocols.loader import load_protocol_text
 from protocols.model import STEP_CLASSES
 from protocols.program import TrackState, advance, compile_protocol, settle
-from protocols.steps import CRITERIA
+from protocols.steps.base import CRITERIA
 from protocols.validate import validate
 
 HEAD = "name: t\nsample: {area: 1 cm2}\nlimits: {voltage: {min: -2 V, max: 2 V}, current: 10 mA}\n"

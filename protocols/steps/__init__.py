@@ -1,0 +1,1 @@
+"""Step types: one module per type (schema, role, end criteria, executor); see registry.py."""

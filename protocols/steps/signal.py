@@ -1,0 +1,22 @@
+"""``signal``: emit a named event that steps on other tracks can wait for."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from protocols.steps.base import StepBase, StepContext, StepType
+from protocols.steps.commands import Plan, Signal
+
+
+class SignalStep(StepBase):
+    """Emit a named event that steps on other tracks can wait for."""
+
+    type: Literal["signal"]
+    name: str
+
+
+def execute(step: SignalStep, ctx: StepContext) -> Plan:
+    yield Signal(step.name)
+
+
+STEP = StepType(SignalStep, None, execute)
