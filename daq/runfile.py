@@ -41,7 +41,7 @@ FORMAT_NAME = "ssbench-run"
 FORMAT_VERSION = 1
 EXIT_STATUSES = ("running", "success", "aborted", "stopped", "tripped", "failed", "interrupted")
 #: integer-valued index fields of a stream (stored as int64, unitless)
-INDEX_FIELDS = frozenset({"step", "cycle", "segment"})
+INDEX_FIELDS = frozenset({"step", "cycle", "segment", "sweep"})
 _EVENT_DTYPE = np.dtype(
     [
         ("time", "f8"),
