@@ -583,6 +583,7 @@ class Engine:
             self._stop_buffered()
             self._sweep_count += 1
             track.sweep = self._sweep_count
+            self._open_circuit_mark(track, command)
             if isinstance(command, c.Impedance):
                 self._call(pot, "start_eis", command.f_start, command.f_end, command.points,
                            command.amplitude, command.dc_level, command.galvanostatic,
@@ -602,7 +603,19 @@ class Engine:
         if not self._call(pot, "sweep_done"):
             return False, None
         track.sweep = None
+        self._open_circuit_mark(track, command)
         return True, self._call(pot, "sweep_result")
+
+    def _open_circuit_mark(self, track: _Track, command: c.Command) -> None:
+        """An ``electro`` row (I = 0) where an EIS at open circuit begins and ends, so the
+        electro record has no gap for analysis to integrate the previous current over."""
+        at_ocv = isinstance(command, c.Impedance) and (
+            command.dc_level is None or (command.galvanostatic and command.dc_level == 0.0)
+        )
+        if at_ocv:
+            self._publish("electro", {"time": [self.now()], "voltage": [self._last_v],
+                                      "current": [0.0], "step": self._owner_step("potentiostat"),
+                                      "cycle": self._cycle_number(track), "segment": self.segment})  # fmt: skip
 
     def _publish_sweep(self, track: _Track, command: c.Command, points: list) -> None:
         """Sweep points into the ``impedance`` stream (EIS) or ``electro`` (LSV / CV)."""
