@@ -112,7 +112,7 @@ def headline(res: RunAnalysis) -> list[str]:
             f"{_show('energy_efficiency_mean', s['energy_efficiency_mean'])}; polarization "
             f"{_show('polarization_median_V', s['polarization_median_V'])}"
         )
-    elif "ce_mean" in s:
+    elif "ce_mean" in s and s.get("cell_type") == "li_cu":
         loss = (
             f", Li inventory lost {_show('li_loss_m', s['li_loss_m'])}" if "li_loss_m" in s else ""
         )
@@ -134,11 +134,13 @@ def headline(res: RunAnalysis) -> list[str]:
         )
     elif s.get("cell_type") != "cathode" and "n_void_onsets" in s:
         lines.append("no void onset detected")
-    if not lines and "eta_plate_median" in s:
-        lines.append(
+    if s.get("cell_type") in ("li_li", "li_metal") and "eta_plate_median" in s:
+        lines.insert(
+            len(_ccd_lines(res.ccd)) if res.ccd else 0,  # after the CCD result, before voids
             f"plateau overpotential plating {_show('eta_plate_median', s['eta_plate_median'])}, "
             f"stripping {_show('eta_strip_median', s['eta_strip_median'])}; ASR "
-            f"{_show('asr_plate_median', s['asr_plate_median'])}"
+            f"{_show('asr_plate_median', s['asr_plate_median'])} over {s.get('n_cycles', 0)} "
+            "cycles",
         )
     return lines or ["no cycle completed"]
 

@@ -126,7 +126,8 @@ class LoadCellActuatorRig(PressureRig):
             self.release_steps,
             InRange(self.limit_min, self.limit_max, "steps", "actuator travel"),
         )
-        self.mode: Literal["idle", "regulating", "holding", "released"] = "idle"
+        self.mode: Literal["idle", "regulating", "holding", "constant_gap", "released"] = "idle"
+        self._gap_trip_force = math.inf  # constant gap: trip above the baseline + max_rise
         self._raw: deque[float] = deque(maxlen=3)
         self._expected: float | None = None  # force the last move should produce
         self._same = 0
@@ -208,6 +209,25 @@ class LoadCellActuatorRig(PressureRig):
         self.mode = "holding"
         self.loop.reset()
 
+    def hold_gap(self, max_rise: float | None = None) -> None:
+        """Constant gap: hold the actuator where it is and record the pressure the cell makes.
+
+        The pressure now is the baseline; a rise of more than ``max_rise`` Pa above it (or the
+        rig's trip force) releases the load and raises ForceLimitExceeded in ``service()``.
+        """
+        if max_rise is not None:
+            check(
+                self.name,
+                "max_rise",
+                max_rise,
+                InRange(0.0, self.max_force / self._area, "Pa", "rig maximum"),
+            )
+        self.hold_position()
+        baseline = self._read_force()
+        self.mode = "constant_gap"
+        rise = math.inf if max_rise is None else max_rise * self._area
+        self._gap_trip_force = baseline + rise
+
     def release(self) -> None:
         """Back off to the release position; verified (position reached), retried, loud.
 
@@ -266,6 +286,13 @@ class LoadCellActuatorRig(PressureRig):
             self._trip(force)
         if self._fault is not None:
             raise SensorFault(self.name, self._fault)
+        if self.mode == "constant_gap" and force > self._gap_trip_force:
+            self.release()
+            raise ForceLimitExceeded(
+                self.name,
+                f"force {force:.1f} N rose past the constant-gap limit "
+                f"{self._gap_trip_force:.1f} N; load released",
+            )
         if self.mode != "regulating":
             return
         if self._same >= self.stuck_readings and force > self.contact_force:

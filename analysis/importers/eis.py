@@ -40,6 +40,17 @@ def detect_spectrum_format(path: Path) -> str | None:
     return None
 
 
+def is_spectrum_file(path: Path) -> bool:
+    """For the importer registry: an impedance export (it is read as spectra, not a run)."""
+    return detect_spectrum_format(path) is not None
+
+
+def refuse_as_run(path: Path, invert_current: bool = False) -> tuple[pd.DataFrame, dict]:
+    """For the importer registry: an impedance export is not a cycling run; say where it goes."""
+    raise AnalysisError(f"{path}: an impedance export ({detect_spectrum_format(path)}); "
+                        "read it with 'ssbench eis' (analysis.importers.eis.read_spectra)")  # fmt: skip
+
+
 def read_spectra(path: str | Path, fmt: str | None = None, column_map: str | None = None) -> list[SweepRecord]:  # fmt: skip
     """Every sweep in ``path`` (format given or recognised)."""
     path = Path(path)
