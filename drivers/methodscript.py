@@ -57,7 +57,7 @@ EIS_PERIODS_PER_POINT, EIS_MIN_POINT_S, EIS_OVERHEAD_S = 2.0, 0.1, 0.05
 OCV_SETTLE_S = 1.0
 #: wall seconds a poll waits for a sweep point that is due by the estimate (virtual clocks:
 #: the twin sends it within milliseconds; on a real clock the next poll picks it up)
-STREAM_WAIT_S = 0.05
+STREAM_WAIT_S = 0.25
 #: on a real clock a sample is only expected once it is this old (serial latency)
 REAL_CLOCK_LATENCY_S = 0.5
 
