@@ -27,7 +27,7 @@ from analysis import (
     pressure,
     segment,
 )
-from analysis.detect import Event, run_detector
+from analysis.detect import Event, run_detector, voids_before_hard_short
 from analysis.errors import AnalysisError
 from analysis.model import RunData
 
@@ -107,15 +107,12 @@ def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFram
 
 
 def _before_short(voids: list[Event], shorts: list[Event], warnings: list[str]) -> list[Event]:
-    """Void onsets from a minute before the first short on are the short path switching (its
-    first episodes precede detection), not voids: drop them."""
-    if not shorts:
-        return voids
-    first = min(s.time for s in shorts) - 60.0
-    kept = [v for v in voids if v.time < first]
+    """Void onsets from a minute before the first hard short on are dropped (the shorting path
+    switching); soft-short calls never suppress them (detect.voids_before_hard_short)."""
+    kept = voids_before_hard_short(voids, shorts)
     if len(kept) < len(voids):
         warnings.append(
-            f"{len(voids) - len(kept)} void-onset candidate(s) after the first short ignored"
+            f"{len(voids) - len(kept)} void-onset candidate(s) after the first hard short ignored"
         )
     return kept
 

@@ -36,7 +36,9 @@ def _info(args: argparse.Namespace) -> int:
                 span = f"t = {t[0]:.3f} … {t[1]:.3f} s"
             else:
                 span = "empty"
-            print(f"stream    {name}: {n} samples, {span}, fields {', '.join(run.units(name))}")
+            desc = run.descriptor(name)
+            source = f" from {desc.instrument} ({desc.role})" if desc.role else ""
+            print(f"stream    {name}{source}: {n} samples, {span}, fields {', '.join(desc.units)}")
         for source in run.frame_sources:
             print(f"frames    {source}: {len(run.frame_times(source))} frames")
         events = run.events()

@@ -46,6 +46,8 @@ SI_UNITS: dict[str, str] = {
     "force_rate": "N/s",
     "velocity": "m/s",
     "areal_mass": "kg/m**2",
+    "mass": "kg",
+    "specific_capacity": "C/kg",
     "dimensionless": "",
 }
 
@@ -138,6 +140,8 @@ _EXAMPLES = {
     "force_rate": "10 N/s",
     "velocity": "1 um/s",
     "areal_mass": "5 mg/cm2",
+    "mass": "5 mg",
+    "specific_capacity": "170 mAh/g",
     "dimensionless": "0.5",
 }
 

@@ -128,6 +128,7 @@ class LoadCellActuatorRig(PressureRig):
         )
         self.mode: Literal["idle", "regulating", "holding", "constant_gap", "released"] = "idle"
         self._gap_trip_force = math.inf  # constant gap: trip above the baseline + max_rise
+        self._gap_tripped: str | None = None  # latched until the next setpoint
         self._raw: deque[float] = deque(maxlen=3)
         self._expected: float | None = None  # force the last move should produce
         self._same = 0
@@ -199,6 +200,7 @@ class LoadCellActuatorRig(PressureRig):
             self.loop.reset()
         self.loop.engage(self._read_force(), force, rate)
         self.mode = "regulating"
+        self._gap_tripped = None
         self._settled_since = None
         self._fault = None
         self._last_t = self.clock.now()
@@ -225,6 +227,7 @@ class LoadCellActuatorRig(PressureRig):
         self.hold_position()
         baseline = self._read_force()
         self.mode = "constant_gap"
+        self._gap_tripped = None
         rise = math.inf if max_rise is None else max_rise * self._area
         self._gap_trip_force = baseline + rise
 
@@ -288,11 +291,10 @@ class LoadCellActuatorRig(PressureRig):
             raise SensorFault(self.name, self._fault)
         if self.mode == "constant_gap" and force > self._gap_trip_force:
             self.release()
-            raise ForceLimitExceeded(
-                self.name,
-                f"force {force:.1f} N rose past the constant-gap limit "
-                f"{self._gap_trip_force:.1f} N; load released",
-            )
+            self._gap_tripped = (f"force {force:.1f} N rose past the constant-gap limit "
+                                 f"{self._gap_trip_force:.1f} N; load released")  # fmt: skip
+        if self._gap_tripped is not None:  # latched: a retry of service() fails again
+            raise ForceLimitExceeded(self.name, self._gap_tripped)
         if self.mode != "regulating":
             return
         if self._same >= self.stuck_readings and force > self.contact_force:

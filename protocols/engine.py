@@ -676,6 +676,8 @@ class Engine:
             return self._call("potentiostat", "read")
         elif isinstance(command, c.SetPressure):
             self._pressure_command(command.pressure, command.rate)
+        elif isinstance(command, c.HoldGap):
+            self._call("pressure_rig", "hold_gap", command.max_rise)
         elif isinstance(command, c.ReadPressure):
             return self._call("pressure_rig", "read")
         elif isinstance(command, c.SetTemperature):
@@ -834,7 +836,7 @@ class Engine:
         for event_name, t_event, detail in self._detect(t, v, i):
             for tr in self.tracks.values():
                 if tr.watch is not None:
-                    tr.watch.event(event_name, t_event)
+                    tr.watch.event(event_name, t_event, detail.confidence)
             self._event("detector", detail.message, self._owner_step("potentiostat"),
                         {"event": event_name, "values": detail.values, "confidence": detail.confidence})  # fmt: skip
         if track is not None and track.watch is not None:

@@ -85,7 +85,8 @@ class StepRun:
 
 def context(protocol: Protocol, ins: Instr) -> StepContext:
     """What the executor of ``ins`` may know (the same for the engine and the dry run)."""
-    return StepContext(ins.name, protocol.sample.area, protocol.limits)
+    sample = protocol.sample
+    return StepContext(ins.name, sample.area, protocol.limits, sample.capacity_basis())
 
 
 class _DryRun:
@@ -146,7 +147,9 @@ class _DryRun:
         elif isinstance(cmd, c.Impedance | c.Voltammetry):
             self.current = 0.0 if isinstance(cmd, c.Impedance) else None  # I(V) unknown
             self.wait(min(sweep_duration(cmd), cmd.max_duration or math.inf))
-        elif not isinstance(cmd, (c.SetTemperature, c.SetBias, c.Capture, c.Emit, c.EndRun)):
+        elif not isinstance(
+            cmd, (c.SetTemperature, c.SetBias, c.Capture, c.Emit, c.EndRun, c.HoldGap)
+        ):
             raise TypeError(f"the dry run does not know the command {cmd!r}")
         return None
 

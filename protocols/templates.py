@@ -432,6 +432,8 @@ class TEMSequence(StepBase):
         return steps
 
 
+from protocols.cycling_templates import GalvanostaticCycling, RateTest  # noqa: E402
+
 TEMPLATES = (
     PlatingStripping,
     CCDRamp,
@@ -440,4 +442,6 @@ TEMPLATES = (
     CECutoff,
     CEReservoir,
     TEMSequence,
+    GalvanostaticCycling,
+    RateTest,
 )

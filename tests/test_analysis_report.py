@@ -40,6 +40,7 @@ def test_ccd_report_opens_with_j_crit_and_failure_mode(tmp_path):
     assert headline(res)[0] == "J_crit = 0.4 mA cm⁻² (failure mode: short)"
     html = write_report(run, res, tmp_path / "rep").read_text(encoding="utf-8")
     assert "ccd_j_crit_mA_cm2" in html and "A/m²" not in html
+    assert "<th>j_mA_cm2 (mA cm⁻²)</th>" in html  # the CCD level table too
 
 
 def test_methods_paragraph_from_protocol_and_data(tmp_path):

@@ -74,3 +74,45 @@ def test_constant_gap_refuses_a_rise_limit_out_of_range(rig_on_alloy_cell):
     with pytest.raises(SetpointError, match="max_rise"):
         rig.hold_gap(max_rise=-1.0)
     assert rig.mode != "constant_gap"
+
+
+PROTOCOL = """\
+name: constant-gap alloy anode
+sample: {area: 1 cm2, nominal_capacity: 0.68 mAh}
+sampling: {rate: 0.1 Hz, slow_rate: 0.1 Hz}
+limits: {voltage: {min: 2 V, max: 4.2 V}, current: 5 mA, pressure: {max: 20 MPa}}
+tracks:
+  echem:
+    - {type: galvanostatic, c_rate: 0.5 C, end: [{voltage_above: 3.85 V}, {time: 20 min}]}
+  press:
+    - {type: constant_gap, max_rise: %s, end: [{time: 20 min}]}
+"""
+STATION = """\
+name: alloy
+simulation: {preset: peo, cell: full_alloy, area: 1 cm2, initial_pressure: 1 MPa, seed: 2}
+instruments:
+  cell: {driver: keithley2450, resource: "sim://keithley2450", settings: {voltage_limit: 5 V}}
+  press: {driver: loadcell_actuator_rig, resource: "sim://loadcell_actuator", settings: {area: 1 cm2, max_pressure: 30 MPa, step_size: 0.1 um, stiffness: 10 N/um, period: 10 s}}
+"""
+
+
+def run_gap(max_rise: str):
+    from daq.station import Station, parse_station_config
+    from protocols.engine import Engine
+    from protocols.loader import load_protocol_text
+
+    protocol = load_protocol_text(PROTOCOL % max_rise, "gap.yaml")
+    with Station.open(parse_station_config(STATION)) as station:
+        steps = station.lab.world.actuator_steps()
+        result = Engine(protocol, station, []).run()
+        return result, station.lab.world, steps
+
+
+def test_constant_gap_step_runs_on_the_twin_and_trips_on_the_rise():
+    result, world, steps = run_gap("10 MPa")
+    assert result.status == "success", result
+    assert world.actuator_steps() == steps
+    assert world.truth()["pressure_Pa"].max() > 1.1e6  # the alloy pushed on the platens
+    tripped, _, _ = run_gap("0.05 MPa")
+    assert tripped.status in ("tripped", "failed"), tripped
+    assert "constant-gap limit" in tripped.reason

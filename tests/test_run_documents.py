@@ -289,3 +289,18 @@ def test_a_killed_version_1_run_resumes_to_the_end(tmp_path):
     galv = [(e["path"], str(e["state"]["loops"])) for e in ends if ".steps[" in e["path"]]
     assert len(galv) == 12 and len(set(galv)) == 12  # each half cycle once across segments
     assert list(events["kind"]).count("segment_start") == 2
+
+
+def test_an_event_table_without_data_gets_empty_data_and_exports(tmp_path):
+    import pandas as pd
+
+    from analysis.export import write_run
+    from analysis.model import make_run
+
+    electro = pd.DataFrame({"time": [0.0, 1.0], "voltage": [0.1, 0.2], "current": [1e-4, 1e-4]})
+    events = pd.DataFrame({"time": [0.5], "kind": ["outcome"], "step": [0], "message": ["ccd"]})
+    run = make_run({"electro": electro}, events=events, metadata={"sample": {"area_m2": 1e-4}})
+    assert list(run.events["data"]) == [{}]
+    with RunReader(write_run(run, tmp_path / "x.h5")) as stored:
+        ev = stored.events()
+    assert list(ev["message"]) == ["ccd"] and list(ev["data"]) == [{}]
