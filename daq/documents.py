@@ -27,6 +27,8 @@ class EventKind(StrEnum):
     OUTCOME = "outcome"  # a protocol result such as a CCD failure mode
     SIGNAL = "signal"  # one track signals others
     CURRENT_INTERRUPT = "current_interrupt"  # R_ohmic / R_interfacial from an interrupt step
+    EIS = "eis"  # an impedance sweep's summary (points, complete, DC level, amplitude)
+    SWEEP = "sweep"  # an LSV / CV with its scan parameters
     APPROACH = "approach"  # a TEM/STM approach found (or missed) contact
     TIMEOUT = "timeout"  # a wait gave up
     RETRY = "retry"  # an instrument call failed and is retried
@@ -52,7 +54,7 @@ class EventKind(StrEnum):
 
 
 #: integer-valued index fields of a stream (stored as int64, unitless)
-INDEX_FIELDS = frozenset({"step", "cycle", "segment"})
+INDEX_FIELDS = frozenset({"step", "cycle", "segment", "sweep"})
 #: dtypes a stream field may have: SI floats, or integer indices (step, cycle, segment)
 FIELD_DTYPES = ("f8", "i8")
 

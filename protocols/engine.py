@@ -55,9 +55,21 @@ STREAMS: dict[str, dict[str, str]] = {
     },
     "bias": {"voltage": "V", "current": "A", "step": "", "segment": ""},
     "thermal": {"temperature": "K", "setpoint": "K", "step": "", "segment": ""},
+    "impedance": {
+        "frequency": "Hz",
+        "z_real": "ohm",
+        "z_imag": "ohm",
+        "modulus": "ohm",
+        "phase": "deg",
+        "dc_level": "",
+        "step": "",
+        "cycle": "",
+        "sweep": "",
+    },  # fmt: skip
 }
 STREAM_ROLE = {
     "electro": "potentiostat",
+    "impedance": "potentiostat",
     "pressure": "pressure_rig",
     "bias": "bias_holder",
     "thermal": "thermal",
@@ -177,6 +189,7 @@ class _Track:
     pending: Instr | None = None  # the step to start when a held track is released
     done: bool = False
     started: float = 0.0  # run time the step started, moved on by pauses
+    sweep: int | None = None  # index of the sweep this track has running on the instrument
 
     @property
     def role(self) -> str | None:
@@ -266,6 +279,7 @@ class Engine:
         self._last_slow_poll = float("-inf")
         self._steps_run = 0
         self._samples = 0
+        self._sweep_count = 0
         self.trip: Trip | None = None
         self.exit_status: ExitStatus | None = None  # set when the run finishes
 
@@ -566,10 +580,79 @@ class Engine:
             watch = track.watch
             fired = watch.clock(now) if watch.fired is None else watch.fired
             return fired is not None, fired
+        if isinstance(command, c.Impedance | c.Voltammetry):
+            return self._sweep(track, command)
         if self._ready(command):
             return True, True
         timeout = command.timeout
         return (timeout is not None and now - track.wait_t0 >= timeout), False
+
+    def _sweep(self, track: _Track, command: c.Impedance | c.Voltammetry) -> tuple[bool, Any]:
+        """(done, result) of a sweep: started on its first tick, polled on every later one.
+
+        A pause or abort puts the potentiostat off, which stops the sweep on the instrument
+        (cell at open circuit); resuming measures it again from the start, as a new sweep."""
+        pot = "potentiostat"
+        if track.sweep is None:
+            instrument = self._instrument(pot)
+            if not hasattr(instrument, "start_eis"):
+                raise _End("failed", f"{track.name}: the potentiostat {instrument.name!r} cannot "
+                           "run impedance or voltammetry sweeps (e.g. use a MethodSCRIPT one)")  # fmt: skip
+            self._stop_buffered()
+            self._sweep_count += 1
+            track.sweep = self._sweep_count
+            self._open_circuit_mark(track, command)
+            if isinstance(command, c.Impedance):
+                self._call(pot, "start_eis", command.f_start, command.f_end, command.points,
+                           command.amplitude, command.dc_level, command.galvanostatic,
+                           command.max_duration)  # fmt: skip
+            else:
+                scans = (command.scans,) if command.kind == "cv" else ()
+                self._call(pot, f"start_{command.kind}", *command.potentials, command.step,
+                           command.rate, *scans, command.max_duration)  # fmt: skip
+
+            def again() -> None:
+                track.sweep = None
+
+            track.reapply = again
+        points = self._call(pot, "poll_sweep")
+        if points:
+            self._publish_sweep(track, command, points)
+        if not self._call(pot, "sweep_done"):
+            return False, None
+        track.sweep = None
+        self._open_circuit_mark(track, command)
+        return True, self._call(pot, "sweep_result")
+
+    def _open_circuit_mark(self, track: _Track, command: c.Command) -> None:
+        """An ``electro`` row (I = 0) where an EIS at open circuit begins and ends, so the
+        electro record has no gap for analysis to integrate the previous current over."""
+        at_ocv = isinstance(command, c.Impedance) and (
+            command.dc_level is None or (command.galvanostatic and command.dc_level == 0.0)
+        )
+        if at_ocv:
+            self._publish("electro", {"time": [self.now()], "voltage": [self._last_v],
+                                      "current": [0.0], "step": self._owner_step("potentiostat"),
+                                      "cycle": self._cycle_number(track), "segment": self.segment})  # fmt: skip
+
+    def _publish_sweep(self, track: _Track, command: c.Command, points: list) -> None:
+        """Sweep points into the ``impedance`` stream (EIS) or ``electro`` (LSV / CV)."""
+        t = np.array([p[0] for p in points], dtype=float)
+
+        def col(code: str) -> np.ndarray:
+            return np.array([p[1].get(code, np.nan) for p in points], dtype=float)
+
+        step, cycle = self._owner_step("potentiostat"), self._cycle_number(track)
+        if isinstance(command, c.Impedance):
+            zr, zi = col("cc"), col("cd")
+            dc = np.nan if command.dc_level is None else command.dc_level
+            self._publish("impedance", {"time": t, "frequency": col("dc"), "z_real": zr,
+                                        "z_imag": zi, "modulus": np.hypot(zr, zi),
+                                        "phase": np.degrees(np.arctan2(zi, zr)), "dc_level": dc,
+                                        "step": step, "cycle": cycle, "sweep": track.sweep})  # fmt: skip
+        else:
+            self._publish("electro", {"time": t, "voltage": col("da"), "current": col("ba"),
+                                      "step": step, "cycle": cycle, "segment": self.segment})  # fmt: skip
 
     def _ready(self, command: c.WaitUntil | c.WaitSignal) -> bool:
         if isinstance(command, c.WaitSignal):
