@@ -1,6 +1,10 @@
 """Engine benchmarks: safety reaction time, and sustained samples/s into the run file.
 
-    /work/venv/bin/python bench/bench_engine.py [--quick]
+    python bench/bench_engine.py [--quick] [--compare OLD_CHECKOUT]
+
+``--compare`` runs the same figures on an older checkout first (e.g. ``git worktree add
+/tmp/old-engine 182a483``), then on this one, in the same session, and adds the lines of code
+of ``protocols/`` and of its largest module in both.
 
 1. Safety reaction: from the sample that crosses a limit to the acknowledged output-off (the
    ``limit_trip`` event's ``safe_at``), in sample periods and ms, at 10 Hz and 1 kHz, on the
@@ -16,7 +20,9 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,12 +33,19 @@ from types import SimpleNamespace
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+#: the checkout measured (``--tree``: another one, e.g. the engine before a change)
+TREE = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve() if "--tree" in sys.argv else ROOT
+sys.path[:0] = [str(TREE), str(TREE / "tests")]
 
 from daq.clock import RealClock  # noqa: E402
-from daq.recording import open_recorder  # noqa: E402
 from protocols.engine import Engine, EngineEvent, Listener  # noqa: E402
 from protocols.loader import load_protocol_text  # noqa: E402
+
+try:
+    from daq.recording import open_recorder  # noqa: E402
+except ImportError:  # before the session moved into daq (182a483)
+    from protocols.recording import open_recorder  # noqa: E402
 
 
 def protocol(rate: float, seconds: float, limits: str):
@@ -131,10 +144,36 @@ def throughput(chain: str, channels: int, rate: float, seconds: float) -> tuple[
     return statistics.mean(per), min(per)
 
 
+def lines_of_code(tree: Path) -> tuple[int, str, int]:
+    """(lines of protocols/**/*.py, the largest module, its lines) in ``tree``."""
+    sizes = {p.relative_to(tree).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+             for p in (tree / "protocols").rglob("*.py")}  # fmt: skip
+    largest = max(sizes, key=sizes.get)
+    return sum(sizes.values()), largest, sizes[largest]
+
+
+def compare(old: Path, quick: bool) -> None:
+    """The figures of ``old`` then of this checkout, each in its own interpreter."""
+    for label, tree in (("before", old.resolve()), ("after", ROOT)):
+        print(f"== {label}: {tree}", flush=True)
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        argv = [sys.executable, __file__, "--tree", str(tree), *(["--quick"] if quick else [])]
+        subprocess.run(argv, env=env, cwd=tree, check=True)
+    print("lines of code (protocols/, all .py files)")
+    for label, tree in (("before", old.resolve()), ("after", ROOT)):
+        total, largest, n = lines_of_code(tree)
+        print(f"  {label:<6} {total:6d} lines; largest module {largest} ({n} lines)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter runs")
+    parser.add_argument("--compare", type=Path, help="an older checkout to measure first")
+    parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)  # read before the imports
     args = parser.parse_args()
+    if args.compare is not None:
+        compare(args.compare, args.quick)
+        return
     repeats, seconds = (2, 1.5) if args.quick else (5, 3.0)
 
     print("safety reaction (crossing sample -> acknowledged output off), real clock")

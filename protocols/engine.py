@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from drivers.errors import InstrumentError
-from drivers.roles import BiasHolder, FrameSource, Potentiostat, PressureRig, ThermalController
 from protocols.conditions import DETECTOR_EVENTS, EndWatch, Fired, criterion_value
 from protocols.estimate import context, dry_run, estimate, step_duration
+from protocols.instruments import Fault, Roles
 from protocols.model import Protocol
 from protocols.program import Instr, Program, TrackState, advance, compile_protocol, settle
 from protocols.record import RecordFilter
@@ -125,11 +124,6 @@ class RunResult:
     samples: int = 0
 
 
-class Fault(Exception):
-    """An instrument failed (after the transport's retries), or a critical listener (the run
-    file) did: the run ends ``failed`` with this reason."""
-
-
 class _End(Exception):
     """Internal: the run ends now with ``status`` and ``reason``."""
 
@@ -159,80 +153,6 @@ class _Track:
     @property
     def role(self) -> str | None:
         return STEP_TYPES[self.instr.step.type].role if self.instr is not None else None
-
-
-class _Reported:
-    """An instrument whose errors name the role and the action: "potentiostat fetch: cell: …"."""
-
-    def __init__(self, role: str, instrument: Any) -> None:
-        self._role, self._instrument = role, instrument
-
-    def _fault(self, name: str, exc: InstrumentError) -> Fault:
-        return Fault(f"{self._role} {name}: {exc}")
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            attr = getattr(self._instrument, name)  # a property (``settled``) reads the wire
-        except InstrumentError as exc:
-            raise self._fault(name, exc) from exc
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any) -> Any:
-            try:
-                return attr(*args)
-            except InstrumentError as exc:
-                raise self._fault(name, exc) from exc
-
-        return call
-
-
-class Roles:
-    """The station's instruments as their typed role interfaces (drivers.roles). Asking for a
-    role the station lacks ends the run with a clear reason; an instrument error ends it
-    ``failed`` naming the role and the action. No retries here: the transports retry what is
-    idempotent, and nothing else is ever re-sent."""
-
-    def __init__(self, station: Any) -> None:
-        self._station = station
-        self._reported: dict[str, _Reported] = {}
-
-    def has(self, role: str) -> bool:
-        return self.instrument(role) is not None
-
-    def instrument(self, role: str) -> Any:
-        """The driver itself (None when the station has no ``role``)."""
-        return getattr(self._station, role, None)
-
-    def _need(self, role: str) -> Any:
-        if role not in self._reported:
-            instrument = self.instrument(role)
-            if instrument is None:
-                raise _End(
-                    ExitStatus.FAILED, f"the protocol needs a {role} and the station has none"
-                )
-            self._reported[role] = _Reported(role, instrument)
-        return self._reported[role]
-
-    @property
-    def potentiostat(self) -> Potentiostat:
-        return self._need("potentiostat")
-
-    @property
-    def pressure_rig(self) -> PressureRig:
-        return self._need("pressure_rig")
-
-    @property
-    def bias_holder(self) -> BiasHolder:
-        return self._need("bias_holder")
-
-    @property
-    def thermal(self) -> ThermalController:
-        return self._need("thermal")
-
-    @property
-    def frame_source(self) -> FrameSource:
-        return self._need("frame_source")
 
 
 class Engine:
