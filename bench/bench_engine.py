@@ -13,6 +13,8 @@ of ``protocols/`` and of its largest module in both.
 2. Sustained samples/s per channel for 1, 4 and 8 concurrent channels (one engine, station and
    run file each): end to end at the 2450's fastest buffered rate (NPLC 0.01), and the engine +
    run file alone at 20 kHz per channel to show the engine's own ceiling. Target >= 10 k/s.
+3. Engine cost per tick on a virtual clock (test-double station with every role, 10 Hz,
+   100 min of cycling): wall microseconds per tick and run seconds per wall second.
 
 Figures are printed, never asserted.
 """
@@ -103,7 +105,9 @@ def reaction(chain: str, rate: float, repeats: int) -> list[tuple[float, float]]
                 limits = "{voltage: {max: 1 V}}"
             else:
                 station = emulator_station(stack, clock, nplc=0.01 if rate > 100 else 1.0)
-                limits = "{voltage: {max: 2 V}, current: 0.5 mA}"  # the 1 mA step crosses at once
+                # the 1 mA step crosses 1 mV at once (a current limit below 1 mA would be refused
+                # before anything is commanded: a setpoint beyond the run's limits never is)
+                limits = "{voltage: {max: 0.001 V}}"
             watch = TripWatch()
             result = Engine(protocol(rate, 5.0, limits), station, [watch]).run()
             assert result.status == "tripped", result.reason
@@ -132,7 +136,7 @@ def throughput(chain: str, channels: int, rate: float, seconds: float) -> tuple[
             t0 = time.perf_counter()
             result = engine.run()
             walls[k] = time.perf_counter() - t0
-            writer.close(result.status, result.reason)
+            writer.close(str(result.status), result.reason)
             counts[k] = result.samples
 
         threads = [threading.Thread(target=go, args=(k,)) for k in range(channels)]
@@ -142,6 +146,24 @@ def throughput(chain: str, channels: int, rate: float, seconds: float) -> tuple[
             t.join()
     per = [c / w for c, w in zip(counts, walls, strict=True)]
     return statistics.mean(per), min(per)
+
+
+def tick_cost(minutes: float) -> tuple[float, float]:
+    """(wall µs per engine tick, × real time) of a cycling protocol on a virtual clock."""
+    from protocols_fakes import FakeStation
+
+    cycle = ("[{type: galvanostatic, current: 1 mA, end: [{time: 2 min}]}, {type: rest, end: "
+             "[{time: 1 min}]}, {type: galvanostatic, current: -1 mA, end: [{time: 2 min}]}]")  # fmt: skip
+    p = load_protocol_text(
+        "name: ticks\nsample: {area: 1 cm2}\nsampling: {rate: 10 Hz}\nlimits: {voltage: "
+        f"{{min: -2 V, max: 2 V}}, current: 10 mA}}\nsteps: [{{type: loop, count: "
+        f"{max(int(minutes / 5), 1)}, steps: {cycle}}}]\n"
+    )
+    station = FakeStation.full()
+    t0 = time.perf_counter()
+    Engine(p, station, []).run()
+    wall, run = time.perf_counter() - t0, station.clock.now()
+    return wall / (run * 10.0) * 1e6, run / wall
 
 
 def lines_of_code(tree: Path) -> tuple[int, str, int]:
@@ -186,6 +208,11 @@ def main() -> None:
                   f"({statistics.median(r) / period:6.2f} periods), max {max(r) * 1e3:7.2f} ms "
                   f"({max(r) / period:6.2f} periods); detected (engine part) max {max(d) * 1e3:6.2f} ms; "
                   f"target {(period + 0.010) * 1e3:.1f} ms")  # fmt: skip
+
+    costs = [tick_cost(20.0 if args.quick else 100.0) for _ in range(repeats // 2 + 1)]
+    best = min(costs)
+    print(f"engine cost on a virtual clock: {best[0]:.0f} us per tick ({best[1]:.0f} x real time), "
+          f"best of {len(costs)}")  # fmt: skip
 
     print("sustained samples/s per channel, recorded into one run file per channel")
     for chain, rate in (("emulator", 5000.0), ("engine", 20000.0)):
