@@ -66,6 +66,7 @@ def empty_events() -> pd.DataFrame:
             "kind": pd.Series(dtype=object),
             "step": pd.Series(dtype="Int64"),
             "message": pd.Series(dtype=object),
+            "data": pd.Series(dtype=object),
         }
     )
 

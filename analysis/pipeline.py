@@ -7,14 +7,26 @@ flat ``summary`` dict (one row of the batch table).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis import ccd, ce, growth, imaging, interrupt, live, overpotential, pressure, segment
+from analysis import (
+    capacity,
+    ccd,
+    ce,
+    cell,
+    counters,
+    growth,
+    imaging,
+    interrupt,
+    live,
+    overpotential,
+    pressure,
+    segment,
+)
 from analysis.detect import Event, run_detector
 from analysis.errors import AnalysisError
 from analysis.model import RunData
@@ -33,6 +45,8 @@ class AnalysisOptions:
     void: dict[str, float] = field(default_factory=dict)
     short: dict[str, float] = field(default_factory=dict)
     inner_diameter_m: float | None = None
+    cell: str | None = None
+    cycle_start: str | None = None
 
 
 @dataclass
@@ -50,19 +64,6 @@ class RunAnalysis:
     growth: dict[str, float]
     imaging: dict[str, Any]
     warnings: list[str]
-
-
-def _event_text(message: object) -> str:
-    """The engine logs JSON with a ``text`` field; show that text, else the message as is."""
-    text = str(message)
-    if text.startswith("{"):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(parsed, dict) and "text" in parsed:
-            return str(parsed["text"])
-    return text
 
 
 def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +84,7 @@ def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFram
             {
                 "time": float(rec.time),
                 "kind": str(rec.kind),
-                "message": _event_text(rec.message),
+                "message": str(rec.message),
                 "confidence": np.nan,
                 "origin": "recorded",
             }
@@ -119,18 +120,6 @@ def _before_short(voids: list[Event], shorts: list[Event], warnings: list[str]) 
     return kept
 
 
-def _event_data(message: object) -> dict[str, Any]:
-    """The JSON payload of an engine event (empty for plain-text messages)."""
-    text = str(message)
-    if not text.startswith("{"):
-        return {}
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 #: Exit statuses after which the last step was cut by the run's end, not by the protocol.
 ABNORMAL_END = ("aborted", "failed", "interrupted", "tripped")
 
@@ -140,8 +129,7 @@ def run_end(run: RunData) -> ccd.RunEnd:
     ev = run.events
     outcome = None
     for rec in ev[ev["kind"] == "outcome"].itertuples(index=False):
-        data = _event_data(rec.message)
-        outcome = {"time": float(rec.time), **data}
+        outcome = {"time": float(rec.time), **rec.data}
         break
     aborts = ev.loc[ev["kind"] == "abort", "time"]
     status = str(run.metadata.get("exit_status") or "")
@@ -209,14 +197,28 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
         raise AnalysisError(
             f"{run.source or 'run'}: no usable electro samples ({'; '.join(warnings) or 'empty stream'})"
         )
-    steps = segment.step_table(e, rest_tol=opt.rest_tol, use_recorded=opt.use_recorded_steps)
+    kind = _kind(run, opt)
+    steps = segment.step_table(
+        e,
+        rest_tol=opt.rest_tol,
+        use_recorded=opt.use_recorded_steps,
+        cycle_start=opt.cycle_start or cell.CYCLE_START[kind.kind],
+        warnings=warnings,
+    )
+    if kind.kind == "cathode":
+        return _analyze_cathode(run, opt, steps, kind, warnings)
     steps = pd.concat(
         [steps, overpotential.step_overpotentials(e, steps, middle=opt.middle, ocv=opt.ocv)], axis=1
     )
     warnings += _sign_warning(steps)
     i_abs_tol = segment.rest_tolerance(e["current"].to_numpy(dtype=float), opt.rest_tol)
+    described = _cell_description(run, steps, warnings)
+    if kind.kind is None and live.strip_sign_for(described) == -1:
+        kind = cell.CellKind("li_cu", "inferred from the data or the simulated station")
+    elif kind.kind is None and "cell" in described:
+        kind = cell.CellKind("li_li", f"simulated station cell {described['cell']!r}")
     void_det, short_det = live.detectors_for(
-        _cell_description(run, steps, warnings),
+        described,
         rest_current=max(i_abs_tol, 1e-15),
         strip_sign=opt.strip_sign,
         void=opt.void,
@@ -225,24 +227,11 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     voids = run_detector(void_det, e)
     shorts = run_detector(short_det, e)
     found = _before_short(voids, shorts, warnings) + shorts
-    if "pressure" in run.streams:
-        steps["pressure"] = pressure.stream_step_means(run.streams["pressure"], "pressure", steps)
-    if "thermal" in run.streams:
-        steps["temperature"] = pressure.stream_step_means(
-            run.streams["thermal"], "temperature", steps
-        )
+    _stream_means(run, steps)
     end = run_end(run)
     hard_found = [ev.time for ev in shorts if ev.kind == "hard_short"]
     soft_found = [ev.time for ev in shorts if ev.kind == "soft_short"]
-    cut_times = tuple(
-        t
-        for t in (
-            end.truncated_at,
-            (end.outcome or {}).get("time"),
-            hard_found[0] if hard_found else None,
-        )
-        if t is not None
-    )
+    cut_times = _cut_times(run, hard_found[0] if hard_found else None)
     cycles = segment.cycle_table(steps, cut_times)
     cyc_eta = overpotential.cycle_overpotentials(steps)
     if not cycles.empty and not cyc_eta.empty:
@@ -261,7 +250,7 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     )
     growth_result = _growth(steps, interrupts, short_time)
     imaging_result = _imaging(run, opt, warnings)
-    summary = _summary(
+    summary = _common_summary(run, steps, cycles, kind, warnings) | _summary(
         run,
         steps,
         cycles,
@@ -285,6 +274,89 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
         growth_result,
         imaging_result,
         warnings,
+    )
+
+
+def _kind(run: RunData, opt: AnalysisOptions) -> cell.CellKind:
+    """The cell kind: the user's --cell, else the sample description or voltage window."""
+    if opt.cell:
+        if opt.cell not in cell.KINDS:
+            raise AnalysisError(f"cell must be one of {', '.join(cell.KINDS)}, got {opt.cell!r}")
+        return cell.CellKind(opt.cell, "given by the user")
+    return cell.cell_kind(run.metadata.get("sample") or {}, run.electro)
+
+
+def _stream_means(run: RunData, steps: pd.DataFrame) -> None:
+    """Mean stack pressure and temperature per step, as step columns, when recorded."""
+    for name, col in (("pressure", "pressure"), ("thermal", "temperature")):
+        if name in run.streams:
+            steps[col] = pressure.stream_step_means(run.streams[name], col, steps)
+
+
+def _cut_times(run: RunData, hard_short: float | None = None) -> tuple[float, ...]:
+    """Times that end a cycle early: abort, abnormal end, recorded outcome, a hard short."""
+    end = run_end(run)
+    found = (end.truncated_at, (end.outcome or {}).get("time"), hard_short)
+    return tuple(t for t in found if t is not None)
+
+
+def _common_summary(
+    run: RunData,
+    steps: pd.DataFrame,
+    cycles: pd.DataFrame,
+    kind: cell.CellKind,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Summary fields every electro run has: size, cell kind and convention, counter check."""
+    e = run.electro
+    dev, notes = counters.counter_check(steps)
+    warnings += notes
+    return {
+        "source": run.source,
+        "n_samples": len(e),
+        "duration_s": float(e["time"].iat[-1] - e["time"].iat[0]),
+        "n_steps": len(steps),
+        "n_cycles": len(cycles),
+        "n_incomplete_cycles": int((~cycles["complete"].astype(bool)).sum()) if len(cycles) else 0,
+        "area_m2": run.area_m2,
+        "electrolyte": (run.metadata.get("sample") or {}).get("electrolyte"),
+        "cell_type": kind.kind or "li_metal",
+        "cell_type_reason": kind.reason,
+        "ce_convention": cell.CE_CONVENTION[kind.kind],
+        "counter_max_deviation": dev,
+    }
+
+
+def _analyze_cathode(
+    run: RunData,
+    opt: AnalysisOptions,
+    steps: pd.DataFrame,
+    kind: cell.CellKind,
+    warnings: list[str],
+) -> RunAnalysis:
+    """A cell with a cathode: capacity, CE (discharge/charge), energy efficiency, polarization.
+
+    Overpotential, Nernst stress, void and short detection assume Li-metal electrodes near 0 V
+    and are not computed.
+    """
+    e = run.electro
+    _stream_means(run, steps)
+    cycles = segment.cycle_table(steps, _cut_times(run), ce_of="discharge/charge")
+    cycles = capacity.cathode_cycles(steps, cycles)
+    events = _events_frame([], steps, run.events)
+    interrupts = interrupt.interrupt_resistances(e, steps, relax_s=opt.relax_s, area_m2=run.area_m2)
+    summary = _common_summary(run, steps, cycles, kind, warnings)
+    summary.update(capacity.cathode_summary(cycles, run.area_m2))
+    if len(interrupts):
+        summary["r_ohm_median"] = float(interrupts["r_ohm"].median())
+    if "pressure" in steps:
+        summary["pressure_mean_Pa"] = float(np.nanmean(steps["pressure"]))
+    if "temperature" in steps:
+        summary["temperature_mean_K"] = float(np.nanmean(steps["temperature"]))
+    summary["n_warnings"] = len(warnings)
+    empty = pd.DataFrame()
+    return RunAnalysis(
+        run.source, steps, cycles, events, interrupts, empty, summary, {}, {}, {}, warnings
     )
 
 
@@ -429,19 +501,9 @@ def _summary(
     imaging_result: dict[str, Any],
     warnings: list[str],
 ) -> dict[str, Any]:
-    """One flat row for the batch table."""
+    """The Li-metal part of the batch row (after :func:`_common_summary`)."""
     e = run.electro
-    sample = run.metadata.get("sample") or {}
-    s: dict[str, Any] = {
-        "source": run.source,
-        "n_samples": len(e),
-        "duration_s": float(e["time"].iat[-1] - e["time"].iat[0]),
-        "n_steps": len(steps),
-        "n_cycles": len(cycles),
-        "n_incomplete_cycles": int((~cycles["complete"].astype(bool)).sum()) if len(cycles) else 0,
-        "area_m2": run.area_m2,
-        "electrolyte": sample.get("electrolyte"),
-    }
+    s: dict[str, Any] = {}
     s.update(ce.ce_summary(cycles, run.area_m2) if not cycles.empty else {})
     res = ce.reservoir_ce(steps)
     if res:

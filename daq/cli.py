@@ -3,7 +3,13 @@
 Each package contributes subcommands through ``<package>/cli.py:register(subparsers)``; those
 modules import only argparse at load time and their heavy dependencies inside the handler, so
 ``ssbench --help`` is instant. A handler returns the exit code. User errors (bad files, bad
-units, instrument faults) print one line and exit non-zero; ``--debug`` shows tracebacks.
+units, instrument faults) print one line and exit non-zero. Anything else is a bug: one line
+with the hint, and the traceback goes to a log file next to the run (``--debug`` shows it instead).
+
+SIGTERM and SIGHUP are handled from the first line of ``main``: before a run's engine installs
+its own policy (abort to the safe state), a signal raises :class:`Terminated`, which unwinds the
+open station (instruments closed) and any half-made run file like any other error, and ``main``
+exits ``128 + signal`` with one line.
 """
 
 from __future__ import annotations
@@ -12,8 +18,15 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+import threading
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 from daq import __version__
 
@@ -45,6 +58,63 @@ def user_errors() -> tuple[type[BaseException], ...]:
     return (ConfigError, RunFileError, UnitError, InstrumentError, FileNotFoundError, *extra)
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived outside a run's own signal policy (start-up, shut-down)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextmanager
+def terminate_on_signals() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise :class:`Terminated` while inside (main thread only); restored after.
+
+    Like Ctrl-C, the handler runs between Python bytecodes: a main thread stuck inside C code
+    (h5py looping on a damaged file) runs it only when that call returns; SIGKILL ends it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in wanted}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def log_folder(args: argparse.Namespace) -> Path:
+    """Where the traceback of an internal error goes: next to the run the command works on."""
+    for attr in ("out", "run_file", "run"):
+        value = getattr(args, attr, None)
+        if isinstance(value, str) and value:
+            path = Path(value)
+            folder = path if attr == "out" else path.parent
+            if folder.is_dir() and os.access(folder, os.W_OK):
+                return folder
+    return Path.cwd() if os.access(Path.cwd(), os.W_OK) else Path(tempfile.gettempdir())
+
+
+def write_error_log(args: argparse.Namespace, exc: BaseException) -> Path | None:
+    """Write the command line and traceback of ``exc`` to ``ssbench-error-<UTC>.log``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    text = (f"ssbench {__version__} internal error at {stamp}\ncommand: {' '.join(sys.argv)}\n\n"
+            + "".join(traceback.format_exception(exc)))  # fmt: skip
+    for folder in (log_folder(args), Path(tempfile.gettempdir())):
+        path = folder / f"ssbench-error-{stamp}.log"
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError:
+            continue
+        return path
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssbench",
@@ -64,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        with terminate_on_signals():
+            return _main(argv)
+    except Terminated as exc:  # between the handlers' install and _main's own handling
+        print(f"ssbench: {exc}", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -79,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ssbench: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"ssbench: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:  # output piped into `head` & co.: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -88,10 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, user_errors()):
             print(f"ssbench: error: {exc}", file=sys.stderr)
             return 2
-        print(
-            f"ssbench: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
-            file=sys.stderr,
-        )
+        log = write_error_log(args, exc)
+        where = f"traceback in {log}; " if log else ""
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+        print(f"ssbench: internal error: {type(exc).__name__}: {first} ({where}rerun with --debug "
+              "for details, and please send the log with a bug report)", file=sys.stderr)  # fmt: skip
         return 3
 
 

@@ -44,18 +44,7 @@ def _info(args: argparse.Namespace) -> int:
             counts = events["kind"].value_counts()
             print("events    " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
             for row in events.tail(5).itertuples():
-                print(f"          t={row.time:.3f} s  {row.kind}  {_event_text(row.message)}")
+                print(f"          t={row.time:.3f} s  {row.kind}  {row.message}")
         else:
             print("events    none")
     return 0
-
-
-def _event_text(message: str) -> str:
-    """The readable part of an event message (the engine stores JSON with a ``text`` key)."""
-    import json
-
-    try:
-        data = json.loads(message)
-    except ValueError:
-        return message
-    return data.get("text", message) if isinstance(data, dict) else message

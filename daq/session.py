@@ -40,7 +40,9 @@ def run_file_name(protocol: Protocol, when: datetime | None = None) -> str:
     return f"{stamp}_{slug}.h5"
 
 
-def _engine_run(engine: Engine, writer: RunWriter, controller: Controller | None) -> RunResult:
+def _engine_run(
+    engine: Engine, recorder: RunFileRecorder, controller: Controller | None
+) -> RunResult:
     try:
         if controller is not None:
             with controller(engine):
@@ -48,9 +50,9 @@ def _engine_run(engine: Engine, writer: RunWriter, controller: Controller | None
         else:
             result = engine.run()
     except BaseException as exc:
-        writer.close("failed", f"{type(exc).__name__}: {exc}")
+        recorder.close("failed", f"{type(exc).__name__}: {exc}")
         raise
-    writer.close(str(result.status), result.reason)
+    recorder.close(str(result.status), result.reason)
     return result
 
 
@@ -65,14 +67,13 @@ def execute(
 ) -> RunOutput:
     """Run ``protocol`` on an opened ``station`` into a new run file at ``path``."""
     recorder = open_recorder(path, protocol, source_text, station)
-    writer = recorder.writer
     try:
         engine = Engine(protocol, station, [recorder, *listeners],
                         detectors=live_detectors(protocol) if detectors else ())  # fmt: skip
     except BaseException as exc:
-        writer.close("failed", f"{type(exc).__name__}: {exc}")
+        recorder.close("failed", f"{type(exc).__name__}: {exc}")
         raise
-    return RunOutput(Path(path), _engine_run(engine, writer, controller))
+    return RunOutput(Path(path), _engine_run(engine, recorder, controller))
 
 
 def check_resumable(point: ResumePoint, path: str | Path, force: bool = False) -> None:
@@ -101,12 +102,12 @@ def resume(
         frame_sources = reader.frame_sources
     check_resumable(point, path, force)
     protocol = point.protocol
-    writer = RunWriter.reopen(path)
+    recorder = RunFileRecorder(RunWriter.reopen(path), frame_sources)
     try:
         engine = Engine(
             protocol,
             station,
-            [RunFileRecorder(writer, frame_sources), *listeners],
+            [recorder, *listeners],
             detectors=live_detectors(protocol) if detectors else (),
             resume=point.states,
             signals=point.signals,
@@ -116,6 +117,6 @@ def resume(
             time_offset=point.time_offset + 1.0 / protocol.sampling.rate,
         )
     except BaseException as exc:
-        writer.close("failed", f"{type(exc).__name__}: {exc}")
+        recorder.close("failed", f"{type(exc).__name__}: {exc}")
         raise
-    return RunOutput(Path(path), _engine_run(engine, writer, controller))
+    return RunOutput(Path(path), _engine_run(engine, recorder, controller))

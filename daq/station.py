@@ -143,7 +143,8 @@ class StationConfig(BaseModel):
         for name, inst in self.instruments.items():
             out += _instrument_problems(self, name, inst)
         for key, message, value in simulation_problems(self.simulation):
-            out.append(self.locate(("simulation", *key.split(".")), message, value))
+            path = tuple(int(p) if p.isdigit() else p for p in key.split("."))
+            out.append(self.locate(("simulation", *path), message, value))
         return out
 
     def check(self) -> None:

@@ -45,6 +45,7 @@ SI_UNITS: dict[str, str] = {
     "pressure_rate": "Pa/s",
     "force_rate": "N/s",
     "velocity": "m/s",
+    "areal_mass": "kg/m**2",
     "dimensionless": "",
 }
 
@@ -136,6 +137,7 @@ _EXAMPLES = {
     "pressure_rate": "1 MPa/min",
     "force_rate": "10 N/s",
     "velocity": "1 um/s",
+    "areal_mass": "5 mg/cm2",
     "dimensionless": "0.5",
 }
 

@@ -3,6 +3,10 @@
 ``load_yaml`` returns the data plus a map from each key path (``("instruments", "smu",
 "driver")``) to its 1-based line; ``validate`` runs a pydantic model and turns every
 ValidationError entry into ``file:line: field.path: problem (got value)``.
+
+Before anything is built, the text is scanned as a flat event stream (no recursion) and
+refused, with its line, when collections nest deeper than ``MAX_NESTING`` levels; a key given
+twice in one mapping is refused too (YAML would silently keep the last one).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import yaml
 
 Key = tuple[str | int, ...]
 M = TypeVar("M", bound=pydantic.BaseModel)
+#: deepest nesting of mappings and lists accepted (a protocol with 40 nested loops needs ~80)
+MAX_NESTING = 100
 
 
 class ConfigError(Exception):
@@ -24,6 +30,51 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class YamlError(ConfigError):
+    """A file that is not acceptable YAML: ``problem`` at 1-based ``line`` (None if unknown)."""
+
+    def __init__(self, source: str, line: int | None, problem: str) -> None:
+        self.line, self.problem = line, problem
+        super().__init__([f"{source}:{line if line else '?'}: {problem}"])
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                key_node, yaml.ScalarNode
+            ):
+                continue
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given at line {seen[key]})",
+                    key_node.start_mark,
+                )  # fmt: skip
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _check_nesting(text: str, source: str) -> None:
+    """Refuse collections nested deeper than MAX_NESTING, at the line where the limit is hit."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise YamlError(source, event.start_mark.line + 1,
+                                    f"mappings and lists nested deeper than {MAX_NESTING} levels (the limit)")  # fmt: skip
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # a syntax error: reported by the full parse, with its line
 
 
 def line_map(text: str) -> dict[Key, int]:
@@ -52,16 +103,17 @@ def line_map(text: str) -> dict[Key, int]:
 
 
 def parse_yaml(text: str, source: str = "<text>") -> tuple[Any, dict[Key, int]]:
-    """Parse YAML text; return (data, line map). Syntax errors become ConfigError."""
+    """Parse YAML text; return (data, line map). Every problem becomes a located YamlError."""
+    _check_nesting(text, source)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise YamlError(source, mark.line + 1 if mark else None, str(exc.problem)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f"{mark.line + 1}" if mark else "?"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError([f"{source}:{line}: YAML syntax error: {problem}"]) from None
-    except RecursionError:
-        raise ConfigError([f"{source}: YAML nesting is too deep"]) from None
+        raise YamlError(source, mark.line + 1 if mark else None, f"YAML syntax error: {problem}") from None  # fmt: skip
     return data, line_map(text)
 
 

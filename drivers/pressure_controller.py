@@ -90,6 +90,7 @@ class PressureControllerRig(PressureRig):
         self._last_line = ""
         self._same = 0
         self._settled_since: float | None = None
+        self._fault: str | None = None  # latched SensorFault message
         self.frame = self._frame("")
 
     # -- wire -------------------------------------------------------------------------------------
@@ -165,6 +166,7 @@ class PressureControllerRig(PressureRig):
                 self.name, f"setpoint {pressure:.0f} Pa not taken: frame shows {frame}"
             )
         self._settled_since = None
+        self._fault = None
 
     def set_force(self, force: float, rate: float | None = None) -> None:
         check(
@@ -223,12 +225,14 @@ class PressureControllerRig(PressureRig):
     def service(self) -> None:
         """Poll the controller: error codes raise; a frozen frame while regulating raises."""
         frame = self._frame("")
+        if self._fault is not None:
+            raise SensorFault(self.name, self._fault)
         if frame.mode == "REG" and self._same >= self.stuck_readings:
             self.hold_position()
-            raise SensorFault(
-                self.name,
-                f"data frame {self._last_line!r} frozen for {self._same + 1} polls; holding",
+            self._fault = (
+                f"data frame {self._last_line!r} frozen for {self._same + 1} polls; holding"
             )
+            raise SensorFault(self.name, self._fault)
         within = frame.mode == "REG" and abs(frame.pressure - frame.setpoint) <= self.tolerance
         if not within:
             self._settled_since = None
@@ -237,6 +241,8 @@ class PressureControllerRig(PressureRig):
 
     @property
     def settled(self) -> bool:
+        if self._fault is not None:  # latched until the next setpoint (see SensorFault)
+            raise SensorFault(self.name, self._fault)
         return (
             self._settled_since is not None
             and self.clock.now() - self._settled_since >= self.settle_time

@@ -32,7 +32,11 @@ class ForceLimitExceeded(InstrumentError):
 
 
 class SensorFault(InstrumentError):
-    """The load-cell reading is implausible (frozen while the actuator moves)."""
+    """The load-cell reading is implausible (frozen while the actuator moves).
+
+    The rig latches it: every later ``service()`` and ``settled`` raises it again until a new
+    setpoint, so a caller waiting for the pressure to settle ends at once with the reason
+    instead of waiting out its timeout."""
 
 
 _PART = Setting(sub={**SERIAL, "address": Setting(type=int)})
@@ -122,13 +126,15 @@ class LoadCellActuatorRig(PressureRig):
             self.release_steps,
             InRange(self.limit_min, self.limit_max, "steps", "actuator travel"),
         )
-        self.mode: Literal["idle", "regulating", "holding", "released"] = "idle"
+        self.mode: Literal["idle", "regulating", "holding", "constant_gap", "released"] = "idle"
+        self._gap_trip_force = math.inf  # constant gap: trip above the baseline + max_rise
         self._raw: deque[float] = deque(maxlen=3)
         self._expected: float | None = None  # force the last move should produce
         self._same = 0
         self._last_reply = ""
         self._last_t: float | None = None
         self._settled_since: float | None = None
+        self._fault: str | None = None  # latched SensorFault message
         self._target_steps = actuator.position()
         self.force = 0.0
 
@@ -194,6 +200,7 @@ class LoadCellActuatorRig(PressureRig):
         self.loop.engage(self._read_force(), force, rate)
         self.mode = "regulating"
         self._settled_since = None
+        self._fault = None
         self._last_t = self.clock.now()
 
     def hold_position(self) -> None:
@@ -201,6 +208,25 @@ class LoadCellActuatorRig(PressureRig):
         self._target_steps = self.actuator.position()
         self.mode = "holding"
         self.loop.reset()
+
+    def hold_gap(self, max_rise: float | None = None) -> None:
+        """Constant gap: hold the actuator where it is and record the pressure the cell makes.
+
+        The pressure now is the baseline; a rise of more than ``max_rise`` Pa above it (or the
+        rig's trip force) releases the load and raises ForceLimitExceeded in ``service()``.
+        """
+        if max_rise is not None:
+            check(
+                self.name,
+                "max_rise",
+                max_rise,
+                InRange(0.0, self.max_force / self._area, "Pa", "rig maximum"),
+            )
+        self.hold_position()
+        baseline = self._read_force()
+        self.mode = "constant_gap"
+        rise = math.inf if max_rise is None else max_rise * self._area
+        self._gap_trip_force = baseline + rise
 
     def release(self) -> None:
         """Back off to the release position; verified (position reached), retried, loud.
@@ -245,6 +271,8 @@ class LoadCellActuatorRig(PressureRig):
 
     @property
     def settled(self) -> bool:
+        if self._fault is not None:
+            raise SensorFault(self.name, self._fault)
         if self.mode != "regulating" or self._settled_since is None:
             return False
         return self.clock.now() - self._settled_since >= self.settle_time
@@ -256,15 +284,22 @@ class LoadCellActuatorRig(PressureRig):
         force = self._read_force()
         if force > self.trip_force:
             self._trip(force)
+        if self._fault is not None:
+            raise SensorFault(self.name, self._fault)
+        if self.mode == "constant_gap" and force > self._gap_trip_force:
+            self.release()
+            raise ForceLimitExceeded(
+                self.name,
+                f"force {force:.1f} N rose past the constant-gap limit "
+                f"{self._gap_trip_force:.1f} N; load released",
+            )
         if self.mode != "regulating":
             return
         if self._same >= self.stuck_readings and force > self.contact_force:
             self.hold_position()
-            raise SensorFault(
-                self.name,
-                f"load-cell reading {self._last_reply!r} frozen for {self._same + 1} readings "
-                "while regulating; the actuator is held",
-            )
+            self._fault = (f"load-cell reading {self._last_reply!r} frozen for {self._same + 1} "
+                           "readings while regulating; the actuator is held")  # fmt: skip
+            raise SensorFault(self.name, self._fault)
         dt = min(
             max(now - (self._last_t if self._last_t is not None else now), 0.0), 5 * self.period
         )

@@ -1,5 +1,6 @@
 """Run browser: open a past run (our HDF5) or an imported cycler export; metadata, events,
-traces and frames, the analysis figures; export the streams as CSV and the plots as PNG."""
+traces and frames, the analysis headline and figures (display units); export the streams as
+CSV and the plots as PNG."""
 
 from __future__ import annotations
 
@@ -27,13 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.event_log import EventLog, message_text
+from gui.event_log import EventLog
 from gui.insitu import FrameSet, InSituView
 from gui.live import LiveData
 from gui.plots import LivePlots
 
 CHUNK = 1 << 20
-RUN_FILTER = "Runs and exports (*.h5 *.hdf5 *.mpt *.mpr *.csv *.txt *.xlsx *.res);;All files (*)"
+RUN_FILTER = (
+    "Runs and exports (*.h5 *.hdf5 *.mpt *.mpr *.csv *.txt *.tsv *.xlsx *.xls *.parquet *.res);;"
+    "All files (*)"
+)
 
 
 def link_time(plots: LivePlots, insitu: InSituView) -> None:
@@ -47,12 +51,7 @@ def live_data_from_run(run: Any) -> LiveData:
     area = (run.metadata.get("sample") or {}).get("area_m2")
     data = LiveData(float(area) if area else None)
     for ev in run.events.itertuples(index=False):
-        try:
-            extra = json.loads(ev.message)
-        except (TypeError, ValueError):
-            extra = {}
-        data.add_event(float(ev.time), str(ev.kind), message_text(ev.message),
-                       extra if isinstance(extra, dict) else {})  # fmt: skip
+        data.add_event(float(ev.time), str(ev.kind), str(ev.message), ev.data)
     for name, df in run.streams.items():
         if name not in data.stores or "time" not in df:
             continue
@@ -86,6 +85,7 @@ class _Analysis(QObject):
     """Runs the offline analysis and figures on a worker thread."""
 
     done = Signal(object, str)  # dict name -> png path, error text
+    result = Signal(str)  # the report's headline, in display units
 
     def start(self, run: Any, folder: Path) -> None:
         threading.Thread(target=self._body, args=(run, folder), daemon=True).start()
@@ -93,9 +93,12 @@ class _Analysis(QObject):
     def _body(self, run: Any, folder: Path) -> None:
         from analysis.figures import all_figures
         from analysis.pipeline import analyze_run
+        from analysis.report import headline
 
         try:
-            figures = all_figures(run, analyze_run(run), folder)
+            res = analyze_run(run)
+            self.result.emit("; ".join(headline(res)))
+            figures = all_figures(run, res, folder)
         except Exception as exc:  # noqa: BLE001 - shown in the browser, never a traceback
             self.done.emit({}, f"analysis failed: {type(exc).__name__}: {exc}")
             return
@@ -159,9 +162,12 @@ class RunBrowser(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.error)
+        self.result = QLabel(wordWrap=True)
+        layout.addWidget(self.result)
         layout.addWidget(self.tabs, 1)
         self._analysis = _Analysis(self)
         self._analysis.done.connect(self._figures_done)
+        self._analysis.result.connect(self.result.setText)
         self._set_enabled(False)
 
     def _set_enabled(self, on: bool) -> None:
@@ -196,7 +202,7 @@ class RunBrowser(QWidget):
         self.events.clear()
         for ev in run.events.itertuples(index=False):
             step = -1 if ev.step is None or ev.step != ev.step else int(ev.step)
-            self.events.add(float(ev.time), str(ev.kind), step, message_text(ev.message))
+            self.events.add(float(ev.time), str(ev.kind), step, str(ev.message))
         self.plots.set_streams(tuple(run.streams))
         self.plots.set_data(live_data_from_run(run))
         frames = self._frames(Path(path))

@@ -16,13 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from daq.documents import EventKind as K
 from protocols.engine import Engine, EngineEvent, Listener, Progress
 from protocols.estimate import hms
 from protocols.runstate import RequestRefused
 
 PROMPT = "[i]mmediate pause (sources off now), [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
-_SHOWN_EVENTS = {"limit_trip", "outcome", "detector", "fault", "retry", "pause", "resume", "abort", "restore",
-                 "stop", "timeout", "safe_state_failed", "current_interrupt", "approach"}  # fmt: skip
+_SHOWN_EVENTS = {K.LIMIT_TRIP, K.OUTCOME, K.DETECTOR, K.FAULT, K.RETRY, K.PAUSE, K.RESUME, K.ABORT,
+                 K.RESTORE, K.STOP, K.TIMEOUT, K.SAFE_STATE_FAILED, K.CURRENT_INTERRUPT,
+                 K.APPROACH}  # fmt: skip
 
 
 def _until_pause(seconds: float | None) -> str:
@@ -36,17 +38,31 @@ def _until_pause(seconds: float | None) -> str:
 
 class ProgressBar(Listener):
     """Progress on ``stream``: one refreshed line on a terminal (kept off while ``prompting``);
-    elsewhere (a log, a pipe) a plain line every ``step`` of the run."""
+    elsewhere (a log, a pipe) a plain line at the start, at the end and whenever
+    ``max(every_s, every_fraction × expected duration)`` of run time has passed since the last
+    one: every minute or every 1 %, whichever is less often, so a log shows life at least
+    every 1 % of a long run without flooding a short one."""
 
     def __init__(self, stream: TextIO | None = None, width: int = 24, min_interval: float = 0.2,
-                 prompting: threading.Event | None = None, step: float = 0.1) -> None:  # fmt: skip
+                 prompting: threading.Event | None = None, every_s: float = 60.0,
+                 every_fraction: float = 0.01) -> None:  # fmt: skip
         stream = stream or sys.stderr  # the stderr of now, not of import time
         self.stream, self.width, self.min_interval = stream, width, min_interval
         self.prompting = prompting or threading.Event()
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.step = step
+        self.every_s, self.every_fraction = every_s, every_fraction
         self._last = 0.0
-        self._next_fraction = 0.0
+        self._logged: float | None = None  # run time of the last plain line
+        self._logged_end = False
+
+    def _plain_due(self, progress: Progress) -> bool:
+        """Whether a plain (non-terminal) line is due for ``progress``."""
+        if self._logged is None:
+            return True
+        if progress.fraction >= 1.0:
+            return not self._logged_end
+        interval = max(self.every_s, self.every_fraction * progress.expected)
+        return progress.elapsed - self._logged >= interval
 
     def _line(self, progress: Progress) -> str:
         steps = ", ".join(f"{k}: {v}" for k, v in progress.current.items())
@@ -55,8 +71,9 @@ class ProgressBar(Listener):
 
     def on_progress(self, progress: Progress) -> None:
         if not self.tty:
-            if progress.fraction + 1e-12 >= self._next_fraction:
-                self._next_fraction = (int(progress.fraction / self.step + 1e-9) + 1) * self.step
+            if self._plain_due(progress):
+                self._logged = progress.elapsed
+                self._logged_end = progress.fraction >= 1.0
                 self.stream.write(self._line(progress) + "\n")
                 self.stream.flush()
             return
@@ -76,7 +93,7 @@ class ProgressBar(Listener):
             if self.prompting.is_set():
                 self.stream.write(PROMPT)
             self.stream.flush()
-        elif event.kind == "run_end" and self.tty:
+        elif event.kind == K.RUN_END and self.tty:
             self.stream.write("\n")
 
 

@@ -6,14 +6,14 @@ live detectors, the record rule and the listeners, and finally advances each tra
 generators (one per step in progress), so concurrent tracks stay in step on one clock, and a
 virtual clock runs a long protocol fast and deterministically.
 
-The engine never writes files: listeners (the run-file recorder, the GUI) receive samples,
-events and frames. Every step start/end and every decision is an event; ``step_end`` carries
-the track's program state so a crashed run can resume after its last completed step.
+The engine never writes files: listeners (the run-file recorder, the GUI) receive the stream
+descriptors at run start (``on_start``), then samples, events and frames. Every step start/end
+and every decision is an event; ``step_end`` carries the track's program state so a crashed run
+can resume after its last completed step.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from daq.documents import EventKind, StreamDescriptor
 from protocols.conditions import DETECTOR_EVENTS, EndWatch, Fired, criterion_value
 from protocols.estimate import context, dry_run, estimate, step_duration
 from protocols.instruments import Fault, Roles
@@ -58,19 +59,27 @@ STREAM_ROLE = {
 }
 
 
+def stream_descriptors(station: Any) -> list[StreamDescriptor]:
+    """The streams the engine produces on ``station`` (those of the roles it has), each with
+    its fields, units, dtypes, role and instrument: what ``Listener.on_start`` receives."""
+    out = []
+    for name, fields in STREAMS.items():
+        instrument = getattr(station, STREAM_ROLE[name], None)
+        if instrument is not None:
+            source = str(getattr(instrument, "name", ""))
+            out.append(StreamDescriptor.build(name, fields, STREAM_ROLE[name], source))
+    return out
+
+
 @dataclass(frozen=True)
 class EngineEvent:
     """A logged happening: run time, kind, one-line text, step number and structured data."""
 
     time: float
-    kind: str
+    kind: EventKind
     text: str
     step: int = -1
     data: dict[str, Any] = field(default_factory=dict)
-
-    def message(self) -> str:
-        """JSON text stored in the run file's event log (``text`` plus ``data``)."""
-        return json.dumps({"text": self.text, **self.data}, default=float, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ class Listener:
 
     critical = False
 
+    def on_start(self, descriptors: list[StreamDescriptor]) -> None: ...
     def on_samples(self, stream: str, data: dict[str, np.ndarray]) -> None: ...
     def on_event(self, event: EngineEvent) -> None: ...
     def on_frame(self, source: str, time: float, image: np.ndarray) -> None: ...
@@ -312,6 +322,8 @@ class Engine:
         except _End as end:
             return end.status, end.reason
         except Fault as exc:
+            if exc.role:  # an instrument fault ends the run: say which, before run_end
+                self._event(EventKind.FAULT, str(exc), data={"role": exc.role})
             return ExitStatus.FAILED, str(exc)
         except Exception as exc:
             log.exception("engine error")
@@ -321,6 +333,7 @@ class Engine:
         return status, reason
 
     def _main(self) -> None:
+        self._notify("on_start", stream_descriptors(self.station))
         self._event("segment_start", f"segment {self.segment} of {self.protocol.name!r}",
                     data={"segment": self.segment, "sha256": self.protocol.sha256()})  # fmt: skip
         self._restore_setpoints()
@@ -874,8 +887,9 @@ class Engine:
 
     # -- output ------------------------------------------------------------------------------
     def _event(
-        self, kind: str, text: str, step: int = -1, data: dict[str, Any] | None = None
+        self, kind: EventKind | str, text: str, step: int = -1, data: dict[str, Any] | None = None
     ) -> None:
+        kind = EventKind.parse(kind, "engine")  # an unknown kind is a bug: refused here
         event = EngineEvent(self.now(), kind, text, step, data or {})
         log.info("%s %s", kind, text)
         self._notify("on_event", event)

@@ -13,8 +13,12 @@ from drivers.roles import BiasHolder, FrameSource, Potentiostat, PressureRig, Th
 
 
 class Fault(Exception):
-    """An instrument failed (after the transport's retries), or a critical listener (the run
-    file) did: the run ends ``failed`` with this reason."""
+    """An instrument (``role``) failed after the transport's retries, or a critical listener
+    (the run file; ``role`` empty) did: the run ends ``failed`` with this reason."""
+
+    def __init__(self, message: str, role: str = "") -> None:
+        super().__init__(message)
+        self.role = role
 
 
 class _Reported:
@@ -24,7 +28,7 @@ class _Reported:
         self._role, self._instrument = role, instrument
 
     def _fault(self, name: str, exc: InstrumentError) -> Fault:
-        return Fault(f"{self._role} {name}: {exc}")
+        return Fault(f"{self._role} {name}: {exc}", self._role)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -62,7 +66,7 @@ class Roles:
         if role not in self._reported:
             instrument = self.instrument(role)
             if instrument is None:
-                raise Fault(f"the protocol needs a {role} and the station has none")
+                raise Fault(f"the protocol needs a {role} and the station has none", role)
             self._reported[role] = _Reported(role, instrument)
         return self._reported[role]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from daq.yamlconfig import ConfigError, parse_yaml
+from daq.yamlconfig import YamlError, parse_yaml
 from protocols.errors import Issue, ProtocolError, from_validation_error, locate
 from protocols.model import Protocol
 from protocols.program import compile_protocol
@@ -28,22 +27,10 @@ def load_protocol_text(text: str, source: str = "<protocol>") -> Protocol:
     """Parse YAML ``text`` (named ``source`` in messages) into a checked Protocol."""
     try:
         data, lines = parse_yaml(text, source)
-    except ConfigError:
-        raise ProtocolError([_syntax_issue(text)], source) from None
-    except RecursionError:
-        raise ProtocolError([Issue((), "YAML nesting is too deep")], source) from None
+    except YamlError as exc:
+        problem = exc.problem.replace("YAML syntax error", "not valid YAML", 1)
+        raise ProtocolError([Issue((), problem, exc.line)], source) from None
     return protocol_from_data(data, source, lines)
-
-
-def _syntax_issue(text: str) -> Issue:
-    """The YAML syntax problem of ``text`` with its line (re-parsed on this failure path only)."""
-    try:
-        yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return Issue((), f"not valid YAML: {problem}", mark.line + 1 if mark is not None else None)
-    return Issue((), "not valid YAML")
 
 
 def protocol_from_data(

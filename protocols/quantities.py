@@ -3,17 +3,28 @@
 At the edge (YAML, Python builder) a bare number for a dimensional field is refused: it is
 ambiguous. Normalized JSON (stored in run files, produced by templates) holds SI floats, so
 validating with ``context={"si": True}`` accepts plain numbers as SI values.
+
+Absurd magnitudes are refused with the limit named: a duration beyond ``MAX_DURATION_S`` (ten
+years), a count beyond ``MAX_COUNT``, a name longer than ``MAX_NAME_LENGTH`` characters.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, ValidationInfo
+from pydantic import BeforeValidator, Field, ValidationInfo
 
 from daq.units import UnitError, parse_quantity
 
 SI_CONTEXT = {"si": True}
+#: longest time a protocol may name: ten years of 365.25 days, in s
+MAX_DURATION_S = 10 * 365.25 * 86400
+#: most repetitions (loop counts, cycles) a protocol may ask for
+MAX_COUNT = 10_000_000
+#: longest name or free-text label, in characters
+MAX_NAME_LENGTH = 200
+#: largest magnitude of each quantity kind (SI), where one is absurd whatever the instrument
+_CEILINGS = {"time": (MAX_DURATION_S, "10 years")}
 
 
 def _label(kind: str) -> str:
@@ -36,6 +47,9 @@ def _quantity_parser(kind: str, sign: str | None):
             raise ValueError(f"{value!r} must be greater than zero")
         if sign == "nonnegative" and result < 0:
             raise ValueError(f"{value!r} must not be negative")
+        ceiling = _CEILINGS.get(kind)
+        if ceiling is not None and abs(result) > ceiling[0]:
+            raise ValueError(f"{value!r} is beyond the limit of {ceiling[1]}")
         return result
 
     return parse
@@ -71,3 +85,8 @@ Area = quantity("area", "positive")
 Length = quantity("length", "positive")
 VoltageRate = quantity("voltage_rate", "positive")
 Frequency = quantity("frequency", "positive")
+
+#: a repetition count: 1 … MAX_COUNT
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+#: a name or label: at most MAX_NAME_LENGTH characters
+Name = Annotated[str, Field(max_length=MAX_NAME_LENGTH)]

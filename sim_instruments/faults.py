@@ -8,12 +8,15 @@ server; device faults (error, stuck, spike) are handed to the device, which know
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from drivers.settings import did_you_mean
 
 
 class FaultKind(StrEnum):
@@ -29,9 +32,15 @@ class FaultKind(StrEnum):
 TRANSPORT_FAULTS = {FaultKind.SLOW, FaultKind.TIMEOUT, FaultKind.GARBLE, FaultKind.DROP}
 
 
+#: (field of one fault, problem, offending value or None)
+Problem = tuple[str, str, Any]
+#: longest reply delay a fault may script (a longer one is a typo, not a test)
+MAX_DELAY_S = 3600.0
+
+
 @dataclass
 class Fault:
-    """One fault rule; ``times`` < 0 means unlimited, ``probability`` < 1 makes it random."""
+    """One fault rule; ``times`` -1 means unlimited, ``probability`` < 1 makes it random."""
 
     kind: FaultKind
     match: str = ".*"
@@ -43,20 +52,81 @@ class Fault:
     _pattern: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        spec = {name: getattr(self, name) for name in FIELDS}
+        problems = fault_problems(spec)
+        if problems:
+            raise ValueError(_one_line(problems))
         self.kind = FaultKind(self.kind)
-        if not 0.0 <= self.probability <= 1.0:
-            raise ValueError(f"fault probability must be within [0, 1], got {self.probability}")
-        try:
-            self._pattern = re.compile(self.match, re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"fault match {self.match!r} is not a valid regex: {exc}") from None
+        self._pattern = re.compile(self.match, re.IGNORECASE)
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Fault:
-        unknown = set(spec) - {f for f in cls.__dataclass_fields__ if not f.startswith("_")}
-        if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        problems = fault_problems(spec)
+        if problems:
+            raise ValueError(_one_line(problems))
         return cls(**spec)
+
+
+#: the fields a fault mapping may have, as a station file writes them
+FIELDS = tuple(name for name in Fault.__dataclass_fields__ if not name.startswith("_"))
+
+
+def _one_line(problems: list[Problem]) -> str:
+    return "; ".join(f"fault {key}: {message}" + (f" (got {value!r})" if value is not None else "")
+                     for key, message, value in problems)  # fmt: skip
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _field_problem(key: str, value: Any) -> str | None:
+    """What is wrong with one known field's value, or None."""
+    if key == "kind":
+        kinds = [k.value for k in FaultKind]
+        if value not in kinds:
+            hint = did_you_mean(str(value), kinds) or f"; kinds: {', '.join(kinds)}"
+            return f"unknown fault kind{hint}"
+    elif key == "match":
+        if not isinstance(value, str):
+            return "expected a regular expression (text)"
+        try:
+            re.compile(value, re.IGNORECASE)
+        except re.error as exc:
+            return f"not a valid regex: {exc}"
+    elif key == "skip" and not (_is_int(value) and value >= 0):
+        return "expected an integer ≥ 0 (matches to let through first)"
+    elif key == "times" and not (_is_int(value) and value >= -1):
+        return "expected an integer ≥ 0, or -1 for every match"
+    elif key == "probability" and not (_is_number(value) and 0.0 <= value <= 1.0):
+        return "fault probability must be a number within [0, 1]"
+    elif key == "delay_s" and not (_is_number(value) and 0.0 <= value <= MAX_DELAY_S):
+        return f"expected a delay in s within [0, {MAX_DELAY_S:g}]"
+    elif key == "magnitude" and not _is_number(value):
+        return "expected a finite number"
+    return None
+
+
+def fault_problems(spec: Any) -> list[Problem]:
+    """Every problem of one fault mapping: unknown fields (did you mean), kind, regex, ranges."""
+    if not isinstance(spec, dict):
+        return [("", f"expected a mapping with fields {', '.join(FIELDS)}", None)]
+    problems: list[Problem] = []
+    for key, value in spec.items():
+        if key not in FIELDS:
+            hint = did_you_mean(str(key), FIELDS) or f"; known: {', '.join(FIELDS)}"
+            problems.append((str(key), f"unknown fault field{hint}", None))
+            continue
+        problem = _field_problem(key, value)
+        if problem:
+            problems.append((key, problem, None if isinstance(value, dict | list) else value))
+    if "kind" not in spec:
+        problems.append(("kind", f"required: one of {', '.join(k.value for k in FaultKind)}", None))
+    return problems
 
 
 class FaultInjector:

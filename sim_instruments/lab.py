@@ -21,7 +21,7 @@ from daq.clock import Clock
 from daq.units import UnitError, parse_quantity
 from drivers.settings import did_you_mean
 from sim_instruments.camera import SimCameraExporter
-from sim_instruments.faults import FaultInjector
+from sim_instruments.faults import FaultInjector, fault_problems
 from sim_instruments.holder_devices import PiezoControllerEmulator
 from sim_instruments.keithley2450 import Keithley2450Emulator
 from sim_instruments.lineserver import LineDevice, PtyLineServer, TcpLineServer
@@ -47,6 +47,9 @@ _CONFIG_KEYS: dict[str, tuple[str, str | None]] = {
     "temperature": ("temperature_K", "temperature"),
     "initial_pressure": ("initial_pressure_Pa", "pressure"),
     "noise": ("noise_V", "voltage"),
+    "cathode_loading": ("cathode_loading_kg_per_m2", "areal_mass"),
+    "li_excess": ("li_excess", "dimensionless"),
+    "penetration_after": ("penetration_after_C_per_m2", "areal_capacity"),
 }
 #: keys of the simulation section read by the lab or the station rather than the world
 _LAB_KEYS = {"acceleration", "transport", "faults", "camera_period"}
@@ -107,8 +110,13 @@ def _lab_problems(simulation: dict[str, Any]) -> list[Problem]:
         if target not in FAULT_TARGETS:
             hint = did_you_mean(target, FAULT_TARGETS) or f"; known: {', '.join(FAULT_TARGETS)}"
             problems.append((f"faults.{target}", f"unknown twin{hint}", None))
-        elif not isinstance(scripted, list) or not all(isinstance(f, dict) for f in scripted):
+        elif not isinstance(scripted, list):
             problems.append((f"faults.{target}", "expected a list of fault mappings", None))
+        else:
+            for index, spec in enumerate(scripted):
+                for key, message, value in fault_problems(spec):
+                    where = f"faults.{target}.{index}" + (f".{key}" if key else "")
+                    problems.append((where, message, value))
     return problems
 
 

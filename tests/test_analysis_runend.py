@@ -1,7 +1,5 @@
 """How a run ended: recorded outcomes, shorts in the last seconds, aborts, truncated cycles."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -21,7 +19,7 @@ def _write(tmp_path, electro, events=(), status="success", name="run.h5"):
     with RunWriter(path, {"electro": fields}, sample={"area_m2": 1e-4, "electrolyte": "LLZO"}) as w:
         w.append("electro", {k: electro[k].to_numpy() for k in ("time", *fields)})
         for time, kind, data in events:
-            w.event(time, kind, json.dumps({"text": kind, **data}))
+            w.event(time, kind, kind, data=data)
         w.close(status)
     return path
 
@@ -92,5 +90,5 @@ def test_soft_short_onset_reported_beside_j_crit(tmp_path):
     assert res.ccd["j_crit"] == pytest.approx(8.0)
     assert res.summary["ccd_j_soft_onset"] == pytest.approx(2.0)
     text = write_report(run, res, tmp_path / "rep").read_text(encoding="utf-8")
-    assert "first soft short at J: 2 A/m² (0.2 mA/cm²)" in text
-    assert "J_crit (short): 8 A/m² (0.8 mA/cm²)" in text
+    assert "first soft short at J = 0.2 mA cm⁻²" in text
+    assert "J_crit = 0.8 mA cm⁻² (failure mode: short)" in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -75,7 +74,6 @@ def test_ctrl_c_says_how_long_until_the_pause_and_offers_an_immediate_one(tmp_pa
     assert "\r" not in err  # stderr is a pipe here: plain progress lines, no carriage returns
     with RunReader(path) as reader:
         events = reader.events()
-    pauses = [json.loads(m) for k, m in zip(events["kind"], events["message"], strict=True)
-              if k == "pause"]  # fmt: skip
+    pauses = list(events.loc[events["kind"] == "pause", "data"])
     assert pauses and pauses[0]["kind"] == "immediate"
     assert list(events["kind"])[-2:] == ["abort", "run_end"]
