@@ -657,7 +657,7 @@ class Engine:
         elif isinstance(command, c.SetPressure):
             self._pressure_command(command.pressure, command.rate)
         elif isinstance(command, c.HoldGap):
-            self._call("pressure_rig", "hold_gap", command.max_rise)
+            self.roles.pressure_rig.hold_gap(command.max_rise)
         elif isinstance(command, c.ReadPressure):
             return self.roles.pressure_rig.read()
         elif isinstance(command, c.SetTemperature):
