@@ -195,6 +195,9 @@ def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
     if not res.steps.empty and "eta_plateau" in res.steps:
         ccd += "<h2>Overpotential against current density</h2>"
         ccd += _table(overpotential.by_current_density(res.steps))
+    from analysis.impedance_report import impedance_section
+
+    ccd += impedance_section(run, folder, events=res.events)
     events = res.events.drop(columns=[c for c in res.events.columns if c.startswith("v_")])
     body = (
         f"<h1>Run report</h1><p>{html.escape(res.source)}</p>"

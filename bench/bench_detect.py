@@ -96,6 +96,23 @@ def _old_detect_module():
     return mod
 
 
+def baseline_how() -> dict:
+    """main 182a483's detectors with its own settings: both halves of Li|SE|Li watched, and
+    any short (soft too) suppressing void calls from a minute before it on."""
+    old = _old_detect_module()
+
+    def factory(sample, rest_current):
+        return old.VoidOnsetDetector(rest_current=rest_current, strip_sign=0), old.ShortDetector(
+            rest_current=rest_current
+        )
+
+    def keep(voids, shorts):
+        first = min((s.time for s in shorts), default=np.inf) - 60.0
+        return [v for v in voids if v.time < first]
+
+    return {"factory": factory, "keep": keep}
+
+
 def throughput(cycles: int = 1000, repeats: int = 3) -> None:
     """Void + short detectors over a 1000-cycle run (1-h halves at 1 s), old vs new."""
     run, _ = synthetic_run(SynthSpec(n_cycles=cycles, noise_v=5e-4, seed=7))
@@ -156,6 +173,7 @@ def main() -> None:
     ap.add_argument("--sim", type=int, default=216, help="symmetric SimWorld runs")
     ap.add_argument("--fit", type=int, default=0, help="refit confidence on N tuning seeds")
     ap.add_argument("--no-speed", action="store_true", help="skip the throughput comparison")
+    ap.add_argument("--baseline", action="store_true", help="also score main 182a483's detector")
     args = ap.parse_args()
     if args.fit:
         fit_confidence(args.fit)
@@ -164,6 +182,12 @@ def main() -> None:
     if args.heldout:
         name = f"independent, held-out seeds {HELDOUT_SEEDS.start}…"
         report(name, *score_set(HELDOUT_SEEDS[: args.heldout]))
+        if args.baseline:
+            how = baseline_how()
+            report(
+                f"{name}, detector at main {BASELINE_COMMIT}",
+                *score_set(HELDOUT_SEEDS[: args.heldout], **how),
+            )
     if args.sim:
         for watch in ("we", "both"):
             name = f"simulator (SimWorld, symmetric Li|SE|Li), void watch {watch}"

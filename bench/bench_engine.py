@@ -1,6 +1,10 @@
 """Engine benchmarks: safety reaction time, and sustained samples/s into the run file.
 
-    /work/venv/bin/python bench/bench_engine.py [--quick]
+    python bench/bench_engine.py [--quick] [--compare OLD_CHECKOUT]
+
+``--compare`` runs the same figures on an older checkout first (e.g. ``git worktree add
+/tmp/old-engine 182a483``), then on this one, in the same session, and adds the lines of code
+of ``protocols/`` and of its largest module in both.
 
 1. Safety reaction: from the sample that crosses a limit to the acknowledged output-off (the
    ``limit_trip`` event's ``safe_at``), in sample periods and ms, at 10 Hz and 1 kHz, on the
@@ -9,6 +13,8 @@
 2. Sustained samples/s per channel for 1, 4 and 8 concurrent channels (one engine, station and
    run file each): end to end at the 2450's fastest buffered rate (NPLC 0.01), and the engine +
    run file alone at 20 kHz per channel to show the engine's own ceiling. Target >= 10 k/s.
+3. Engine cost per tick on a virtual clock (test-double station with every role, 10 Hz,
+   100 min of cycling): wall microseconds per tick and run seconds per wall second.
 
 Figures are printed, never asserted.
 """
@@ -16,7 +22,9 @@ Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,12 +35,19 @@ from types import SimpleNamespace
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+#: the checkout measured (``--tree``: another one, e.g. the engine before a change)
+TREE = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve() if "--tree" in sys.argv else ROOT
+sys.path[:0] = [str(TREE), str(TREE / "tests")]
 
 from daq.clock import RealClock  # noqa: E402
-from daq.recording import open_recorder  # noqa: E402
 from protocols.engine import Engine, EngineEvent, Listener  # noqa: E402
 from protocols.loader import load_protocol_text  # noqa: E402
+
+try:
+    from daq.recording import open_recorder  # noqa: E402
+except ImportError:  # before the session moved into daq (182a483)
+    from protocols.recording import open_recorder  # noqa: E402
 
 
 def protocol(rate: float, seconds: float, limits: str):
@@ -90,7 +105,9 @@ def reaction(chain: str, rate: float, repeats: int) -> list[tuple[float, float]]
                 limits = "{voltage: {max: 1 V}}"
             else:
                 station = emulator_station(stack, clock, nplc=0.01 if rate > 100 else 1.0)
-                limits = "{voltage: {max: 2 V}, current: 0.5 mA}"  # the 1 mA step crosses at once
+                # the 1 mA step crosses 1 mV at once (a current limit below 1 mA would be refused
+                # before anything is commanded: a setpoint beyond the run's limits never is)
+                limits = "{voltage: {max: 0.001 V}}"
             watch = TripWatch()
             result = Engine(protocol(rate, 5.0, limits), station, [watch]).run()
             assert result.status == "tripped", result.reason
@@ -119,7 +136,9 @@ def throughput(chain: str, channels: int, rate: float, seconds: float) -> tuple[
             t0 = time.perf_counter()
             result = engine.run()
             walls[k] = time.perf_counter() - t0
-            recorder.close(result.status, result.reason)
+            # the recorder closes its file since run documents (issue 11); before, the writer did
+            close = getattr(recorder, "close", None) or recorder.writer.close
+            close(str(result.status), result.reason)
             counts[k] = result.samples
 
         threads = [threading.Thread(target=go, args=(k,)) for k in range(channels)]
@@ -131,10 +150,54 @@ def throughput(chain: str, channels: int, rate: float, seconds: float) -> tuple[
     return statistics.mean(per), min(per)
 
 
+def tick_cost(minutes: float) -> tuple[float, float]:
+    """(wall µs per engine tick, × real time) of a cycling protocol on a virtual clock."""
+    from protocols_fakes import FakeStation
+
+    cycle = ("[{type: galvanostatic, current: 1 mA, end: [{time: 2 min}]}, {type: rest, end: "
+             "[{time: 1 min}]}, {type: galvanostatic, current: -1 mA, end: [{time: 2 min}]}]")  # fmt: skip
+    p = load_protocol_text(
+        "name: ticks\nsample: {area: 1 cm2}\nsampling: {rate: 10 Hz}\nlimits: {voltage: "
+        f"{{min: -2 V, max: 2 V}}, current: 10 mA}}\nsteps: [{{type: loop, count: "
+        f"{max(int(minutes / 5), 1)}, steps: {cycle}}}]\n"
+    )
+    station = FakeStation.full()
+    t0 = time.perf_counter()
+    Engine(p, station, []).run()
+    wall, run = time.perf_counter() - t0, station.clock.now()
+    return wall / (run * 10.0) * 1e6, run / wall
+
+
+def lines_of_code(tree: Path) -> tuple[int, str, int]:
+    """(lines of protocols/**/*.py, the largest module, its lines) in ``tree``."""
+    sizes = {p.relative_to(tree).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+             for p in (tree / "protocols").rglob("*.py")}  # fmt: skip
+    largest = max(sizes, key=sizes.get)
+    return sum(sizes.values()), largest, sizes[largest]
+
+
+def compare(old: Path, quick: bool) -> None:
+    """The figures of ``old`` then of this checkout, each in its own interpreter."""
+    for label, tree in (("before", old.resolve()), ("after", ROOT)):
+        print(f"== {label}: {tree}", flush=True)
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        argv = [sys.executable, __file__, "--tree", str(tree), *(["--quick"] if quick else [])]
+        subprocess.run(argv, env=env, cwd=tree, check=True)
+    print("lines of code (protocols/, all .py files)")
+    for label, tree in (("before", old.resolve()), ("after", ROOT)):
+        total, largest, n = lines_of_code(tree)
+        print(f"  {label:<6} {total:6d} lines; largest module {largest} ({n} lines)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, shorter runs")
+    parser.add_argument("--compare", type=Path, help="an older checkout to measure first")
+    parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)  # read before the imports
     args = parser.parse_args()
+    if args.compare is not None:
+        compare(args.compare, args.quick)
+        return
     repeats, seconds = (2, 1.5) if args.quick else (5, 3.0)
 
     print("safety reaction (crossing sample -> acknowledged output off), real clock")
@@ -147,6 +210,11 @@ def main() -> None:
                   f"({statistics.median(r) / period:6.2f} periods), max {max(r) * 1e3:7.2f} ms "
                   f"({max(r) / period:6.2f} periods); detected (engine part) max {max(d) * 1e3:6.2f} ms; "
                   f"target {(period + 0.010) * 1e3:.1f} ms")  # fmt: skip
+
+    costs = [tick_cost(20.0 if args.quick else 100.0) for _ in range(repeats // 2 + 1)]
+    best = min(costs)
+    print(f"engine cost on a virtual clock: {best[0]:.0f} us per tick ({best[1]:.0f} x real time), "
+          f"best of {len(costs)}")  # fmt: skip
 
     print("sustained samples/s per channel, recorded into one run file per channel")
     for chain, rate in (("emulator", 5000.0), ("engine", 20000.0)):

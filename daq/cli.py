@@ -37,6 +37,7 @@ SUBCOMMAND_MODULES = (
     "daq.cli_run",
     "sim_instruments.cli",
     "analysis.cli",
+    "analysis.cli_eis",
     "gui.cli",
 )
 

@@ -28,6 +28,8 @@ class EventKind(StrEnum):
     SIGNAL = "signal"  # one track signals others
     CURRENT_INTERRUPT = "current_interrupt"  # R_ohmic / R_interfacial from an interrupt step
     C_RATE = "c_rate"  # a C-rate converted to a current at run start, with its capacity basis
+    EIS = "eis"  # an impedance sweep's summary (points, complete, DC level, amplitude)
+    SWEEP = "sweep"  # an LSV / CV with its scan parameters
     APPROACH = "approach"  # a TEM/STM approach found (or missed) contact
     TIMEOUT = "timeout"  # a wait gave up
     RETRY = "retry"  # an instrument call failed and is retried
@@ -53,7 +55,7 @@ class EventKind(StrEnum):
 
 
 #: integer-valued index fields of a stream (stored as int64, unitless)
-INDEX_FIELDS = frozenset({"step", "cycle", "segment"})
+INDEX_FIELDS = frozenset({"step", "cycle", "segment", "sweep"})
 #: dtypes a stream field may have: SI floats, or integer indices (step, cycle, segment)
 FIELD_DTYPES = ("f8", "i8")
 

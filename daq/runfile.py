@@ -434,7 +434,7 @@ class RunWriter:
         self._stop.set()
         self._flusher.join(timeout=5)
         with h5py.File(self.path, "r+") as f:
-            f.attrs["exit_status"] = status
+            f.attrs["exit_status"] = str(status)  # an ExitStatus too
             f.attrs["exit_reason"] = reason
 
     def __enter__(self) -> RunWriter:

@@ -16,6 +16,16 @@ register(
 )
 register(
     DriverSpec(
+        name="methodscript",
+        role="potentiostat",
+        factory="drivers.methodscript:open_methodscript",
+        settings="drivers.methodscript:SETTINGS",
+        description="PalmSens-style potentiostat with EIS (EmStat4 / Pico class, MethodSCRIPT over serial)",
+        sim_kind="methodscript",
+    )
+)
+register(
+    DriverSpec(
         name="loadcell_actuator_rig",
         role="pressure_rig",
         factory="drivers.pressure_rig:open_loadcell_actuator_rig",

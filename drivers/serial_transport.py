@@ -24,6 +24,9 @@ T = TypeVar("T")
 #: longest single blocking read; the reply deadline is checked between reads
 READ_SLICE_S = 0.05
 
+#: poll period of :meth:`SerialTransport.read_streamed` while nothing has arrived
+STREAM_POLL_S = 0.002
+
 PARITIES = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 
 
@@ -122,6 +125,36 @@ class SerialTransport(Transport):
         if isinstance(exc, UnicodeDecodeError):
             return GarbledReply(self.instrument, command, exc.object)
         return None
+
+    # -- streamed output ---------------------------------------------------------------------
+
+    def read_streamed(self, wait_s: float) -> str | None:
+        """One line the instrument sends on its own (a running measurement's data) within
+        ``wait_s`` wall seconds, or None; nothing is sent, link failures are typed errors."""
+        term = self.read_termination.encode(self.encoding)
+        with self.lock:
+            if self._closed or not self._connected or self._port is None:
+                raise ConnectionLost(self.instrument, f"no open link to {self.resource}")
+            deadline = time.monotonic() + wait_s
+            try:
+                while term not in self._buffer:
+                    waiting = self._port.in_waiting
+                    if waiting:
+                        self._buffer += self._port.read(waiting)
+                        continue
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    time.sleep(min(STREAM_POLL_S, remaining))
+            except Exception as exc:
+                self._drop_link()
+                self._raise_typed(exc, "<streamed data>")
+                raise
+            line, _, self._buffer = self._buffer.partition(term)
+        try:
+            return line.decode(self.encoding)
+        except UnicodeDecodeError:
+            raise GarbledReply(self.instrument, "<streamed data>", line) from None
 
     # -- multi-line replies ---------------------------------------------------------------------
 

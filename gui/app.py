@@ -36,6 +36,7 @@ from gui.insitu import FrameSet, InSituView
 from gui.live import LiveData
 from gui.plots import LivePlots
 from gui.protocol_panel import ProtocolPanel
+from gui.spectrum import SpectrumView
 from gui.station_panel import StationPanel
 
 ORG, APP = "ssbench", "bench-gui"
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.plots = LivePlots()
         self.insitu = InSituView()
         link_time(self.plots, self.insitu)
+        self.spectrum = SpectrumView()
         self.browser = RunBrowser()
         self.event_log = EventLog()
         self.worker = RunWorker(self)
@@ -93,7 +95,8 @@ class MainWindow(QMainWindow):
         live = QSplitter(Qt.Orientation.Horizontal)
         live.addWidget(self.plots)
         live.addWidget(self.insitu)
-        live.setSizes([900, 320])
+        live.addWidget(self.spectrum)
+        live.setSizes([900, 320, 320])
         self.tabs = QTabWidget()
         self.tabs.addTab(self.station_panel, "Station")
         self.tabs.addTab(self.protocol_panel, "Protocol")
@@ -123,6 +126,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.resizeDocks([dock], [170], Qt.Orientation.Vertical)
         self.insitu.setVisible(False)  # shown when the station has a frame source
+        self.spectrum.setVisible(False)  # shown when impedance sweeps arrive
         self._build_toolbar()
         self._set_state("idle")
         self._restore()
@@ -293,7 +297,10 @@ class MainWindow(QMainWindow):
         readings: dict[str, dict[str, float]] = {}
         new_frames = False
         for what, payload in items:
-            if what == "samples":
+            if what == "samples" and payload[0] == "impedance":
+                self.spectrum.add_samples(payload[1])  # spectra: their own view, not traces
+                self.spectrum.setVisible(True)
+            elif what == "samples":
                 stream, data = payload
                 self.live.add_samples(stream, data)
                 readings[self.stream_roles.get(stream, stream)] = {
@@ -326,6 +333,8 @@ class MainWindow(QMainWindow):
     def _on_event(self, event: Any) -> None:
         self.event_log.add(event.time, event.kind, event.step, event.text)
         self.live.add_event(event.time, event.kind, event.text, event.data)
+        if event.kind == EventKind.EIS and self.spectrum.sweeps:
+            self.spectrum.sweep_ended(max(self.spectrum.sweeps), event.text)
         if event.kind == EventKind.LIMIT_TRIP:
             self.notify(f"SAFETY TRIP at t = {event.time:.1f} s: {event.text}", "#ff8080")
         elif event.kind == EventKind.DETECTOR and "short" in str(event.data.get("event", "")):

@@ -22,14 +22,9 @@ from typing import Any
 import numpy as np
 
 from daq.documents import EventKind, StreamDescriptor
-from drivers.errors import (
-    InstrumentError,
-    InstrumentReportedError,
-    SafetyWriteFailed,
-    SetpointError,
-)
 from protocols.conditions import DETECTOR_EVENTS, EndWatch, Fired, criterion_value
 from protocols.estimate import context, dry_run, estimate, step_duration
+from protocols.instruments import Fault, Roles
 from protocols.model import Protocol
 from protocols.program import Instr, Program, TrackState, advance, compile_protocol, settle
 from protocols.record import RecordFilter
@@ -55,9 +50,21 @@ STREAMS: dict[str, dict[str, str]] = {
     },
     "bias": {"voltage": "V", "current": "A", "step": "", "segment": ""},
     "thermal": {"temperature": "K", "setpoint": "K", "step": "", "segment": ""},
+    "impedance": {
+        "frequency": "Hz",
+        "z_real": "ohm",
+        "z_imag": "ohm",
+        "modulus": "ohm",
+        "phase": "deg",
+        "dc_level": "",
+        "step": "",
+        "cycle": "",
+        "sweep": "",
+    },  # fmt: skip
 }
 STREAM_ROLE = {
     "electro": "potentiostat",
+    "impedance": "potentiostat",
     "pressure": "pressure_rig",
     "bias": "bias_holder",
     "thermal": "thermal",
@@ -139,25 +146,12 @@ class RunResult:
     samples: int = 0
 
 
-class Fault(Exception):
-    """An instrument (``role``) kept failing after the bounded retries, or a critical listener
-    failed (``role`` empty)."""
-
-    def __init__(self, message: str, role: str = "") -> None:
-        super().__init__(message)
-        self.role = role
-
-
 class _End(Exception):
     """Internal: the run ends now with ``status`` and ``reason``."""
 
     def __init__(self, status: ExitStatus | str, reason: str) -> None:
         self.status, self.reason = ExitStatus(status), reason
         super().__init__(reason)
-
-
-_RETRYABLE = (InstrumentError,)
-_FATAL = (SetpointError, InstrumentReportedError, SafetyWriteFailed)
 
 
 @dataclass
@@ -177,6 +171,7 @@ class _Track:
     pending: Instr | None = None  # the step to start when a held track is released
     done: bool = False
     started: float = 0.0  # run time the step started, moved on by pauses
+    sweep: int | None = None  # index of the sweep this track has running on the instrument
 
     @property
     def role(self) -> str | None:
@@ -198,8 +193,6 @@ class Engine:
         first_step: int = 0,
         segment: int = 0,
         time_offset: float = 0.0,
-        retries: int = 3,
-        retry_delay: float = 0.05,
         progress_period: float = 1.0,
         restore: dict[str, float] | None = None,
         restore_timeout: float = 1800.0,
@@ -213,7 +206,7 @@ class Engine:
         self.area = protocol.sample.area
         self.supervisor = Supervisor(protocol.limits, self.area)
         self._limit_bounds = limit_bounds(protocol)
-        self.retries, self.retry_delay = retries, retry_delay
+        self.roles = Roles(station)
         self.segment = segment
         self.time_offset = time_offset
         self.rate = protocol.sampling.rate
@@ -266,6 +259,7 @@ class Engine:
         self._last_slow_poll = float("-inf")
         self._steps_run = 0
         self._samples = 0
+        self._sweep_count = 0
         self.trip: Trip | None = None
         self.exit_status: ExitStatus | None = None  # set when the run finishes
 
@@ -368,10 +362,10 @@ class Engine:
         """On resume: drive back to the pressure and temperature the run held, and wait until
         they are reached, before any step continues (a restarted process starts unloaded)."""
         ready: list[Callable[[], bool]] = []
-        if "pressure" in self._restore and getattr(self.station, "pressure_rig", None) is not None:
+        if "pressure" in self._restore and self.roles.has("pressure_rig"):
             self._pressure_command(self._restore["pressure"], None)
             ready.append(self._settled)
-        if "temperature" in self._restore and getattr(self.station, "thermal", None) is not None:
+        if "temperature" in self._restore and self.roles.has("thermal"):
             self._temperature_command(self._restore["temperature"])
             ready.append(lambda: self._ready(c.WaitUntil("temperature_stable", since_command=True)))
         if not ready:
@@ -430,14 +424,14 @@ class Engine:
         previous = track.role
         track.instr = instr
         if previous == "potentiostat" and track.role != "potentiostat":
-            self._call("potentiostat", "set_open_circuit")
+            self.roles.potentiostat.set_open_circuit()
         if previous == "bias_holder" and track.role != "bias_holder":
-            self._call("bias_holder", "bias_off")
+            self.roles.bias_holder.bias_off()
         if instr is None:
             track.done = True
             self._event("track_end", f"track {track.name!r} completed", data={"track": track.name})
             if previous == "potentiostat":
-                self._call("potentiostat", "output_off")
+                self.roles.potentiostat.output_off()
             return
         track.step_no = self._next_step
         track.started = self.now()
@@ -515,9 +509,9 @@ class Engine:
             track.gen = None
             track.pending = nxt
             if track.role == "potentiostat":
-                self._call("potentiostat", "set_open_circuit")
+                self.roles.potentiostat.set_open_circuit()
             elif track.role == "bias_holder":
-                self._call("bias_holder", "bias_off")
+                self.roles.bias_holder.bias_off()
             return
         self._enter(track, nxt)
 
@@ -566,10 +560,79 @@ class Engine:
             watch = track.watch
             fired = watch.clock(now) if watch.fired is None else watch.fired
             return fired is not None, fired
+        if isinstance(command, c.Impedance | c.Voltammetry):
+            return self._sweep(track, command)
         if self._ready(command):
             return True, True
         timeout = command.timeout
         return (timeout is not None and now - track.wait_t0 >= timeout), False
+
+    def _sweep(self, track: _Track, command: c.Impedance | c.Voltammetry) -> tuple[bool, Any]:
+        """(done, result) of a sweep: started on its first tick, polled on every later one.
+
+        A pause or abort puts the potentiostat off, which stops the sweep on the instrument
+        (cell at open circuit); resuming measures it again from the start, as a new sweep."""
+        pot = "potentiostat"
+        if track.sweep is None:
+            instrument = self.roles.instrument(pot)
+            if not hasattr(instrument, "start_eis"):
+                raise _End("failed", f"{track.name}: the potentiostat {instrument.name!r} cannot "
+                           "run impedance or voltammetry sweeps (e.g. use a MethodSCRIPT one)")  # fmt: skip
+            self._stop_buffered()
+            self._sweep_count += 1
+            track.sweep = self._sweep_count
+            self._open_circuit_mark(track, command)
+            if isinstance(command, c.Impedance):
+                self.roles.potentiostat.start_eis(command.f_start, command.f_end, command.points,
+                           command.amplitude, command.dc_level, command.galvanostatic,
+                           command.max_duration)  # fmt: skip
+            else:
+                scans = (command.scans,) if command.kind == "cv" else ()
+                getattr(self.roles.potentiostat, f"start_{command.kind}")(*command.potentials, command.step,
+                           command.rate, *scans, command.max_duration)  # fmt: skip
+
+            def again() -> None:
+                track.sweep = None
+
+            track.reapply = again
+        points = self.roles.potentiostat.poll_sweep()
+        if points:
+            self._publish_sweep(track, command, points)
+        if not self.roles.potentiostat.sweep_done:
+            return False, None
+        track.sweep = None
+        self._open_circuit_mark(track, command)
+        return True, self.roles.potentiostat.sweep_result()
+
+    def _open_circuit_mark(self, track: _Track, command: c.Command) -> None:
+        """An ``electro`` row (I = 0) where an EIS at open circuit begins and ends, so the
+        electro record has no gap for analysis to integrate the previous current over."""
+        at_ocv = isinstance(command, c.Impedance) and (
+            command.dc_level is None or (command.galvanostatic and command.dc_level == 0.0)
+        )
+        if at_ocv:
+            self._publish("electro", {"time": [self.now()], "voltage": [self._last_v],
+                                      "current": [0.0], "step": self._owner_step("potentiostat"),
+                                      "cycle": self._cycle_number(track), "segment": self.segment})  # fmt: skip
+
+    def _publish_sweep(self, track: _Track, command: c.Command, points: list) -> None:
+        """Sweep points into the ``impedance`` stream (EIS) or ``electro`` (LSV / CV)."""
+        t = np.array([p[0] for p in points], dtype=float)
+
+        def col(code: str) -> np.ndarray:
+            return np.array([p[1].get(code, np.nan) for p in points], dtype=float)
+
+        step, cycle = self._owner_step("potentiostat"), self._cycle_number(track)
+        if isinstance(command, c.Impedance):
+            zr, zi = col("cc"), col("cd")
+            dc = np.nan if command.dc_level is None else command.dc_level
+            self._publish("impedance", {"time": t, "frequency": col("dc"), "z_real": zr,
+                                        "z_imag": zi, "modulus": np.hypot(zr, zi),
+                                        "phase": np.degrees(np.arctan2(zi, zr)), "dc_level": dc,
+                                        "step": step, "cycle": cycle, "sweep": track.sweep})  # fmt: skip
+        else:
+            self._publish("electro", {"time": t, "voltage": col("da"), "current": col("ba"),
+                                      "step": step, "cycle": cycle, "segment": self.segment})  # fmt: skip
 
     def _ready(self, command: c.WaitUntil | c.WaitSignal) -> bool:
         if isinstance(command, c.WaitSignal):
@@ -577,10 +640,10 @@ class Engine:
         if command.what == "pressure_settled":
             if command.since_command:
                 return self._settled()
-            return bool(self._call("pressure_rig", "settled"))
+            return bool(self.roles.pressure_rig.settled)
         if command.since_command and not self._last_slow_poll > self._temperature_commanded_at:
             return False
-        return bool(self._call("thermal", "stable"))
+        return bool(self.roles.thermal.stable)
 
     def _do(self, track: _Track, command: c.Command) -> Any:
         """Carry out an immediate command of ``track``'s step; return what the plan receives."""
@@ -590,30 +653,31 @@ class Engine:
             self._stop_buffered()
             return self._last_v
         elif isinstance(command, c.ReadElectro):
-            return self._call("potentiostat", "read")
+            return self.roles.potentiostat.read()
         elif isinstance(command, c.SetPressure):
             self._pressure_command(command.pressure, command.rate)
         elif isinstance(command, c.HoldGap):
-            self._call("pressure_rig", "hold_gap", command.max_rise)
+            self.roles.pressure_rig.hold_gap(command.max_rise)
         elif isinstance(command, c.ReadPressure):
-            return self._call("pressure_rig", "read")
+            return self.roles.pressure_rig.read()
         elif isinstance(command, c.SetTemperature):
             self._temperature_command(command.temperature)
         elif isinstance(command, c.SetBias):
 
             def apply() -> None:
-                self._call("bias_holder", "set_bias", command.voltage, command.current_limit)
+                self.roles.bias_holder.set_bias(command.voltage, command.current_limit)
 
             apply()
             track.reapply = apply
         elif isinstance(command, c.Approach):
             if command.coarse_steps:
-                self._call("bias_holder", "move_coarse", "z", command.coarse_steps)
-            contact = self._call("bias_holder", "approach_until_contact", command.threshold_current,
+                self.roles.bias_holder.move_coarse("z", command.coarse_steps)
+            contact = self.roles.bias_holder.approach_until_contact(command.threshold_current,
                                  command.probe_bias, command.step, command.max_travel)  # fmt: skip
-            return contact, self._call("bias_holder", "position")
+            return contact, self.roles.bias_holder.position()
         elif isinstance(command, c.Capture):
-            self._call("frame_source", "start" if command.enabled else "stop")
+            frames = self.roles.frame_source
+            frames.start() if command.enabled else frames.stop()
             self._capturing = command.enabled
         elif isinstance(command, c.Emit):
             self._event(command.kind, command.text, track.step_no, dict(command.data))
@@ -629,15 +693,14 @@ class Engine:
 
     def _source(self, track: _Track, command: c.Source) -> None:
         """Set the potentiostat source; with ``acquire`` (re)start buffered acquisition."""
-        pot = "potentiostat"
 
         def set_source() -> None:
             if command.mode == "open_circuit":
-                self._call(pot, "set_open_circuit")
+                self.roles.potentiostat.set_open_circuit()
             elif command.mode == "current":
-                self._call(pot, "set_current", command.value, command.limit)
+                self.roles.potentiostat.set_current(command.value, command.limit)
             else:
-                self._call(pot, "set_voltage", command.value, command.limit)
+                self.roles.potentiostat.set_voltage(command.value, command.limit)
 
         if not command.acquire:
             set_source()
@@ -646,7 +709,7 @@ class Engine:
         def apply() -> None:
             self._stop_buffered()
             set_source()
-            self._call(pot, "start_buffered", self.rate)
+            self.roles.potentiostat.start_buffered(self.rate)
             self._buffering = True
             self._acq_t0 = self.now()
 
@@ -667,62 +730,37 @@ class Engine:
 
     def _pressure_command(self, pressure: float, rate: float | None) -> None:
         self._guard("pressure", pressure)
-        self._call("pressure_rig", "set_pressure", pressure, rate)
+        self.roles.pressure_rig.set_pressure(pressure, rate)
         self._pressure_setpoint = pressure
         self._pressure_commanded_at = self.now()
 
     def _temperature_command(self, temperature: float) -> None:
         self._guard("temperature", temperature)
-        self._call("thermal", "set_temperature", temperature)
+        self.roles.thermal.set_temperature(temperature)
         self._temperature_setpoint = temperature
         self._temperature_commanded_at = self.now()
 
     def _settled(self) -> bool:
         """Rig settled, judged only on a poll made after the latest command."""
         return (self._pressure_commanded_at is not None and self._last_slow_poll > self._pressure_commanded_at
-                and bool(self._call("pressure_rig", "settled")))  # fmt: skip
+                and bool(self.roles.pressure_rig.settled))  # fmt: skip
 
     # -- acquisition -------------------------------------------------------------------------
-    def _instrument(self, role: str):
-        instrument = getattr(self.station, role, None)
-        if instrument is None:
-            raise _End("failed", f"the protocol needs a {role} and the station has none")
-        return instrument
-
-    def _call(self, role: str, method: str, *args: Any) -> Any:
-        """Call an instrument with bounded retries; persistent failure is a :class:`Fault`."""
-        instrument = self._instrument(role)
-        for attempt in range(1, self.retries + 1):
-            try:
-                attr = getattr(instrument, method)
-                return attr(*args) if callable(attr) else attr
-            except _FATAL as exc:
-                raise Fault(f"{role} {method}: {exc}", role) from exc
-            except _RETRYABLE as exc:
-                self._event("retry", f"{role} {method} failed (attempt {attempt}/{self.retries}): {exc}",
-                            data={"role": role, "method": method, "attempt": attempt})  # fmt: skip
-                if attempt == self.retries:
-                    raise Fault(
-                        f"{role} {method} failed {self.retries} times: {exc}", role
-                    ) from exc
-                self.clock.sleep(self.retry_delay)
-        raise AssertionError("unreachable")
-
     def _stop_buffered(self) -> None:
         if self._buffering:
             self._fetch_electro()
             self._buffering = False
-            self._call("potentiostat", "stop_buffered")
+            self.roles.potentiostat.stop_buffered()
 
     def _acquire(self) -> None:
         if self._buffering:
             self._fetch_electro()
-        if getattr(self.station, "bias_holder", None) is not None:
+        if self.roles.has("bias_holder"):
             self._poll_bias()
         now = self.now()
         if self._rig_period is not None and now >= self._next_service:
             self._next_service = now + self._rig_period
-            self._call("pressure_rig", "service")
+            self.roles.pressure_rig.service()
         if now >= self._next_slow:
             self._next_slow = now + self.slow_period
             self._poll_slow()
@@ -732,7 +770,7 @@ class Engine:
         return track.step_no if track is not None else -1
 
     def _fetch_electro(self) -> None:
-        block = self._call("potentiostat", "fetch")
+        block = self.roles.potentiostat.fetch()
         n = len(block.time)
         if n == 0:
             return
@@ -792,7 +830,7 @@ class Engine:
                     yield name, float(event.time), event
 
     def _poll_bias(self) -> None:
-        reading = self._call("bias_holder", "read")
+        reading = self.roles.bias_holder.read()
         t = np.array([self.now()])
         v, i = np.array([reading.voltage]), np.array([reading.current])
         self._samples += 1
@@ -813,7 +851,7 @@ class Engine:
         now = self.now()
         self._last_slow_poll = now
         if self._rig_period is not None:
-            r = self._call("pressure_rig", "read")
+            r = self.roles.pressure_rig.read()
             t, p = np.array([now]), np.array([r.pressure])
             row = {"time": t, "pressure": p, "force": r.force, "position": r.position,
                    "setpoint": self._pressure_setpoint, "step": self._owner_step("pressure_rig"),
@@ -825,8 +863,8 @@ class Engine:
                 if track.watch is not None:
                     track.watch.pressure(t, p)
             self._publish("pressure", row)
-        if getattr(self.station, "thermal", None) is not None:
-            temp = float(self._call("thermal", "read_temperature"))
+        if self.roles.has("thermal"):
+            temp = float(self.roles.thermal.read_temperature())
             t = np.array([now])
             row = {"time": t, "temperature": temp, "setpoint": self._temperature_setpoint,
                    "step": self._owner_step("thermal"), "segment": self.segment}  # fmt: skip
@@ -835,8 +873,8 @@ class Engine:
                 self._trip(trip, lambda: self._publish("thermal", row))
             self._publish("thermal", row)
         if self._capturing:
-            for frame in self._call("frame_source", "poll"):
-                self._notify("on_frame", self._instrument("frame_source").name,
+            for frame in self.roles.frame_source.poll():
+                self._notify("on_frame", self.roles.frame_source.name,
                              frame.time + self.time_offset, frame.image)  # fmt: skip
 
     # -- safety, pause, shutdown -------------------------------------------------------------
@@ -858,22 +896,24 @@ class Engine:
     def _safe_state(self) -> list[str]:
         """Potentiostat off, bias 0 V, pressure held or released, frames stopped; never raises."""
         failures: list[str] = []
-        actions = [("potentiostat", "output_off"), ("bias_holder", "bias_off"),
-                   ("pressure_rig", "release" if self.protocol.limits.on_trip_pressure == "release" else "hold_position"),
-                   ("frame_source", "stop")]  # fmt: skip
+        release = self.protocol.limits.on_trip_pressure == "release"
+        actions: list[tuple[str, str, Callable[[Any], None]]] = [
+            ("potentiostat", "output_off", lambda pot: pot.output_off()),
+            ("bias_holder", "bias_off", lambda holder: holder.bias_off()),
+            ("pressure_rig", "release", lambda rig: rig.release()) if release
+            else ("pressure_rig", "hold_position", lambda rig: rig.hold_position()),
+            ("frame_source", "stop", lambda frames: frames.stop()),
+        ]  # fmt: skip
         self._buffering = False
         self._capturing = False
-        for role, method in actions:
-            instrument = getattr(self.station, role, None)
+        for role, name, action in actions:  # each once: drivers verify (and retry) safety writes
+            instrument = self.roles.instrument(role)
             if instrument is None:
                 continue
-            for attempt in range(self.retries):
-                try:
-                    getattr(instrument, method)()
-                    break
-                except Exception as exc:  # noqa: BLE001 - every instrument must get its chance
-                    if attempt == self.retries - 1:
-                        failures.append(f"{role} {method}: {exc}")
+            try:
+                action(instrument)
+            except Exception as exc:  # noqa: BLE001 - every instrument must get its chance
+                failures.append(f"{role} {name}: {exc}")
         return failures
 
     def _handle_requests(self) -> None:
@@ -907,10 +947,10 @@ class Engine:
     def _enter_pause(self) -> None:
         self._pause_t = self.now()
         self._stop_buffered()
-        if getattr(self.station, "potentiostat", None) is not None:
-            self._call("potentiostat", "output_off")
-        if getattr(self.station, "bias_holder", None) is not None:
-            self._call("bias_holder", "bias_off")
+        if self.roles.has("potentiostat"):
+            self.roles.potentiostat.output_off()
+        if self.roles.has("bias_holder"):
+            self.roles.bias_holder.bias_off()
         where = "at the next safe point (end of step)" if self._pause_kind == "deferred" else "now"
         self._event("pause", f"paused {where} ({self._pause_kind}); sources off, pressure kept",
                     data={"kind": self._pause_kind})  # fmt: skip

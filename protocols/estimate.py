@@ -12,6 +12,7 @@ lists every setpoint a step commands, which ``validate`` checks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -143,11 +144,25 @@ class _DryRun:
             return True, (_NAN, _NAN, _NAN)
         elif isinstance(cmd, c.Signal):
             self.bench.signals[cmd.name] = self.t0 + run.duration
+        elif isinstance(cmd, c.Impedance | c.Voltammetry):
+            self.current = 0.0 if isinstance(cmd, c.Impedance) else None  # I(V) unknown
+            self.wait(min(sweep_duration(cmd), cmd.max_duration or math.inf))
         elif not isinstance(
             cmd, (c.SetTemperature, c.SetBias, c.Capture, c.Emit, c.EndRun, c.HoldGap)
         ):
             raise TypeError(f"the dry run does not know the command {cmd!r}")
         return None
+
+
+def sweep_duration(cmd: c.Impedance | c.Voltammetry) -> float:
+    """Expected run time of a sweep on a MethodSCRIPT-class instrument (the driver's estimate;
+    low frequencies dominate an impedance sweep, plus the OCV measured first at open circuit)."""
+    from drivers.methodscript import OCV_SETTLE_S, eis_duration_estimate, voltammetry_points
+
+    if isinstance(cmd, c.Impedance):
+        ocv = OCV_SETTLE_S if cmd.dc_level is None and not cmd.galvanostatic else 0.0
+        return eis_duration_estimate(cmd.f_start, cmd.f_end, cmd.points) + ocv
+    return voltammetry_points(cmd.kind, cmd.potentials, cmd.step, cmd.scans) * cmd.step / cmd.rate
 
 
 def dry_run(

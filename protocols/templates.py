@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from protocols.quantities import (
     ArealCapacity,
     Duration,
+    Frequency,
     Length,
     PositiveCurrent,
     PositiveCurrentDensity,
@@ -25,7 +26,7 @@ from protocols.quantities import (
     PressureRate,
     Voltage,
 )
-from protocols.steps.base import StepBase
+from protocols.steps.base import StepBase, Strict
 
 Spec = dict[str, Any]
 MAX_LEVELS = 1000  # CCD ramp levels: more is a typo (an increment in the wrong unit)
@@ -37,6 +38,34 @@ def _end(criterion: str, value: Any, **extra: Any) -> Spec:
 
 def _meta(template: str, **fields: Any) -> dict[str, Any]:
     return {"template": template, **{k: v for k, v in fields.items() if v is not None}}
+
+
+class EisOptions(Strict):
+    """The sweep a template inserts: the fields of an ``eis`` step with lab defaults
+    (200 kHz -> 1 Hz, 8 points per decade, 10 mV around the open-circuit voltage)."""
+
+    mode: Literal["potentiostatic", "galvanostatic"] = "potentiostatic"
+    f_start: Frequency = 2e5
+    f_end: Frequency = 1.0
+    points_per_decade: float = Field(8.0, gt=0, le=100)
+    amplitude: Voltage | None = None
+    current_amplitude: PositiveCurrent | None = None
+    rest: Duration | None = Field(None, description="open circuit before each sweep")
+    max_duration: Duration | None = None
+
+    def steps(self, meta: dict[str, Any]) -> list[Spec]:
+        """[rest,] eis — expanded in SI."""
+        eis: Spec = {"type": "eis", "mode": self.mode, "f_start": self.f_start, "f_end": self.f_end,
+                     "points_per_decade": self.points_per_decade, "meta": {**meta, "phase": "eis"}}  # fmt: skip
+        if self.mode == "galvanostatic":
+            eis["current_amplitude"] = self.current_amplitude
+        else:
+            eis["amplitude"] = 0.01 if self.amplitude is None else self.amplitude
+        if self.max_duration is not None:
+            eis["max_duration"] = self.max_duration
+        if self.rest is None:
+            return [eis]
+        return [{"type": "rest", "end": [_end("time", self.rest)], "meta": {**meta, "phase": "rest"}}, eis]  # fmt: skip
 
 
 class _HalfCycles(StepBase):
@@ -93,6 +122,8 @@ class PlatingStripping(_HalfCycles):
     cycles: int = Field(ge=1)
     first: Literal["strip", "plate"] = "strip"
     cutoff: PositiveVoltage | None = Field(None, description="|V| that stops the run")
+    eis_every: int | None = Field(None, ge=1, description="an impedance sweep after every N cycles")
+    eis: EisOptions = Field(default_factory=EisOptions)
 
     def expand(self, prefix: str) -> list[Spec]:
         ends = [] if self.cutoff is None else [
@@ -100,7 +131,14 @@ class PlatingStripping(_HalfCycles):
         ]  # fmt: skip
         meta = _meta("plating_stripping", current_density=self.current_density)
         body = self._cycle(self.current_density, self.first, ends, meta)
-        return [{"type": "loop", "count": self.cycles, "steps": body, "meta": meta}]
+        if self.eis_every is None:
+            return [{"type": "loop", "count": self.cycles, "steps": body, "meta": meta}]
+        blocks, left = divmod(self.cycles, self.eis_every)
+        every = {"type": "loop", "count": self.eis_every, "steps": body, "meta": meta}
+        out = [{"type": "loop", "count": blocks, "steps": [every, *self.eis.steps(meta)], "meta": meta}] if blocks else []  # fmt: skip
+        if left:
+            out.append({"type": "loop", "count": left, "steps": body, "meta": meta})
+        return out
 
 
 class CCDRamp(_HalfCycles):
@@ -187,6 +225,9 @@ class PressureSchedule(StepBase):
     rate: PressureRate | None = None
     signal: str = "pressure"
     settle_timeout: Duration | None = None
+    eis_at_each_level: EisOptions | None = Field(
+        None, description="an impedance sweep once each pressure has settled, before its hold"
+    )
 
     def expand(self, prefix: str) -> list[Spec]:
         steps: list[Spec] = []
@@ -200,6 +241,7 @@ class PressureSchedule(StepBase):
             steps += [
                 set_p,
                 {"type": "signal", "name": f"{self.signal}_{i}", "meta": meta},
+                *(self.eis_at_each_level.steps(meta) if self.eis_at_each_level else []),
                 {"type": "pressure_hold", "end": [_end("time", self.hold)], "meta": meta},
             ]
         return steps

@@ -420,3 +420,43 @@ ALLOY_INITIAL_FRACTION = 0.01  # [INF] as assembled
 ALLOY_ASR_OHM_M2 = 0.02  # [INF] 200 ohm cm2
 #: Li trapped per Li extracted: "CE above 99.9 %" of an Sb composite anode (reviews §2.6)
 ALLOY_TRAPPED_FRACTION = 0.001
+
+# --- impedance of the cell (issue 13; sim_instruments/impedance.py) --------------------------
+# The seeds have no EIS circuits or capacitances (ees §0 "no EIS frequency ranges or equivalent
+# circuits" [NIR]); every value below is a textbook-typical [INF] model choice unless noted.
+# The resistances are NOT new numbers: they are the DC model's (bulk, charge transfer linearised
+# at zero current, contact ASR / contact fraction, interphase), so R(P) follows ees §2.7 Doux.
+VACUUM_PERMITTIVITY_F_PER_M = 8.8541878128e-12
+#: Relative permittivity of each electrolyte (bulk geometric capacitance eps0 eps_r A / L) [INF]
+RELATIVE_PERMITTIVITY = {"llzo": 60.0, "lpscl": 40.0, "lipon": 15.0, "peo": 8.0, "latp": 30.0}
+#: Grain-boundary resistance / bulk resistance (0 for glasses and polymers) [INF]
+GRAIN_BOUNDARY_RESISTANCE_FRACTION = {"llzo": 0.3, "lpscl": 0.1, "lipon": 0.0, "peo": 0.0, "latp": 0.5}  # fmt: skip
+#: C_gb / C_bulk (brick layer: grain size over grain-boundary thickness) [INF]
+GRAIN_BOUNDARY_CAPACITANCE_RATIO = 20.0
+#: Interface (double layer + contact) capacitance per area in contact, F/m2 (1 uF/cm2) [INF]
+INTERFACE_CAPACITANCE_F_PER_M2 = 1e-2
+#: Interphase-layer capacitance per area, F/m2 (10 uF/cm2: thin, high-permittivity film) [INF]
+INTERPHASE_CAPACITANCE_F_PER_M2 = 1e-1
+#: CPE exponent of each interface arc (rough contact) [INF]
+INTERFACE_CPE_EXPONENT = 0.9
+#: Warburg coefficient of the low-frequency diffusion tail, ohm m2 s^-1/2 (0.5 ohm cm2 s^-1/2)
+WARBURG_OHM_M2_SQRT_S = 0.5e-4  # [INF]
+#: Relative noise of each impedance component (1 sigma, of |Z|) at each frequency [INF]
+EIS_NOISE_RELATIVE = 0.002
+#: Time of one frequency point: max(cycles / f, minimum) + settling overhead [INF: typical FRA
+#: integrating 2 periods, ~0.1 s minimum per point]
+EIS_CYCLES_PER_POINT = 2.0
+EIS_MIN_POINT_S = 0.1
+EIS_POINT_OVERHEAD_S = 0.05
+
+# --- MethodSCRIPT potentiostat twin (EmStat4-class; docs/instruments/methodscript.md) --------
+# Ranges of the emulated instrument [INF: typical of an EmStat4-class module; the twin refuses
+# anything outside them with its own error, as the real firmware does].
+MSCRIPT_POTENTIAL_RANGE_V = 3.0  # |E| <= 3 V
+MSCRIPT_CURRENT_RANGE_A = 30e-3  # |I| <= 30 mA
+MSCRIPT_FREQUENCY_RANGE_HZ = (1e-5, 2e5)
+MSCRIPT_AC_POTENTIAL_RANGE_V = (1e-4, 0.25)
+MSCRIPT_MIN_INTERVAL_S = 1e-3
+MSCRIPT_MAX_POINTS = 1000
+#: noise scale of the impedance against the AC excitation: relative noise x (10 mV / V_ac)
+MSCRIPT_REFERENCE_AC_V = 0.01

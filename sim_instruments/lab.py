@@ -25,6 +25,7 @@ from sim_instruments.faults import FaultInjector, fault_problems
 from sim_instruments.holder_devices import PiezoControllerEmulator
 from sim_instruments.keithley2450 import Keithley2450Emulator
 from sim_instruments.lineserver import LineDevice, PtyLineServer, TcpLineServer
+from sim_instruments.methodscript import MethodScriptEmulator
 from sim_instruments.press_devices import (
     LoadCellIndicatorEmulator,
     PressureControllerEmulator,
@@ -60,12 +61,14 @@ KINDS = (
     "tem_holder",
     "thermal",
     "camera",
+    "methodscript",
 )
 
 
 #: keys of ``simulation.faults``: the fault scripts each twin (or part of one) reads
 FAULT_TARGETS = (
     "keithley2450", "loadcell", "actuator", "pressure_controller", "piezo", "holder_smu", "thermal",
+    "methodscript",
 )  # fmt: skip
 
 
@@ -215,6 +218,10 @@ class SimLab:
             return {"piezo": self._serial(piezo), "smu": self._visa(smu)}
         if kind == "thermal":
             device = ThermalControllerEmulator(world, self.faults_for(kind))
+            self.devices[name] = device
+            return self._serial(device)
+        if kind == "methodscript":
+            device = MethodScriptEmulator(world, self.faults_for(kind))
             self.devices[name] = device
             return self._serial(device)
         if kind == "camera":

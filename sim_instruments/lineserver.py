@@ -33,6 +33,10 @@ class LineDevice(ABC):
     write_termination: bytes = b"\n"
     #: text encoding on the wire
     encoding: str = "ascii"
+    #: empty lines are commands too (MethodSCRIPT ends a script with one); default: ignored
+    keep_blank_lines: bool = False
+    #: wall seconds between :meth:`pending_output` polls while idle (devices that stream)
+    poll_s: float = 0.2
 
     def __init__(self, faults: FaultInjector | None = None) -> None:
         self.faults = faults or FaultInjector()
@@ -50,6 +54,11 @@ class LineDevice(ABC):
         """Device-fault hook run before ``command`` executes (e.g. queue an error that a
         query later on the same line must see); default: nothing."""
         return None
+
+    def pending_output(self) -> tuple[bytes | None, bool]:
+        """Output the device produced on its own since the last poll (streamed measurement
+        data), and whether to drop the link; default: nothing."""
+        return None, False
 
     def respond(self, command: str) -> tuple[bytes | None, bool]:
         """Full handling of one line: (bytes to send or None, whether to drop the link)."""
@@ -81,14 +90,16 @@ class LineDevice(ABC):
 class _Framer:
     """Splits an incoming byte stream into command lines."""
 
-    def __init__(self, terminator: bytes) -> None:
+    def __init__(self, terminator: bytes, keep_blank: bool = False) -> None:
         self.terminator = terminator
+        self.keep_blank = keep_blank
         self.buffer = b""
 
     def feed(self, data: bytes) -> list[str]:
         self.buffer += data
         *lines, self.buffer = self.buffer.split(self.terminator)
-        return [line.decode("latin-1").strip("\r\n ") for line in lines if line.strip()]
+        text = [line.decode("latin-1").strip("\r\n ") for line in lines]
+        return text if self.keep_blank else [line for line in text if line]
 
 
 class TcpLineServer:
@@ -129,18 +140,19 @@ class TcpLineServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        framer = _Framer(self.device.read_termination)
-        conn.settimeout(0.2)
+        device = self.device
+        framer = _Framer(device.read_termination, device.keep_blank_lines)
+        conn.settimeout(device.poll_s)
         try:
             while not self._stop.is_set():
                 try:
                     data = conn.recv(65536)
                 except TimeoutError:
-                    continue
-                if not data:
+                    data = None
+                if data == b"":
                     break
-                for line in framer.feed(data):
-                    out, drop = self.device.respond(line)
+                replies = [device.respond(line) for line in framer.feed(data or b"")]
+                for out, drop in [*replies, device.pending_output()]:
                     if drop:
                         return
                     if out:
@@ -177,17 +189,18 @@ class PtyLineServer:
         self._thread.start()
 
     def _loop(self) -> None:
-        framer = _Framer(self.device.read_termination)
+        device = self.device
+        framer = _Framer(device.read_termination, device.keep_blank_lines)
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.2)
-            if not ready:
-                continue
-            try:
-                data = os.read(self._master, 65536)
-            except OSError:
-                break
-            for line in framer.feed(data):
-                out, drop = self.device.respond(line)
+            ready, _, _ = select.select([self._master], [], [], device.poll_s)
+            data = b""
+            if ready:
+                try:
+                    data = os.read(self._master, 65536)
+                except OSError:
+                    break
+            replies = [device.respond(line) for line in framer.feed(data)]
+            for out, drop in [*replies, device.pending_output()]:
                 if drop:
                     framer.buffer = b""  # a pty cannot hang up; losing the link = silence
                     continue

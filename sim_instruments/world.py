@@ -22,6 +22,7 @@ from sim_instruments import constants as C
 from sim_instruments.cell import CellModel, OperatingPoint
 from sim_instruments.frames import render
 from sim_instruments.fullcell import ELECTRODE_CELLS, ElectrodeCellModel
+from sim_instruments.impedance import CellCircuit, cell_circuit
 from sim_instruments.press import PressModel
 from sim_instruments.thermal import ThermalModel
 from sim_instruments.tubule import TubuleModel
@@ -101,10 +102,12 @@ class SimWorld:
         self.preset = C.PRESETS[cfg.preset]
         self.clock = clock
         self._lock = threading.RLock()
-        seeds = np.random.SeedSequence(cfg.seed).spawn(6)
+        seeds = np.random.SeedSequence(cfg.seed).spawn(7)
         cell_rng, tube_rng, load_rng, thermo_rng, self._noise_rng, self._frame_rng = (
-            np.random.default_rng(s) for s in seeds
+            np.random.default_rng(s) for s in seeds[:6]
         )
+        self.eis_rng = np.random.default_rng(seeds[6])  # impedance noise (own stream)
+        self._sweeps: list[dict] = []
         thickness = cfg.thickness_m or self.preset.thickness_m
         self.cell = self._new_cell(thickness, cell_rng)
         self.press = PressModel(cfg.area_m2, cfg.initial_pressure_Pa, load_rng)
@@ -292,6 +295,20 @@ class SimWorld:
             self._frames.append((self._t, self._drift[0], self._drift[1]))
             return self._t, image
 
+    # --- impedance port ---------------------------------------------------------------------------
+    def impedance_circuit(self) -> CellCircuit:
+        """The cell's small-signal equivalent circuit now (sim_instruments/impedance.py)."""
+        with self._lock:
+            self._advance(self.clock.now())
+            coeffs = self.cell.coefficients(self.thermal.T, self.press.pressure_Pa())
+            fractions = self.cell.contact_fractions()
+            return cell_circuit(coeffs, fractions, self.preset.name, self.cell.thickness)
+
+    def record_sweep(self, sweep: dict) -> None:
+        """Keep one measured sweep's ground truth (times, circuit at start and end)."""
+        with self._lock:
+            self._sweeps.append(dict(sweep))
+
     def sync(self) -> None:
         """Bring every model up to ``clock.now()`` (ports do this themselves)."""
         with self._lock:
@@ -335,6 +352,7 @@ class SimWorld:
                 frame_times=[f[0] for f in self._frames],
                 frame_drift_px=[(f[1], f[2]) for f in self._frames],
                 frame_pixel_m=C.FRAME_PIXEL_M,
+                eis_sweeps=[dict(sweep) for sweep in self._sweeps],
             )
             return out
 

@@ -120,25 +120,31 @@ def test_abort_goes_safe_at_once_and_keeps_data():
     assert len(col.stream("electro")["time"]) >= 100
 
 
-def test_transient_fault_is_retried():
+def test_an_instrument_error_fails_safe_and_the_engine_never_retries():
+    """Retries live in the transport only (idempotent exchanges); what reaches the engine
+    fails the run safe, with the cause, and nothing is re-sent."""
     from protocols_fakes import FakeStation
 
     station = FakeStation.full()
-    station.potentiostat.fail("fetch", times=2)
-    result, col, _ = run_yaml(TWO_STEPS, station)
-    assert result.status == "success"
-    assert len(col.kinds("retry")) == 2
-
-
-def test_persistent_fault_fails_safe_with_cause():
-    from protocols_fakes import FakeStation
-
-    station = FakeStation.full()
-    station.potentiostat.fail("fetch", times=50)
+    station.potentiostat.fail("fetch", times=1)
     result, col, st = run_yaml(TWO_STEPS, station)
-    assert result.status == "failed" and "fetch failed 3 times" in result.reason
+    assert result.status == "failed" and "fetch timed out" in result.reason
+    assert [m for m, _ in st.potentiostat.calls].count("fetch") == 1
+    assert not col.kinds("retry")
     assert st.potentiostat.mode == "off"
     assert st.bias_holder.voltage == 0.0
+
+
+def test_a_failed_start_of_acquisition_is_never_re_sent():
+    """``start_buffered`` sends the 2450's non-idempotent ``:INIT``: one try, then fail safe."""
+    from protocols_fakes import FakeStation
+
+    station = FakeStation.full()
+    station.potentiostat.fail("start_buffered", times=1)
+    result, _, st = run_yaml(TWO_STEPS, station)
+    assert result.status == "failed" and "start_buffered timed out" in result.reason
+    assert [m for m, _ in st.potentiostat.calls].count("start_buffered") == 1
+    assert st.potentiostat.mode == "off"
 
 
 def test_setpoint_error_is_not_retried():

@@ -60,8 +60,9 @@ def _cycler(name: str) -> Importer:
 
 def _builtin() -> None:
     from analysis import bdf
-    from analysis.importers import biologic
+    from analysis.importers import biologic, eis
 
+    register(Importer("impedance", eis.is_spectrum_file, eis.refuse_as_run))  # before EC-Lab
     register(Importer("biologic-mpt", biologic.is_mpt, biologic.read_mpt))
     register(Importer("bdf", bdf.is_bdf, bdf.read_bdf))
     for name in ("arbin", "maccor", "neware", "biologic"):
@@ -76,11 +77,11 @@ FORMATS = tuple(IMPORTERS) + ("csv",)
 def detect_format(path: Path) -> str:
     """Recognise the export: a format with its own signature (EC-Lab header, BDF labels, …),
     else the instrument whose column names the table has."""
-    if path.suffix.lower() == ".mpt":
-        return "biologic-mpt"
     for imp in IMPORTERS.values():
         if not imp.by_columns and imp.recognise(path):
             return imp.name
+    if path.suffix.lower() == ".mpt":
+        return "biologic-mpt"
     found = _table_format(path)
     if found is None:
         from analysis.importers.cyclers import pick_table, read_tables

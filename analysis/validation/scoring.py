@@ -38,22 +38,29 @@ class Call:
 
 def confidence_features(event: Event) -> tuple[float, ...]:
     """The predictors of the logistic confidence (detect.VOID_CONFIDENCE / SOFT_CONFIDENCE)."""
-    v = event.values
-    if event.kind == "void_onset":
+    v = event.values  # events of another detector (the baseline's) may lack them: ()
+    if event.kind == "void_onset" and {"f_stat", "rise_V", "threshold_V"} <= v.keys():
         return (np.log(v["f_stat"]), np.log(max(v["rise_V"] / v["threshold_V"], 1e-9)))
-    if event.kind == "soft_short":
+    if event.kind == "soft_short" and {"drop_V", "limit_V"} <= v.keys():
         return (np.log(v["drop_V"] / v["limit_V"]),)
     return ()
 
 
-def detect(electro: pd.DataFrame, sample: dict | None = None, **void: float) -> list[Event]:
-    """Void and short events for a stream, as the offline pipeline computes them."""
+def detect(
+    electro: pd.DataFrame, sample: dict | None = None, factory=detectors_for, keep=None
+) -> list[Event]:
+    """Void and short events for a stream, as the offline pipeline computes them.
+
+    ``factory(sample, rest_current=...)`` builds the (void, short) detector pair and
+    ``keep(voids, shorts)`` drops void calls a short explains — by default this branch's;
+    bench/bench_detect.py passes main 182a483's for the before/after comparison.
+    """
     i = electro["current"].to_numpy(dtype=float)
-    void_det, short_det = detectors_for(
-        sample or SYMMETRIC, rest_current=max(rest_tolerance(i, None), 1e-15), void=void
+    void_det, short_det = factory(
+        sample or SYMMETRIC, rest_current=max(rest_tolerance(i, None), 1e-15)
     )
     shorts = run_detector(short_det, electro)
-    return voids_before_hard_short(run_detector(void_det, electro), shorts) + shorts
+    return (keep or voids_before_hard_short)(run_detector(void_det, electro), shorts) + shorts
 
 
 def _soft_right(time: float, truth: Truth) -> bool:
@@ -100,18 +107,18 @@ def score_events(events: list[Event], truth: Truth) -> tuple[dict, list[Call]]:
     return row, calls
 
 
-def score_trace(seed: int, **void: float) -> tuple[dict, list[Call]]:
-    """Generate the independent trace ``seed``, run the detectors, score them."""
+def score_trace(seed: int, **how) -> tuple[dict, list[Call]]:
+    """Generate the independent trace ``seed``, run the detectors (``how``: see detect)."""
     electro, truth = make_trace(seed)
-    row, calls = score_events(detect(electro, **void), truth)
+    row, calls = score_events(detect(electro, **how), truth)
     return {"seed": seed, **truth.forms, **row}, calls
 
 
-def score_set(seeds: Iterable[int], **void: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score_set(seeds: Iterable[int], **how) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows and judged calls for many traces."""
     rows, calls = [], []
     for s in seeds:
-        row, c = score_trace(s, **void)
+        row, c = score_trace(s, **how)
         rows.append(row)
         calls += [{"seed": s, **vars(x)} for x in c]
     cols = ["seed", "kind", "time", "confidence", "right", "features"]

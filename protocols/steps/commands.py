@@ -176,6 +176,44 @@ class Capture(Command):
     enabled: bool
 
 
+# -- sweeps (potentiostats with a frequency-response analyser / sweep generator) ----------------
+@dataclass(frozen=True)
+class Impedance(Command):
+    """One impedance sweep; sends the measured ``Spectrum`` (partial when it was stopped).
+    ``dc_level`` None: at open circuit. Points go to the ``impedance`` stream as they arrive."""
+
+    blocking: ClassVar[bool] = True
+    f_start: float
+    f_end: float
+    points: int
+    amplitude: float
+    dc_level: float | None
+    galvanostatic: bool
+    max_duration: float | None = None
+
+    def setpoints(self) -> tuple[Setpoint, ...]:
+        if self.dc_level is None:
+            return ()
+        return (Setpoint("current" if self.galvanostatic else "voltage", self.dc_level),)
+
+
+@dataclass(frozen=True)
+class Voltammetry(Command):
+    """An LSV (``potentials`` = begin, end) or CV (begin, vertex1, vertex2) in ``step`` V steps
+    at ``rate`` V/s; sends the measured ``Sweep``. Points go to the ``electro`` stream."""
+
+    blocking: ClassVar[bool] = True
+    kind: Literal["lsv", "cv"]
+    potentials: tuple[float, ...]
+    step: float
+    rate: float
+    scans: int = 1
+    max_duration: float | None = None
+
+    def setpoints(self) -> tuple[Setpoint, ...]:
+        return tuple(Setpoint("voltage", v) for v in self.potentials)
+
+
 # -- the run ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Emit(Command):
