@@ -205,3 +205,34 @@ def test_a_frozen_load_cell_ends_the_settle_wait_at_once_with_the_reason(tmp_pat
         assert reader.status == "failed" and "frozen for" in reader.exit_reason
         end = reader.events().query("kind == 'run_end'")["time"].iloc[0]
     assert end < 60.0  # not the 600 s settle timeout
+
+
+# -- driver settings: one schema for the station check and the driver ------------------------------
+
+
+def test_zero_stiffness_is_refused_naming_the_limit():
+    message = _station_error(SIM_STATION.replace("stiffness: 10 N/um", "stiffness: 0 N/um"))
+    assert message.endswith(
+        "instruments.press.settings.stiffness: must be greater than 0 N/m (got '0 N/um')"
+    )
+
+
+@pytest.mark.parametrize(("retries", "problem"), [(50, "above the instrument's maximum 10"),
+                                                  (0, "below the allowed minimum 1")])  # fmt: skip
+def test_the_2450_retries_are_checked_alike_by_the_station_check_and_the_driver(retries, problem):
+    from drivers.keithley2450 import SETTINGS
+    from drivers.settings import parse_settings
+
+    text = SIM_STATION.replace(
+        "voltage_limit: 5 V", f"voltage_limit: 5 V\n      retries: {retries}"
+    )
+    assert f"instruments.cell.settings.retries: {problem} (got {retries})" in _station_error(text)
+    with pytest.raises(ValueError, match=f"cell.retries: {problem}"):
+        parse_settings("cell", SETTINGS, {"retries": retries})
+
+
+def test_a_compliance_above_the_station_maximum_is_refused_by_the_station_check_too():
+    text = SIM_STATION.replace("voltage_limit: 5 V", "voltage_limit: 5 V\n      max_voltage: 3 V")
+    assert "instruments.cell.settings.voltage_limit: above max_voltage (3 V)" in _station_error(
+        text
+    )
