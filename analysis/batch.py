@@ -17,11 +17,9 @@ from typing import Any
 import pandas as pd
 
 from analysis.columns import tidy, units_table
+from analysis.display import display_table
 from analysis.errors import AnalysisError
 from analysis.pipeline import AnalysisOptions
-
-#: Suffixes collected from folders (explicitly named files may be any importable export).
-FOLDER_SUFFIXES = (".h5", ".hdf5", ".mpt")
 
 
 @dataclass
@@ -37,13 +35,14 @@ class BatchJob:
 
 
 def collect(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly plus run files found recursively in folders, sorted, no duplicates."""
+    """Files named directly plus run files and cycler exports found recursively in folders
+    (sorted, no duplicates)."""
+    from analysis.importers.auto import collect_exports
+
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FOLDER_SUFFIXES
-            )
+            found += collect_exports(p, run_files=True)
         elif p.is_file():
             found.append(p)
         else:
@@ -71,7 +70,10 @@ def analyze_one(job: BatchJob) -> dict[str, Any]:
     try:
         run = load_run(job.path, area_m2=job.area_m2, fmt=job.fmt, column_map=job.column_map)
         res = analyze_run(run, job.options)
+        from analysis.report import headline
+
         row = {"file": str(job.path), "status": "ok", "error": "", **res.summary}
+        row["headline"] = "; ".join(headline(res))
         if job.report_dir is not None:
             from analysis.report import write_report
 
@@ -92,12 +94,20 @@ def run_batch(
     fmt: str | None = None,
     column_map: str | None = None,
     options: AnalysisOptions | None = None,
+    si: bool = False,
 ) -> pd.DataFrame:
     """Analyse every run; write summary.csv/.parquet and summary_units.csv (each column's unit)
-    in ``out``; return the summary table (counts as integers, float noise rounded)."""
+    in ``out``, in display units with the unit in each column name (SI with ``si``); return the
+    SI summary table (counts as integers, float noise rounded)."""
+    from analysis.importers.auto import EXPORT_SUFFIXES
+
     files = collect(paths)
     if not files:
-        raise AnalysisError("no run files found (folders are searched for .h5, .hdf5 and .mpt)")
+        raise AnalysisError(
+            "no run files found (folders are searched for .h5, .hdf5 and exports: "
+            + ", ".join(EXPORT_SUFFIXES)
+            + ")"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     dirs = _report_dirs(files, out) if report else [None] * len(files)
@@ -117,10 +127,14 @@ def run_batch(
                     pool.map(analyze_one, batch, chunksize=max(1, len(batch) // (4 * workers)))
                 )
     table = tidy(pd.DataFrame(rows))
-    table.to_csv(out / "summary.csv", index=False)
-    units = units_table(list(table.columns))
+    if si:
+        shown, units = table, units_table(list(table.columns))
+    else:
+        shown, labels = display_table(table)
+        units = pd.DataFrame({"column": list(labels), "unit": list(labels.values())})
+    shown.to_csv(out / "summary.csv", index=False)
     units.to_csv(out / "summary_units.csv", index=False)
-    safe = _parquet_safe(table)
+    safe = _parquet_safe(shown)
     safe.attrs["units"] = dict(zip(units["column"], units["unit"], strict=True))
     safe.to_parquet(out / "summary.parquet", index=False)
     return table

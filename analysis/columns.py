@@ -38,10 +38,47 @@ UNITS: dict[str, str] = {
     "filling_efficiency": "",
     "eta_pressure_pearson_r": "",
     "eta_pressure_spearman_rho": "",
+    "capacity_retention": "",
+    "energy_efficiency_mean": "",
+    "ce_first": "",
+    "counter_max_deviation": "",
+}
+#: Units of step, cycle and event table columns (``analysis.segment``, ``analysis.capacity``).
+TABLE_UNITS: dict[str, str] = {
+    **{c: "s" for c in ("time", "start_time", "end_time", "duration")},
+    **{
+        c: "C"
+        for c in ("charge", "counter_charge", "q_plate", "q_strip", "q_charge", "q_discharge")
+    },  # fmt: skip
+    **{c: "J" for c in ("energy", "e_charge", "e_discharge")},
+    **{
+        c: "V"
+        for c in (
+            "v_start",
+            "v_end",
+            "v_min",
+            "v_max",
+            "eta_plateau",
+            "eta_peak",
+            "eta_end",
+            "eta_nucleation",
+            "eta_plate",
+            "eta_strip",
+            "hysteresis",
+            "v_charge_mean",
+            "v_discharge_mean",
+            "polarization",
+        )
+    },  # fmt: skip
+    **{c: "A/m2" for c in ("mean_j", "j_plate", "j_strip", "j")},
+    **{c: "ohm m2" for c in ("asr", "asr_plate", "asr_strip")},
+    "mean_current": "A",
+    "pressure": "Pa",
+    "temperature": "K",
 }
 
 #: Trailing unit tokens of self-describing column names.
-_SUFFIX = re.compile(r"_(?P<u>m2|m|s|C|C_m2|Pa|V|A|ohm|px|px_s|m_s|V_per_Pa|A_m2|ohm_m2)$")
+_SUFFIX = re.compile(r"_(?P<u>m2|m|s|C|C_m2|Pa|V|A|K|J|ohm|px|px_s|m_s|V_per_Pa|A_m2|ohm_m2)$")
 _SUFFIX_UNITS = {
     "C_m2": "C/m2",
     "px_s": "px/s",
@@ -59,6 +96,8 @@ def unit_of(column: str) -> str:
     """Unit of a summary column ('' when dimensionless, text or a count)."""
     if column in UNITS:
         return UNITS[column]
+    if column in TABLE_UNITS:
+        return TABLE_UNITS[column]
     m = _SUFFIX.search(column)
     return _SUFFIX_UNITS.get(m["u"], m["u"]) if m else ""
 

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from analysis.display import QUANTITIES, convert  # noqa: E402
 from analysis.model import RunData  # noqa: E402
 from analysis.pipeline import RunAnalysis  # noqa: E402
 
@@ -64,37 +65,64 @@ def voltage_time(run: RunData, res: RunAnalysis, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def _by_completeness(ax, cycles, values: np.ndarray, label: str, color: str | None = None) -> None:
+    """Complete cycles as a joined line; incomplete ones as hollow, unjoined markers."""
+    ok = cycles["complete"].astype(bool).to_numpy()
+    (line,) = ax.plot(cycles["cycle"][ok], values[ok], ".-", label=label, color=color)
+    if (~ok).any():
+        ax.plot(cycles["cycle"][~ok], values[~ok], "o", mfc="none", color=line.get_color(),
+                label=f"{label} (incomplete cycle)")  # fmt: skip
+
+
 def per_cycle(res: RunAnalysis, path: Path) -> Path | None:
-    """Plateau overpotential (mV) and CE per cycle, two panels."""
+    """Per cycle, two panels: capacity (mAh) and CE, energy efficiency (%) for a cell with a
+    cathode; plateau overpotential (mV) and CE (%) for Li-metal cells. Incomplete cycles are
+    drawn hollow and never joined to the others."""
     c = res.cycles
-    if c.empty or "eta_plate" not in c:
+    if c.empty or not ({"eta_plate", "q_charge"} & set(c.columns)):
         return None
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    a1.plot(c["cycle"], 1e3 * c["eta_plate"], ".-", label="plating")
-    a1.plot(c["cycle"], 1e3 * c["eta_strip"], ".-", label="stripping")
-    a1.set(ylabel="plateau η (mV)", title="Overpotential per cycle")
+    if "q_charge" in c:
+        _by_completeness(a1, c, convert(c["q_charge"], "charge"), "charge")
+        _by_completeness(a1, c, convert(c["q_discharge"], "charge"), "discharge")
+        a1.set(ylabel="capacity (mAh)", title="Capacity per cycle")
+        _by_completeness(a2, c, convert(c["energy_efficiency"], "ratio"), "energy efficiency")
+        title = "CE (discharge/charge) and energy efficiency per cycle"
+    else:
+        _by_completeness(a1, c, convert(c["eta_plate"], "overpotential"), "plating")
+        _by_completeness(a1, c, convert(c["eta_strip"], "overpotential"), "stripping")
+        a1.set(ylabel="plateau η (mV)", title="Overpotential per cycle")
+        title = "Coulombic efficiency (strip/plate) per cycle"
+    _by_completeness(a2, c, convert(c["ce"], "ratio"), "CE", color="tab:green")
+    a2.set(xlabel="cycle", ylabel="CE (%)", title=title)
     a1.legend(fontsize=8)
-    a2.plot(c["cycle"], 100 * c["ce"], ".-", color="tab:green")
-    a2.set(xlabel="cycle", ylabel="CE (%)", title="Coulombic efficiency per cycle")
+    a2.legend(fontsize=8)
     return _save(fig, path)
 
 
 def void_onsets(run: RunData, res: RunAnalysis, path: Path, max_steps: int = 4) -> Path | None:
-    """|V| against stripped charge for the first void-onset steps, onset marked."""
+    """|V| against stripped charge (mAh cm⁻², or mAh without an area) for the first void-onset
+    steps, onset marked."""
     void = res.events[(res.events["kind"] == "void_onset") & (res.events["origin"] == "detector")]
     if void.empty:
         return None
     e = run.electro
     t, v, i = (e[c].to_numpy() for c in ("time", "voltage", "current"))
+    area, qty = (run.area_m2, "areal_capacity") if run.area_m2 else (1.0, "charge")
     fig, ax = plt.subplots(figsize=(8, 4))
     for ev in void.head(max_steps).itertuples(index=False):
         st = res.steps.loc[res.steps["step"] == ev.step].iloc[0]
         a, b = int(st["start_row"]), int(st["end_row"])
         q = np.concatenate(([0.0], np.cumsum(np.abs(i[a + 1 : b]) * np.diff(t[a:b]))))
-        (line,) = ax.plot(q, np.abs(v[a:b]), lw=0.8, label=f"step {ev.step} (cycle {ev.cycle})")
-        ax.axvline(ev.v_charge_C, color=line.get_color(), ls="--", lw=1)
+        (line,) = ax.plot(
+            convert(q / area, qty),
+            np.abs(v[a:b]),
+            lw=0.8,
+            label=f"step {ev.step} (cycle {ev.cycle})",
+        )
+        ax.axvline(convert(ev.v_charge_C / area, qty), color=line.get_color(), ls="--", lw=1)
     ax.set(
-        xlabel="stripped charge (C)",
+        xlabel=f"stripped charge ({QUANTITIES[qty].label})",
         ylabel="|V| (V)",
         title="Void onset (dashed) in stripping steps",
     )

@@ -66,7 +66,7 @@ def cycle_overpotentials(steps: pd.DataFrame) -> pd.DataFrame:
     The main step of each polarity is the one with the largest |charge| in the cycle.
     """
     cols = ["eta_plate", "eta_strip", "j_plate", "j_strip", "asr_plate", "asr_strip", "hysteresis"]
-    active = steps[(steps["cycle"] > 0) & (steps["type"] != "rest")]
+    active = steps[steps["type"] != "rest"]
     if active.empty:
         return pd.DataFrame(columns=["cycle", *cols])
     main = active.loc[active["charge"].abs().groupby([active["cycle"], active["type"]]).idxmax()]

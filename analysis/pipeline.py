@@ -14,7 +14,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import ccd, ce, growth, imaging, interrupt, live, overpotential, pressure, segment
+from analysis import (
+    capacity,
+    ccd,
+    ce,
+    cell,
+    counters,
+    growth,
+    imaging,
+    interrupt,
+    live,
+    overpotential,
+    pressure,
+    segment,
+)
 from analysis.detect import Event, run_detector
 from analysis.errors import AnalysisError
 from analysis.model import RunData
@@ -33,6 +46,8 @@ class AnalysisOptions:
     void: dict[str, float] = field(default_factory=dict)
     short: dict[str, float] = field(default_factory=dict)
     inner_diameter_m: float | None = None
+    cell: str | None = None
+    cycle_start: str | None = None
 
 
 @dataclass
@@ -209,7 +224,16 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
         raise AnalysisError(
             f"{run.source or 'run'}: no usable electro samples ({'; '.join(warnings) or 'empty stream'})"
         )
-    steps = segment.step_table(e, rest_tol=opt.rest_tol, use_recorded=opt.use_recorded_steps)
+    kind = _kind(run, opt)
+    steps = segment.step_table(
+        e,
+        rest_tol=opt.rest_tol,
+        use_recorded=opt.use_recorded_steps,
+        cycle_start=opt.cycle_start or cell.CYCLE_START[kind.kind],
+        warnings=warnings,
+    )
+    if kind.kind == "cathode":
+        return _analyze_cathode(run, opt, steps, kind, warnings)
     steps = pd.concat(
         [steps, overpotential.step_overpotentials(e, steps, middle=opt.middle, ocv=opt.ocv)], axis=1
     )
@@ -225,24 +249,11 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     voids = run_detector(void_det, e)
     shorts = run_detector(short_det, e)
     found = _before_short(voids, shorts, warnings) + shorts
-    if "pressure" in run.streams:
-        steps["pressure"] = pressure.stream_step_means(run.streams["pressure"], "pressure", steps)
-    if "thermal" in run.streams:
-        steps["temperature"] = pressure.stream_step_means(
-            run.streams["thermal"], "temperature", steps
-        )
+    _stream_means(run, steps)
     end = run_end(run)
     hard_found = [ev.time for ev in shorts if ev.kind == "hard_short"]
     soft_found = [ev.time for ev in shorts if ev.kind == "soft_short"]
-    cut_times = tuple(
-        t
-        for t in (
-            end.truncated_at,
-            (end.outcome or {}).get("time"),
-            hard_found[0] if hard_found else None,
-        )
-        if t is not None
-    )
+    cut_times = _cut_times(run, hard_found[0] if hard_found else None)
     cycles = segment.cycle_table(steps, cut_times)
     cyc_eta = overpotential.cycle_overpotentials(steps)
     if not cycles.empty and not cyc_eta.empty:
@@ -261,7 +272,7 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     )
     growth_result = _growth(steps, interrupts, short_time)
     imaging_result = _imaging(run, opt, warnings)
-    summary = _summary(
+    summary = _common_summary(run, steps, cycles, kind, warnings) | _summary(
         run,
         steps,
         cycles,
@@ -285,6 +296,89 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
         growth_result,
         imaging_result,
         warnings,
+    )
+
+
+def _kind(run: RunData, opt: AnalysisOptions) -> cell.CellKind:
+    """The cell kind: the user's --cell, else the sample description or voltage window."""
+    if opt.cell:
+        if opt.cell not in cell.KINDS:
+            raise AnalysisError(f"cell must be one of {', '.join(cell.KINDS)}, got {opt.cell!r}")
+        return cell.CellKind(opt.cell, "given by the user")
+    return cell.cell_kind(run.metadata.get("sample") or {}, run.electro)
+
+
+def _stream_means(run: RunData, steps: pd.DataFrame) -> None:
+    """Mean stack pressure and temperature per step, as step columns, when recorded."""
+    for name, col in (("pressure", "pressure"), ("thermal", "temperature")):
+        if name in run.streams:
+            steps[col] = pressure.stream_step_means(run.streams[name], col, steps)
+
+
+def _cut_times(run: RunData, hard_short: float | None = None) -> tuple[float, ...]:
+    """Times that end a cycle early: abort, abnormal end, recorded outcome, a hard short."""
+    end = run_end(run)
+    found = (end.truncated_at, (end.outcome or {}).get("time"), hard_short)
+    return tuple(t for t in found if t is not None)
+
+
+def _common_summary(
+    run: RunData,
+    steps: pd.DataFrame,
+    cycles: pd.DataFrame,
+    kind: cell.CellKind,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Summary fields every electro run has: size, cell kind and convention, counter check."""
+    e = run.electro
+    dev, notes = counters.counter_check(steps)
+    warnings += notes
+    return {
+        "source": run.source,
+        "n_samples": len(e),
+        "duration_s": float(e["time"].iat[-1] - e["time"].iat[0]),
+        "n_steps": len(steps),
+        "n_cycles": len(cycles),
+        "n_incomplete_cycles": int((~cycles["complete"].astype(bool)).sum()) if len(cycles) else 0,
+        "area_m2": run.area_m2,
+        "electrolyte": (run.metadata.get("sample") or {}).get("electrolyte"),
+        "cell_type": kind.kind or "li_metal",
+        "cell_type_reason": kind.reason,
+        "ce_convention": cell.CE_CONVENTION[kind.kind],
+        "counter_max_deviation": dev,
+    }
+
+
+def _analyze_cathode(
+    run: RunData,
+    opt: AnalysisOptions,
+    steps: pd.DataFrame,
+    kind: cell.CellKind,
+    warnings: list[str],
+) -> RunAnalysis:
+    """A cell with a cathode: capacity, CE (discharge/charge), energy efficiency, polarization.
+
+    Overpotential, Nernst stress, void and short detection assume Li-metal electrodes near 0 V
+    and are not computed.
+    """
+    e = run.electro
+    _stream_means(run, steps)
+    cycles = segment.cycle_table(steps, _cut_times(run), ce_of="discharge/charge")
+    cycles = capacity.cathode_cycles(steps, cycles)
+    events = _events_frame([], steps, run.events)
+    interrupts = interrupt.interrupt_resistances(e, steps, relax_s=opt.relax_s, area_m2=run.area_m2)
+    summary = _common_summary(run, steps, cycles, kind, warnings)
+    summary.update(capacity.cathode_summary(cycles, run.area_m2))
+    if len(interrupts):
+        summary["r_ohm_median"] = float(interrupts["r_ohm"].median())
+    if "pressure" in steps:
+        summary["pressure_mean_Pa"] = float(np.nanmean(steps["pressure"]))
+    if "temperature" in steps:
+        summary["temperature_mean_K"] = float(np.nanmean(steps["temperature"]))
+    summary["n_warnings"] = len(warnings)
+    empty = pd.DataFrame()
+    return RunAnalysis(
+        run.source, steps, cycles, events, interrupts, empty, summary, {}, {}, {}, warnings
     )
 
 
@@ -429,19 +523,9 @@ def _summary(
     imaging_result: dict[str, Any],
     warnings: list[str],
 ) -> dict[str, Any]:
-    """One flat row for the batch table."""
+    """The Li-metal part of the batch row (after :func:`_common_summary`)."""
     e = run.electro
-    sample = run.metadata.get("sample") or {}
-    s: dict[str, Any] = {
-        "source": run.source,
-        "n_samples": len(e),
-        "duration_s": float(e["time"].iat[-1] - e["time"].iat[0]),
-        "n_steps": len(steps),
-        "n_cycles": len(cycles),
-        "n_incomplete_cycles": int((~cycles["complete"].astype(bool)).sum()) if len(cycles) else 0,
-        "area_m2": run.area_m2,
-        "electrolyte": sample.get("electrolyte"),
-    }
+    s: dict[str, Any] = {}
     s.update(ce.ce_summary(cycles, run.area_m2) if not cycles.empty else {})
     res = ce.reservoir_ce(steps)
     if res:

@@ -7,7 +7,18 @@ run segments in a fraction of a second.
 
 Charge uses midpoint weights: each sample owns half the interval to each neighbour (the first
 and last samples mirror their single gap), so a step of n samples at spacing dt spans exactly
-n·dt, step boundaries sit midway between samples and boundary errors average to zero.
+n·dt, step boundaries sit midway between samples and boundary errors average to zero. An
+interval at a step boundary that is a gap in the sampling (longer than ``GAP_FACTOR`` × the
+spacing inside the steps on either side) is credited to neither step: the step then spans its
+own samples only (the trapezoid), so a 1 s pulse recorded after a 22.8 s pause is never credited
+with 11.4 s of the pulse current. Such boundaries are flagged (``gap_before``).
+
+Cycles: the recorded ``cycle`` column when it advances; a counter that never advances while the
+current alternates (a looped procedure) is not trusted and cycles are derived from the steps.
+A derived cycle starts with the polarity ``cycle_start`` names: ``strip`` (I > 0: charge of a
+cell with a cathode), ``plate`` (I < 0: Li|Cu plating) or ``first`` (whatever the run starts
+with, for symmetric Li|Li cells). Cycle 0 is a real cycle when it holds current (EC-Lab counts
+from 0); leading rests alone are not a cycle.
 """
 
 from __future__ import annotations
@@ -15,21 +26,47 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.counters import counter_charge
 from analysis.errors import AnalysisError
 
 #: Relative spread of the current below which an active step counts as constant-current.
 CC_REL_STD = 0.02
+#: A boundary interval longer than this × the sampling interval beside it is a gap.
+GAP_FACTOR = 3.0
+#: Polarities a derived cycle may start with.
+CYCLE_STARTS = ("first", "strip", "plate")
 
 
-def midpoint_weights(t: np.ndarray) -> np.ndarray:
-    """Time owned by each sample: half the gap to each neighbour (the ends mirror their one gap)."""
-    w = np.empty_like(t, dtype=float)
-    if t.size == 1:
-        w[0] = 0.0
+def boundary_gaps(t: np.ndarray, cut: np.ndarray, gap_factor: float = GAP_FACTOR) -> np.ndarray:
+    """Per step boundary (row index in ``cut``): is the interval before it a sampling gap?
+
+    The reference spacing is the smaller of the intervals just inside the steps on either side
+    (a step of one sample offers none; with neither, the run's median interval).
+    """
+    if cut.size == 0 or t.size < 2:
+        return np.zeros(cut.size, dtype=bool)
+    dt = np.diff(t)
+    k = cut - 1
+    starts = np.concatenate(([0], cut[:-1]))
+    ends = np.concatenate((cut[1:], [t.size]))
+    left = np.where(k - 1 >= starts, dt[np.maximum(k - 1, 0)], np.inf)
+    right = np.where(cut + 1 < ends, dt[np.minimum(cut, dt.size - 1)], np.inf)
+    ref = np.minimum(left, right)
+    ref = np.where(np.isfinite(ref), ref, float(np.median(dt)))
+    return dt[k] > gap_factor * ref
+
+
+def sample_weights(t: np.ndarray, cut: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+    """Midpoint weights with the intervals of gap boundaries credited to no sample."""
+    w = np.zeros(t.size, dtype=float)
+    if t.size < 2:
         return w
-    w[1:-1] = (t[2:] - t[:-2]) * 0.5
-    w[0] = t[1] - t[0]
-    w[-1] = t[-1] - t[-2]
+    credit = np.diff(t)
+    credit[cut[gaps] - 1] = 0.0
+    w[:-1] += 0.5 * credit
+    w[1:] += 0.5 * credit
+    w[0] += 0.5 * credit[0]
+    w[-1] += 0.5 * credit[-1]
     return w
 
 
@@ -88,12 +125,20 @@ def step_table(
     level_tol: float = 0.05,
     min_samples: int = 3,
     use_recorded: bool = True,
+    cycle_start: str = "first",
+    warnings: list[str] | None = None,
 ) -> pd.DataFrame:
     """One row per step: type, start/end, duration, charge, mean I and J, V at start and end.
 
     ``start_row``/``end_row`` (end exclusive) index the time-sorted electro stream, so metrics
-    can slice the raw arrays without copying.
+    can slice the raw arrays without copying. Notes on gaps and distrusted cycle counters are
+    appended to ``warnings``.
     """
+    if cycle_start not in CYCLE_STARTS:
+        raise AnalysisError(
+            f"cycle start must be one of {', '.join(CYCLE_STARTS)}, got {cycle_start!r}"
+        )
+    notes = warnings if warnings is not None else []
     t = electro["time"].to_numpy(dtype=float)
     n = t.size
     if n == 0:
@@ -113,15 +158,19 @@ def step_table(
         cut = inferred_boundaries(i, tol, level_tol, min_samples)
     starts = np.concatenate(([0], cut)).astype(np.int64)
     ends = np.concatenate((cut, [n])).astype(np.int64)
-    w = midpoint_weights(t)
+    gaps = boundary_gaps(t, cut)
+    w = sample_weights(t, cut, gaps)
     iw = i * w
     charge = np.add.reduceat(iw, starts)
     i2w = np.add.reduceat(iw * i, starts)
+    energy = np.add.reduceat(iw * v, starts)
     del iw
     head = 0.5 * (t[1] - t[0]) if n > 1 else 0.0
     tail = 0.5 * (t[-1] - t[-2]) if n > 1 else 0.0
-    bounds = np.concatenate(([t[0] - head], 0.5 * (t[cut - 1] + t[cut]), [t[-1] + tail]))
-    duration = np.diff(bounds)
+    mid = 0.5 * (t[cut - 1] + t[cut])
+    step_start = np.concatenate(([t[0] - head], np.where(gaps, t[cut], mid)))
+    step_end = np.concatenate((np.where(gaps, t[cut - 1], mid), [t[-1] + tail]))
+    duration = step_end - step_start
     counts = ends - starts
     plain_mean = np.add.reduceat(i, starts) / counts
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -139,10 +188,11 @@ def step_table(
             "mode": np.where(
                 kind == "rest", "rest", np.where(rel_std <= CC_REL_STD, "cc", "variable")
             ),
-            "start_time": bounds[:-1],
-            "end_time": bounds[1:],
+            "start_time": step_start,
+            "end_time": step_end,
             "duration": duration,
             "charge": charge,
+            "energy": energy,
             "mean_current": mean_i,
             "v_start": v[starts],
             "v_end": v[ends - 1],
@@ -151,8 +201,10 @@ def step_table(
             "n_samples": counts,
             "start_row": starts,
             "end_row": ends,
+            "gap_before": np.concatenate(([False], gaps)),
         }
     )
+    notes += _gap_notes(table, t, i, cut, gaps)
     if "current_density" in electro.columns:
         area_like = np.add.reduceat(electro["current_density"].to_numpy(dtype=float) * w, starts)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -161,24 +213,72 @@ def step_table(
             )
     else:
         table["mean_j"] = np.nan
-    table["cycle"] = _cycles(table, electro, starts)
+    table["cycle"] = _cycles(table, electro, starts, cycle_start, notes)
+    counted = counter_charge(electro, table)
+    if counted is not None:
+        table["counter_charge"] = counted
     return table
 
 
-def _cycles(table: pd.DataFrame, electro: pd.DataFrame, starts: np.ndarray) -> np.ndarray:
-    """Cycle number per step: recorded when available, else a new cycle at each first-polarity step.
+def _gap_notes(
+    table: pd.DataFrame, t: np.ndarray, i: np.ndarray, cut: np.ndarray, gaps: np.ndarray
+) -> list[str]:
+    """Say where a boundary gap left out charge that matters (> 1 % of a step beside it)."""
+    if not gaps.any():
+        return []
+    k = cut[gaps]
+    dt = t[k] - t[k - 1]
+    lost = 0.5 * dt * (np.abs(i[k]) + np.abs(i[k - 1]))
+    q = np.abs(table["charge"].to_numpy())
+    right = np.flatnonzero(np.concatenate(([False], gaps)))
+    beside = np.maximum(np.minimum(q[right], q[right - 1]), 1e-300)
+    big = lost > 0.01 * np.where(q[right] > 0, q[right], beside)
+    if not big.any():
+        return []
+    j = int(np.argmax(np.where(big, dt, -1.0)))
+    return [
+        f"{int(big.sum())} step(s) start after a gap in the sampling (longest {dt[j]:.3g} s, "
+        f"before t = {t[k[j]]:.6g} s): the charge in the gap is not counted (step column "
+        "gap_before)"
+    ]
 
-    A cycle begins with the polarity the run first uses (plating for Li‖Cu, either for symmetric
-    cells); rests belong to the cycle of the step before them, leading rests to cycle 0.
+
+def _recorded_cycles_hold(recorded: np.ndarray, kind: np.ndarray) -> bool:
+    """False when the counter never advances although the current alternates (looped steps)."""
+    active = kind != "rest"
+    pol = kind[active]
+    changes = int(np.count_nonzero(pol[1:] != pol[:-1]))
+    return np.unique(recorded[active]).size > 1 or changes < 2
+
+
+def _cycles(
+    table: pd.DataFrame,
+    electro: pd.DataFrame,
+    starts: np.ndarray,
+    cycle_start: str = "first",
+    notes: list[str] | None = None,
+) -> np.ndarray:
+    """Cycle number per step: the recorded counter when it holds, else derived from the steps.
+
+    A derived cycle begins at each step of the ``cycle_start`` polarity that follows the other
+    one; rests belong to the cycle of the step before them, leading rests to cycle 0.
     """
-    if "cycle" in electro.columns:
-        return electro["cycle"].to_numpy()[starts].astype(np.int64)
     kind = table["type"].to_numpy()
+    if "cycle" in electro.columns:
+        recorded = electro["cycle"].to_numpy()[starts].astype(np.int64)
+        if _recorded_cycles_hold(recorded, kind):
+            return recorded
+        if notes is not None:
+            notes.append(
+                f"the file's cycle counter stays at {int(recorded[0])} while the current "
+                "alternates between charge and discharge (a looped procedure): cycles are "
+                "derived from the steps instead"
+            )
     active = np.flatnonzero(kind != "rest")
     cycle = np.zeros(kind.size, dtype=np.int64)
     if active.size == 0:
         return cycle
-    first = kind[active[0]]
+    first = kind[active[0]] if cycle_start == "first" else cycle_start
     pol = kind[active]
     prev = np.concatenate(([None], pol[:-1]))
     new = (pol == first) & (prev != first)
@@ -191,15 +291,20 @@ def _cycles(table: pd.DataFrame, electro: pd.DataFrame, starts: np.ndarray) -> n
     return out
 
 
-def cycle_table(steps: pd.DataFrame, cut_times: tuple[float, ...] = ()) -> pd.DataFrame:
-    """One row per cycle (>= 1): span, plated and stripped charge (C, positive), CE, complete.
+def cycle_table(
+    steps: pd.DataFrame, cut_times: tuple[float, ...] = (), *, ce_of: str = "strip/plate"
+) -> pd.DataFrame:
+    """One row per cycle that holds current: span, plated and stripped charge (C, positive),
+    CE (strip/plate; see :mod:`analysis.ce` for the convention of cells with a cathode), complete.
 
-    ``complete`` is False when a half is missing, when a half's charge is below
+    ``ce_of`` is ``strip/plate`` (Li-metal cells) or ``discharge/charge`` (cells with a cathode,
+    whose charge is I > 0, our "strip"). ``complete`` is False when a half is missing, when a half's charge is below
     ``TRUNCATED_FRAC`` of the median of the same half at the same current in other cycles,
     or when one of ``cut_times`` (abort, abnormal run end, hard short, recorded outcome) falls
     inside the cycle: such cycles say nothing about CE.
     """
-    active = steps[steps["cycle"] > 0]
+    held = steps.loc[steps["type"] != "rest", "cycle"].unique()
+    active = steps[steps["cycle"].isin(held)]
     if active.empty:
         return pd.DataFrame(
             columns=[
@@ -235,10 +340,9 @@ def cycle_table(steps: pd.DataFrame, cut_times: tuple[float, ...] = ()) -> pd.Da
         t_strip=("t_strip", "sum"),
         n_steps=("q_plate", "size"),
     )
+    num, den = ("q_plate", "q_strip") if ce_of == "discharge/charge" else ("q_strip", "q_plate")
     with np.errstate(divide="ignore", invalid="ignore"):
-        cycles["ce"] = np.where(
-            cycles["q_plate"] > 0, cycles["q_strip"] / cycles["q_plate"], np.nan
-        )
+        cycles["ce"] = np.where(cycles[den] > 0, cycles[num] / cycles[den], np.nan)
     complete = (cycles["q_plate"] > 0) & (cycles["q_strip"] > 0)
     for half in ("plate", "strip"):
         complete &= ~_truncated(cycles[f"q_{half}"].to_numpy(), cycles[f"t_{half}"].to_numpy())

@@ -1,5 +1,6 @@
 """Run browser: open a past run (our HDF5) or an imported cycler export; metadata, events,
-traces and frames, the analysis figures; export the streams as CSV and the plots as PNG."""
+traces and frames, the analysis headline and figures (display units); export the streams as
+CSV and the plots as PNG."""
 
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ class _Analysis(QObject):
     """Runs the offline analysis and figures on a worker thread."""
 
     done = Signal(object, str)  # dict name -> png path, error text
+    result = Signal(str)  # the report's headline, in display units
 
     def start(self, run: Any, folder: Path) -> None:
         threading.Thread(target=self._body, args=(run, folder), daemon=True).start()
@@ -93,9 +95,12 @@ class _Analysis(QObject):
     def _body(self, run: Any, folder: Path) -> None:
         from analysis.figures import all_figures
         from analysis.pipeline import analyze_run
+        from analysis.report import headline
 
         try:
-            figures = all_figures(run, analyze_run(run), folder)
+            res = analyze_run(run)
+            self.result.emit("; ".join(headline(res)))
+            figures = all_figures(run, res, folder)
         except Exception as exc:  # noqa: BLE001 - shown in the browser, never a traceback
             self.done.emit({}, f"analysis failed: {type(exc).__name__}: {exc}")
             return
@@ -159,9 +164,12 @@ class RunBrowser(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.error)
+        self.result = QLabel(wordWrap=True)
+        layout.addWidget(self.result)
         layout.addWidget(self.tabs, 1)
         self._analysis = _Analysis(self)
         self._analysis.done.connect(self._figures_done)
+        self._analysis.result.connect(self.result.setText)
         self._set_enabled(False)
 
     def _set_enabled(self, on: bool) -> None:

@@ -115,6 +115,13 @@ def test_summary_counts_are_integers_units_listed_and_float_noise_rounded(archiv
     col = header.index("n_cycles")
     assert {line.split(",")[col] for line in text[1:]} <= {"", *map(str, range(1000))}
     units = pd.read_csv(tmp_path / "out" / "summary_units.csv").set_index("column")["unit"]
+    assert units["ccd_j_crit_mA_cm2"] == "mA cm⁻²" and units["eta_plate_median_mV"] == "mV"
+    assert units["asr_plate_median_ohm_cm2"] == "Ω cm²" and units["duration_h"] == "h"
+    assert units["li_loss_mAh_cm2"] == "mAh cm⁻²" and units["li_loss_um"] == "µm"
+    shown = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert shown["ccd_j_crit_mA_cm2"].max() == pytest.approx(0.4)  # 4 A/m² in the SI table
+    run_batch([root], tmp_path / "si", jobs=1, report=False, si=True)
+    units = pd.read_csv(tmp_path / "si" / "summary_units.csv").set_index("column")["unit"]
     assert units["ccd_j_crit"] == "A/m2" and units["eta_plate_median"] == "V"
     assert units["asr_plate_median"] == "ohm m2" and units["duration_s"] == "s"
     assert units["li_loss_C_m2"] == "C/m2" and unit_of("front_speed_plating_px_s") == "px/s"

@@ -92,5 +92,5 @@ def test_soft_short_onset_reported_beside_j_crit(tmp_path):
     assert res.ccd["j_crit"] == pytest.approx(8.0)
     assert res.summary["ccd_j_soft_onset"] == pytest.approx(2.0)
     text = write_report(run, res, tmp_path / "rep").read_text(encoding="utf-8")
-    assert "first soft short at J: 2 A/m² (0.2 mA/cm²)" in text
-    assert "J_crit (short): 8 A/m² (0.8 mA/cm²)" in text
+    assert "first soft short at J = 0.2 mA cm⁻²" in text
+    assert "J_crit = 0.8 mA cm⁻² (failure mode: short)" in text

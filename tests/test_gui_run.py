@@ -98,6 +98,7 @@ def test_complete_run_file_and_browser(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: browser.analyse_button.isEnabled(), timeout=60_000)
     assert browser.error.text() == ""
     assert "voltage" in browser.figures and browser.figure_list.count() == len(browser.figures)
+    assert browser.result.text()  # the report's headline, shown with the figures
     png = browser.export_png(tmp_path / "traces.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "traces_voltage.png").exists()

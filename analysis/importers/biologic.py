@@ -1,47 +1,38 @@
 """BioLogic EC-Lab text exports (``.mpt``): header block, tab-separated table, decimal commas.
 
-EC-Lab numbers cycles from 0; they are shifted to start at 1 (our cycle 0 holds only leading
-rests), so the first cycle is not dropped. EC-Lab's sign is ours already (I > 0 oxidation at the working electrode). The header may give
-the electrode area ("Electrode surface area : 1.000 cm²"), used when the user gives none.
+EC-Lab numbers cycles from 0 and cycle 0 is a real cycle (often the formation cycle), so the
+numbers are kept as they are. EC-Lab's sign is ours already (I > 0 oxidation at the working
+electrode). The header may give the electrode area ("Electrode surface area : 1.000 cm²"),
+used when the user gives none. EC-Lab's CSV/text exports without the header block go through
+the same column map (see :mod:`analysis.importers.cyclers`).
 """
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.importers.table import ColumnMap, apply_map
-
-BIOLOGIC_MAP = ColumnMap(
-    "biologic",
-    {
-        "time": [("time/s", "s")],
-        "voltage": [
-            ("Ewe/V", "V"),
-            ("<Ewe>/V", "V"),
-            ("Ecell/V", "V"),
-            ("<Ecell>/V", "V"),
-            ("Ewe-Ece/V", "V"),
-        ],
-        "current": [("<I>/mA", "mA"), ("I/mA", "mA"), ("<I>/A", "A"), ("I/A", "A")],
-        "step": [("Ns", None)],
-        "cycle": [("cycle number", None)],
-    },
-)
+from analysis.importers.cyclers import BIOLOGIC_MAP, read_cycler
+from analysis.importers.text import decode, read_delimited
 
 _HEADER_LINES = re.compile(r"Nb header lines\s*:\s*(\d+)", re.IGNORECASE)
 _AREA = re.compile(r"Electrode surface area\s*:\s*([\d.,]+)\s*(\S+)", re.IGNORECASE)
 
 
+def is_mpt(path: Path) -> bool:
+    """An EC-Lab ASCII export (by its first line, whatever the suffix)."""
+    with path.open("rb") as fh:
+        return fh.read(17) == b"EC-Lab ASCII FILE"
+
+
 def read_mpt(path: Path, *, invert_current: bool = False) -> tuple[pd.DataFrame, dict]:
     """Electro stream and header facts (``area_m2`` when stated) from an EC-Lab ``.mpt`` file."""
     where = str(path)
-    raw = path.read_bytes().decode("latin-1")
-    lines = raw.splitlines()
+    text, _encoding = decode(path)
+    lines = text.splitlines()
     if not lines or not lines[0].startswith("EC-Lab ASCII FILE"):
         raise AnalysisError(
             f"{where}:1: not an EC-Lab ASCII export (first line {lines[0][:40]!r})"
@@ -56,19 +47,8 @@ def read_mpt(path: Path, *, invert_current: bool = False) -> tuple[pd.DataFrame,
         raise AnalysisError(
             f"{where}: header claims {n_header} lines but the file has {len(lines)}"
         )
-    body = "\n".join(lines[n_header - 1 :])
-    try:
-        table = pd.read_csv(
-            io.StringIO(body), sep="\t", decimal=",", dtype=str, keep_default_na=False
-        )
-    except pd.errors.ParserError as exc:
-        raise AnalysisError(f"{where}: cannot parse the data table ({exc})") from None
-    table = table.loc[:, [c for c in table.columns if not str(c).startswith("Unnamed")]]
-    electro = apply_map(
-        table, BIOLOGIC_MAP, where, header_lines=n_header, invert_current=invert_current
-    )
-    if "cycle" in electro.columns:  # EC-Lab counts cycles from 0; ours start at 1 (0 = lead-in)
-        electro["cycle"] = electro["cycle"] - electro["cycle"].min() + 1
+    table = read_delimited(path, header_index=n_header - 1, sep="\t")
+    electro = read_cycler(path, BIOLOGIC_MAP, invert_current=invert_current, table=table)
     facts: dict = {}
     am = _AREA.search("\n".join(lines[:n_header]))
     if am:
