@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 from daq.recording import RunFileRecorder, open_recorder, sample_metadata
 from daq.resume import ResumePoint, resume_point
 from daq.runfile import RunFileError, RunReader, RunWriter
+from daq.terminate import Terminated, deferred_signals
 from protocols.engine import Engine, Listener, RunResult
 from protocols.model import Protocol
 
@@ -40,18 +42,37 @@ def run_file_name(protocol: Protocol, when: datetime | None = None) -> str:
     return f"{stamp}_{slug}.h5"
 
 
+def _ended_early(exc: BaseException, before: str) -> tuple[str, str]:
+    """(status, reason) of a run file closed because ``exc`` came before the engine ran."""
+    if isinstance(exc, Terminated):
+        return before, f"{exc} before the engine started"
+    return "failed", f"{type(exc).__name__}: {exc}"
+
+
 def _engine_run(engine: Engine, writer: RunWriter, controller: Controller | None) -> RunResult:
+    result: RunResult | None = None
     try:
-        if controller is not None:
-            with controller(engine):
-                result = engine.run()
-        else:
+        with controller(engine) if controller is not None else contextlib.nullcontext():
             result = engine.run()
     except BaseException as exc:
-        writer.close("failed", f"{type(exc).__name__}: {exc}")
+        with deferred_signals():  # a signal as the console policy is removed: the run ended
+            if result is None:
+                writer.close("failed", f"{type(exc).__name__}: {exc}")
+            else:
+                writer.close(str(result.status), result.reason)
         raise
-    writer.close(str(result.status), result.reason)
+    with deferred_signals():
+        writer.close(str(result.status), result.reason)
     return result
+
+
+def _create(path: Path, create: Callable[[], RunFileRecorder]) -> RunFileRecorder:
+    """Create a new run file; if that fails part-way (a signal, a full disk) remove the part."""
+    try:
+        return create()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def execute(
@@ -62,15 +83,23 @@ def execute(
     listeners: Iterable[Listener] = (),
     controller: Controller | None = None,
     detectors: bool = True,
+    on_created: Callable[[Path], None] | None = None,
 ) -> RunOutput:
-    """Run ``protocol`` on an opened ``station`` into a new run file at ``path``."""
-    recorder = open_recorder(path, protocol, source_text, station)
+    """Run ``protocol`` on an opened ``station`` into a new run file at ``path``;
+    ``on_created(path)`` is called once the file exists (the CLI's "recording to" line)."""
+    path = Path(path)
+    if path.exists():  # never remove someone else's file below
+        raise RunFileError(f"{path}: already exists; refusing to overwrite a run file")
+    recorder = _create(path, lambda: open_recorder(path, protocol, source_text, station))
     writer = recorder.writer
     try:
+        if on_created is not None:
+            on_created(path)
         engine = Engine(protocol, station, [recorder, *listeners],
                         detectors=live_detectors(protocol) if detectors else ())  # fmt: skip
     except BaseException as exc:
-        writer.close("failed", f"{type(exc).__name__}: {exc}")
+        with deferred_signals():
+            writer.close(*_ended_early(exc, "aborted"))
         raise
     return RunOutput(Path(path), _engine_run(engine, writer, controller))
 
@@ -115,7 +144,8 @@ def resume(
             restore=point.setpoints,
             time_offset=point.time_offset + 1.0 / protocol.sampling.rate,
         )
-    except BaseException as exc:
-        writer.close("failed", f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # a signal now leaves the run resumable, as it was
+        with deferred_signals():
+            writer.close(*_ended_early(exc, "interrupted"))
         raise
     return RunOutput(Path(path), _engine_run(engine, writer, controller))

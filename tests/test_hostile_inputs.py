@@ -236,3 +236,68 @@ def test_a_compliance_above_the_station_maximum_is_refused_by_the_station_check_
     assert "instruments.cell.settings.voltage_limit: above max_voltage (3 V)" in _station_error(
         text
     )
+
+
+# -- run start-up: range checks, the "recording to" line, a signal before the engine runs ----------
+
+BIG = """name: big
+sample: {area: 1 cm2}
+steps:
+  - {type: galvanostatic, current: 1e30 A, voltage_limit: 2 V, end: [{time: 1 s}]}
+"""
+
+
+def test_setpoints_beyond_the_instruments_range_are_refused_before_any_file(tmp_path, capsys):
+    protocol = tmp_path / "big.yaml"
+    protocol.write_text(BIG)
+    station = str(ROOT / "examples/stations/sim.yaml")
+    assert main(["validate", str(protocol), "--station", station]) == 1
+    assert "current 1e+33 mA is beyond the 'cell' range 1050 mA" in capsys.readouterr().out
+    out = tmp_path / "runs"
+    assert main(["run", str(protocol), "--station", station, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "beyond the 'cell' range 1050 mA (not started)" in err
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_no_recording_to_line_for_a_run_file_that_is_never_made(tmp_path, capsys):
+    station = tmp_path / "station.yaml"
+    fault = "  faults:\n    actuator: [{kind: error, match: deviceid, times: -1}]\n"
+    station.write_text(SIM_STATION.replace("  seed: 1\n", "  seed: 1\n" + fault))
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(REST % "1 s")
+    out = tmp_path / "runs"
+    assert main(["run", str(protocol), "--station", str(station), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "recording to" not in captured.out
+    assert "press.actuator: instrument error" in captured.err
+    assert list(out.glob("*.h5")) == []
+
+
+SIGNAL_IN_STARTUP = textwrap.dedent("""
+    import os, signal, sys
+    import daq.session as session
+    def detectors_after_a_signal(protocol):  # SIGTERM once the file exists, before the engine
+        os.kill(os.getpid(), signal.SIGTERM)
+        return []
+    session.live_detectors = detectors_after_a_signal
+    from daq.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_sigterm_between_file_and_engine_closes_the_file_aborted_with_the_reason(tmp_path):
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(REST % "1 s")
+    out = tmp_path / "runs"
+    argv = ["run", str(protocol), "--station", str(ROOT / "examples/stations/sim.yaml"),
+            "--out", str(out), "--quiet"]  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", SIGNAL_IN_STARTUP, *argv], capture_output=True,
+                          text=True, timeout=180, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "ssbench: terminated by SIGTERM"
+    assert "Traceback" not in done.stderr
+    (path,) = out.glob("*.h5")
+    with RunReader(path) as reader:
+        assert reader.status == "aborted"
+        assert reader.exit_reason == "terminated by SIGTERM before the engine started"
