@@ -18,8 +18,10 @@ from protocols.quantities import (
     Area,
     ArealCapacity,
     Charge,
+    Count,
     Frequency,
     Length,
+    Name,
     PositiveCurrent,
     PositiveCurrentDensity,
     PositiveVoltage,
@@ -36,7 +38,7 @@ class Loop(StepBase):
     """Repeat ``steps`` ``count`` times; an innermost loop's iterations count as cycles."""
 
     type: Literal["loop"]
-    count: int = Field(ge=1)
+    count: Count
     steps: list[Step] = Field(min_length=1)
 
 
@@ -133,7 +135,7 @@ class Limits(Strict):
 class Protocol(Strict):
     """A validated protocol (SI floats inside); build with protocols.loader or the builder."""
 
-    name: str
+    name: Name
     description: str = ""
     sample: Sample = Field(default_factory=Sample)
     sampling: Sampling = Field(default_factory=Sampling)

@@ -301,3 +301,15 @@ def test_sigterm_between_file_and_engine_closes_the_file_aborted_with_the_reason
     with RunReader(path) as reader:
         assert reader.status == "aborted"
         assert reader.exit_reason == "terminated by SIGTERM before the engine started"
+
+
+def test_counts_beyond_ten_million_and_huge_names_are_refused_naming_the_limit():
+    loop = ("name: %s\nsample: {area: 1 cm2}\nsteps:\n  - type: loop\n    count: %s\n"
+            "    steps:\n      - {type: rest, end: [{time: 1 s}]}\n")  # fmt: skip
+    assert _protocol_error(loop % ("x", "10000000000")) == (
+        "p.yaml:5: steps[0].count: Input should be less than or equal to 10000000 (got 10000000000)"
+    )
+    message = _protocol_error(loop % ("x" * 2_000_000, "3"))
+    assert message.startswith("p.yaml:1: name: String should have at most 200 characters (got 'xx")
+    assert message.endswith("… (2000000 characters))") and len(message) < 300
+    load_protocol_text(loop % ("x", "10000000"))
