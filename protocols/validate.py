@@ -76,7 +76,7 @@ def _station_parts(
     for name, inst in config.instruments.items():
         names[inst.role] = name
         found = ranges.setdefault(inst.role, {})
-        schema = _schema(inst.driver)
+        schema = _schema(getattr(inst, "driver", ""))
         for key, (role, kind, what) in RANGE_SETTINGS.items():
             if role != inst.role:
                 continue
