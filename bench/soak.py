@@ -171,7 +171,11 @@ def signals(n: int, rng: random.Random, tmp: Path, grace_s: float = 60.0) -> dic
                 continue
         out["tried"] += 1
         name = signal.Signals(signum).name
-        if child.returncode < 0 or any(b in err for b in BAD):
+        if child.returncode == -signum and not err and _run_file(folder) is None:
+            out["held"] += 1  # the interpreter itself was starting: nothing opened or made
+            out["before_python"] = out.get("before_python", 0) + 1
+            continue
+        if child.returncode < 0 or any(b in err for b in BAD) or "KeyboardInterrupt" in err:
             out["failed"].append(f"{name} {k}: exit {child.returncode}: {err.strip()[-200:]}")
             continue
         path = _run_file(folder)

@@ -14,11 +14,19 @@ which unwinds the open station and any run file like any other error, and ``main
 
 from __future__ import annotations
 
+# ruff: noqa: E402 - the import-time signal policy is set before the other imports
+import os
+import sys
+
+from daq.terminate import exit_quietly_until_main
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "ssbench":
+    exit_quietly_until_main()  # first: a signal during the imports below ends quietly
+
+
 import argparse
 import importlib
 import logging
-import os
-import sys
 import tempfile
 import traceback
 from collections.abc import Sequence

@@ -9,6 +9,7 @@ record is never half-written.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,18 @@ class Terminated(BaseException):
         super().__init__(f"terminated by {signal.Signals(signum).name}")
 
 
+def _quiet_exit(signum: int, frame: object) -> None:
+    os._exit(128 + signum)
+
+
+def exit_quietly_until_main() -> None:
+    """While ``ssbench`` imports (nothing opened, nothing written yet), SIGINT/SIGTERM/SIGHUP
+    end the process at once with ``128 + signal`` and no traceback; ``main`` takes over."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, *_SIGNALS):
+            signal.signal(signum, _quiet_exit)
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated(signum)
 
@@ -39,10 +52,13 @@ def terminate_on_signals() -> Iterator[None]:
         yield
         return
     previous = {signum: signal.signal(signum, _raise_terminated) for signum in _SIGNALS}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         for signum, handler in previous.items():
+            if handler is _quiet_exit:  # back to the defaults, not to the import-time policy
+                handler = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
             signal.signal(signum, handler)
 
 
