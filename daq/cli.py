@@ -113,9 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with terminate_on_signals():
             return _main(argv)
-    except Terminated as exc:  # between the handlers' install and _main's own handling
+    except Terminated as exc:  # outside _main's own handling (parsing, importing commands)
         print(f"ssbench: {exc}", file=sys.stderr)
         return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("ssbench: interrupted", file=sys.stderr)
+        return 130
 
 
 def _main(argv: Sequence[str] | None) -> int:
