@@ -60,6 +60,27 @@ def test_sigterm_while_a_command_starts_exits_cleanly_with_one_line(tmp_path):
     assert done.stderr.strip() == "ssbench: terminated by SIGTERM"
 
 
+SIGNAL_WHILE_PARSING = textwrap.dedent("""
+    import os, signal, sys
+    import daq.cli as cli
+    build = cli.build_parser
+    def build_after_a_signal():  # the signal lands while the subcommands load
+        os.kill(os.getpid(), int(sys.argv[1]))
+        return build()
+    cli.build_parser = build_after_a_signal
+    sys.exit(cli.main(["drivers"]))
+""")
+
+
+@pytest.mark.parametrize(("signum", "line"), [(signal.SIGINT, "ssbench: interrupted"),
+                                              (signal.SIGTERM, "ssbench: terminated by SIGTERM")])  # fmt: skip
+def test_a_signal_while_the_subcommands_load_is_one_line(signum, line):
+    done = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_PARSING, str(int(signum))],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 128 + signum
+    assert done.stderr.strip() == line
+
+
 def test_main_restores_the_signal_handlers_it_installs():
     before = signal.getsignal(signal.SIGTERM)
     assert main(["drivers"]) == 0
