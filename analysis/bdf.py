@@ -147,16 +147,11 @@ def is_bdf(path: Path) -> bool:
 
 def read_bdf(path: Path, *, invert_current: bool = False) -> tuple[pd.DataFrame, dict]:
     """Electro stream (and pressure, thermal streams, metadata from the sidecar) of a BDF file."""
-    from analysis.importers.cyclers import BDF_MAP
+    from analysis.importers.cyclers import BDF_MAP, read_tables
     from analysis.importers.table import apply_map
-    from analysis.importers.text import read_delimited
 
-    if path.suffix.lower() == ".parquet":
-        frame = pd.read_parquet(path)
-        lines = None
-    else:
-        table = read_delimited(path)
-        frame, lines = table.frame, table.lines
+    table = read_tables(path)[0]
+    frame, lines = table.frame, table.lines
     electro = apply_map(frame, BDF_MAP, str(path), lines=lines, invert_current=invert_current)
     facts: dict[str, Any] = {}
     side = sidecar_path(path)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise
 from daq.debounce import sustained
 
 
@@ -40,12 +41,20 @@ def _median(x: np.ndarray | deque) -> float:
     return float(0.5 * (a[(n - 1) // 2] + a[n // 2]))
 
 
+def _quantum(x: np.ndarray) -> float:
+    """Smallest nonzero step between samples: the quantisation of a digitised signal (or ~0)."""
+    d = np.abs(np.diff(x))
+    d = d[d > 0]
+    return float(d.min()) if d.size else 0.0
+
+
 def _noise_sigma(x: np.ndarray) -> float:
-    """Robust sample-to-sample noise: MAD of first differences, scaled to a Gaussian sigma."""
-    if x.size < 3:
+    """Robust sample-to-sample noise: MAD of second differences scaled to a Gaussian sigma
+    (blind to a linear trend, so a relaxing baseline does not inflate it)."""
+    if x.size < 4:
         return 0.0
-    d = np.diff(x)
-    return float(1.4826 * _median(np.abs(d - _median(d))) / np.sqrt(2.0))
+    d = x[2:] - 2.0 * x[1:-1] + x[:-2]
+    return float(1.4826 * _median(np.abs(d - _median(d))) / np.sqrt(6.0))
 
 
 class SegmentTracker:
@@ -83,48 +92,59 @@ class SegmentTracker:
         self._last_i = float(i[-1])
 
 
-def _slope(t: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least-squares slope of y(t) and its standard error."""
-    tc = t - t.mean()
-    sxx = float(np.dot(tc, tc))
-    if sxx <= 0:
-        return 0.0, np.inf
-    slope = float(np.dot(tc, y - y.mean()) / sxx)
-    resid = y - y.mean() - slope * tc
-    dof = max(t.size - 2, 1)
-    return slope, float(np.sqrt(np.dot(resid, resid) / dof / sxx))
-
-
 @dataclass
 class _VoidSegment:
     t0: float
     i_ref: float
     charge: float = 0.0
     last_t: float | None = None
-    base_v: list[np.ndarray] = field(default_factory=list)
-    base_t_end: float = 0.0
-    level: float | None = None
-    sigma: float = 0.0
+    hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # t, η, q
+    n_hist: int = 0
+    plateau: float | None = None
+    level: float = 0.0
     threshold: float = 0.0
-    carry: int = 0
+    carry_up: int = 0
+    carry_down: int = 0
     n_watch: int = 0
-    defer_n: int = 0
-    watch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    next_n: int = 0
+    steps: list[float] = field(default_factory=list)
     done: bool = False
+
+    def window(self, upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(t, polarisation sign(I)·V, charge) of the first ``upto`` samples since the settle time."""
+        if len(self.hist) > 1:
+            self.hist = [tuple(np.concatenate(c) for c in zip(*self.hist, strict=True))]
+        t, y, q = self.hist[0]
+        return t[:upto], y[:upto], q[:upto]
+
+
+#: Confidence = logistic(c0 + c1·ln F + c2·ln(rise/threshold)); fitted on TUNING_SEEDS of
+#: analysis.validation (``python bench/bench_detect.py --fit``), never on the held-out seeds.
+VOID_CONFIDENCE = (4.296, 0.0, 0.0)
+#: Soft-short confidence = logistic(c0 + c1·ln(drop/limit)); fitted the same way.
+SOFT_CONFIDENCE = (-1.279, 12.334)
+
+
+def _logistic(z: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))))
 
 
 class VoidOnsetDetector:
-    """Onset of a growing |V| during constant-current stripping (contact loss by voids).
+    """Onset of a diverging |V| during constant-current stripping (contact loss by voids).
 
-    Per segment: skip ``settle_s`` (charge-transfer transient), take the plateau level and the
-    noise over the next ``baseline_s``, then watch for |V| above the plateau by
-    ``max(k_sigma·σ, rel_rise·plateau, min_rise_v)`` for ``confirm`` consecutive samples, with
-    at least ``min_fit`` samples watched. The rise is then classified (:meth:`_shape`): a rise
-    that keeps or gains speed is a void; one that slows is re-based and watching goes on. The
-    onset time is back-extrapolated to zero excess along the chord between the quarter-threshold
-    and threshold crossings of the 5-sample smoothed excess; the reported charge, capacity and J
-    are at that onset. ``strip_sign`` picks the stripping polarity watched: +1 = WE stripping
-    (I > 0), -1 = CE stripping, 0 = both (symmetric cells).
+    Per segment: skip ``settle_s``, take the plateau (median |V|) and noise σ (MAD of first
+    differences, floored by the quantisation step) over the next ``baseline_s``. Then watch for
+    |V| off the current level by ``max(k_sigma·σ, rel_rise·plateau, min_rise_v)`` for
+    ``confirm`` consecutive samples (at least ``min_fit`` watched): a fall re-bases the level;
+    a rise is judged by :func:`analysis.rise.judge_rise` on the whole window since the settle
+    time — void (convex divergence beyond relaxation, drift and steps, F >= ``f_crit``), step
+    (added to the healthy model), wait (judged again after more data) or none (re-based).
+    The onset is the divergence's fitted start, refitted on the last ``window_s`` of data when the
+    window is longer (old steps and wander cannot pull it); charge, capacity and J are at it.
+    ``strip_sign`` picks the stripping polarity watched: +1 = WE stripping (I > 0), -1 = CE
+    stripping, 0 = both. With ``interphase_n`` > 0 (electrolytes that grow an interphase with
+    Li) a divergence whose relative rate an interphase R ∝ t^n with n <= ``interphase_n`` could
+    produce at this run age (d ln|V|/dt <= n/t) is no void.
     """
 
     kind = "void_onset"
@@ -133,26 +153,28 @@ class VoidOnsetDetector:
         self,
         *,
         area_m2: float | None = None,
-        strip_sign: int = 0,
+        strip_sign: int = 1,
         rest_current: float = 1e-9,
         level_tol: float = 0.05,
         settle_s: float = 10.0,
         baseline_s: float = 30.0,
         k_sigma: float = 4.0,
         rel_rise: float = 0.01,
-        min_rise_v: float = 5e-4,
+        min_rise_v: float = 5e-5,
         confirm: int = 5,
         min_fit: int = 60,
-        accel: float = 1.25,
+        f_crit: float = 40.0,
+        window_s: float = 1800.0,
         interphase_n: float = 0.0,
     ) -> None:
         self.area_m2 = area_m2
-        self.accel, self.interphase_n = accel, interphase_n
+        self.interphase_n = interphase_n
         self._t_first: float | None = None
         self.strip_sign = strip_sign
         self.settle_s, self.baseline_s = settle_s, baseline_s
         self.k_sigma, self.rel_rise, self.min_rise_v = k_sigma, rel_rise, min_rise_v
-        self.confirm, self.min_fit = confirm, min_fit
+        self.confirm, self.min_fit, self.f_crit = confirm, min_fit, f_crit
+        self.window_s = window_s
         self._tracker = SegmentTracker(rest_current, level_tol)
         self._seg: _VoidSegment | None = None
 
@@ -177,118 +199,90 @@ class VoidOnsetDetector:
 
     def _feed(self, seg: _VoidSegment, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> Event | None:
         prev_t = seg.last_t if seg.last_t is not None else t[0]
-        dt = np.diff(t, prepend=prev_t)
-        q = seg.charge + np.cumsum(np.abs(i) * dt)
+        q = seg.charge + np.cumsum(np.abs(i) * np.diff(t, prepend=prev_t))
         seg.charge, seg.last_t = float(q[-1]), float(t[-1])
-        av = np.abs(v)
-        el = t - seg.t0
-        if seg.level is None:
-            in_base = (el >= self.settle_s) & (el < self.settle_s + self.baseline_s)
-            seg.base_v.append(av[in_base])
-            after = np.flatnonzero(el >= self.settle_s + self.baseline_s)
-            n_base = sum(b.size for b in seg.base_v)
-            if after.size == 0 or n_base < max(5, self.confirm):
+        keep = t - seg.t0 >= self.settle_s
+        t, av, q = t[keep], np.sign(seg.i_ref) * v[keep], q[keep]
+        if t.size == 0:
+            return None
+        first = seg.n_hist  # window index of this block's first sample
+        seg.hist.append((t, av, q))
+        seg.n_hist += t.size
+        k = 0
+        if seg.plateau is None:
+            after = np.flatnonzero(t - seg.t0 >= self.settle_s + self.baseline_s)
+            if after.size == 0 or first + after[0] < max(5, self.confirm):
                 return None
-            base = np.concatenate(seg.base_v)
-            seg.level = _median(base)
-            seg.sigma = _noise_sigma(base)
+            k = int(after[0])
+            _, base, _ = seg.window(first + k)
+            seg.plateau = seg.level = _median(base)
             seg.threshold = max(
-                self.k_sigma * seg.sigma, self.rel_rise * seg.level, self.min_rise_v
+                self.k_sigma * max(_noise_sigma(base), _quantum(base)),
+                self.rel_rise * seg.plateau,
+                self.min_rise_v,
             )
-            seg.base_t_end = float(t[after[0]])
-            seg.base_v = []
-            k0 = int(after[0])
-            t, av, q = t[k0:], av[k0:], q[k0:]
-        while t.size:
-            excess = av - seg.level
-            seg.watch.append((t, excess, q))
-            ready = seg.n_watch + np.arange(1, t.size + 1) >= max(self.min_fit, seg.defer_n)
-            seg.n_watch += t.size
-            hit, seg.carry = sustained(excess > seg.threshold, seg.carry, self.confirm, ready)
-            if hit < 0:
+        while k < t.size:
+            excess = av[k:] - seg.level
+            ready = seg.n_watch + np.arange(1, excess.size + 1) >= max(self.min_fit, seg.next_n)
+            up, seg.carry_up = sustained(excess > seg.threshold, seg.carry_up, self.confirm, ready)
+            down, seg.carry_down = sustained(-excess > seg.threshold, seg.carry_down, self.confirm)
+            if up < 0 and down < 0:
+                seg.n_watch += excess.size
                 return None
-            shape = self._shape(seg, float(t[hit]))
-            if shape > 0:
-                seg.done = True
-                return self._event(seg, float(t[hit]))
-            n_at_hit = seg.n_watch - (t.size - hit - 1)
-            if shape == 0:  # not yet clear: look again once the window has doubled
-                seg.defer_n = 2 * n_at_hit
-                seg.carry = 0
-                t, av, q = t[hit + 1 :], av[hit + 1 :], q[hit + 1 :]
-                seg.watch[-1] = (
-                    seg.watch[-1][0][: hit + 1],
-                    seg.watch[-1][1][: hit + 1],
-                    seg.watch[-1][2][: hit + 1],
-                )
-                seg.n_watch = n_at_hit
+            hit = down if up < 0 or (0 <= down < up) else up
+            seg.n_watch += hit + 1
+            end = k + hit + 1
+            seg.carry_up = seg.carry_down = 0
+            recent = _median(av[max(k, end - self.confirm) : end])
+            if hit == down:
+                seg.level, k = recent, end
                 continue
-            # a slowing or interphase-like rise is no void: re-baseline there
-            tt = np.concatenate([w[0] for w in seg.watch])
-            ex = np.concatenate([w[1] for w in seg.watch])
-            upto = int(np.searchsorted(tt, t[hit], side="right"))
-            seg.level += _median(ex[max(0, upto - self.confirm) : upto])
-            seg.base_t_end = float(t[hit])
-            seg.watch, seg.carry, seg.n_watch, seg.defer_n = [], 0, 0, 0
-            t, av, q = t[hit + 1 :], av[hit + 1 :], q[hit + 1 :]
+            verdict = self._judge(seg, first + end)
+            if verdict.kind == VOID:
+                seg.done = True
+                return self._event(seg, verdict, float(t[end - 1]), first + end)
+            if verdict.kind == WAIT:
+                seg.next_n = seg.n_watch + max(self.confirm, seg.n_watch // 32)
+            else:
+                if verdict.kind == STEP:
+                    seg.steps.append(verdict.time)
+                seg.level = recent
+            k = end
         return None
 
-    def _shape(self, seg: _VoidSegment, t_hit: float) -> int:
-        """Classify the rise seen since the baseline: +1 void, -1 not a void, 0 undecided yet.
+    def _judge(self, seg: _VoidSegment, upto: int) -> Verdict:
+        tt, yy, _ = seg.window(upto)
+        verdict = judge_rise(tt, yy, seg.t0, seg.steps, seg.threshold, f_crit=self.f_crit)
+        recent = tt >= tt[-1] - self.window_s
+        if verdict.kind == VOID and not recent.all():
+            # the onset from the recent window only: old structure (steps, wander) cannot pull it
+            near = judge_rise(tt[recent], yy[recent], seg.t0, seg.steps, seg.threshold, f_crit=0.0)
+            if near.kind == VOID:
+                verdict = Verdict(
+                    VOID, near.time, verdict.f_stat, verdict.rise_V, verdict.slope_V_s
+                )
+        if verdict.kind == VOID and self.interphase_n > 0:
+            age = max(float(tt[-1]) - self._t_first, 1.0)
+            if verdict.slope_V_s / (seg.plateau + verdict.rise_V) <= self.interphase_n / age:
+                return Verdict(NONE, f_stat=verdict.f_stat, rise_V=verdict.rise_V)
+        return verdict
 
-        Not a void: the rise slows down (slope of the last third of the window significantly
-        and ``accel`` × below the first third), or — with ``interphase_n`` > 0, for electrolytes
-        that react with Li — its relative rate is one a power-law interphase growth R ∝ t^n
-        with n <= ``interphase_n`` could produce at this run age (d ln R / dt <= n / t).
-        A void: a significant rise that keeps or gains speed. Undecided windows are judged
-        again once they have doubled.
-        """
-        tt = np.concatenate([w[0] for w in seg.watch])
-        ex = np.concatenate([w[1] for w in seg.watch])
-        keep = tt <= t_hit
-        tt, ex = tt[keep], ex[keep]
-        n = tt.size // 3
-        if n < 3:
-            return 0
-        s1, e1 = _slope(tt[:n], ex[:n])
-        s2, e2 = _slope(tt[-n:], ex[-n:])
-        if s1 - s2 > 3.0 * np.hypot(e1, e2) and s1 > self.accel * max(s2, 0.0):
-            return -1
-        if s2 <= 3.0 * e2 or s2 * self.accel < s1:
-            return 0
-        age = max(t_hit - self._t_first, 1.0)
-        level = seg.level + float(np.mean(ex[-n:]))
-        return 1 if s2 / level > self.interphase_n / age else -1  # interphase_n = 0: always 1
-
-    def _event(self, seg: _VoidSegment, t_confirm: float) -> Event:
-        tt = np.concatenate([w[0] for w in seg.watch])
-        ex = np.concatenate([w[1] for w in seg.watch])
-        qq = np.concatenate([w[2] for w in seg.watch])
-        seg.watch = []
-        upto = int(np.searchsorted(tt, t_confirm, side="right"))
-        tt, ex, qq = tt[:upto], ex[:upto], qq[:upto]
-        m = min(5, ex.size)
-        sm = np.convolve(ex, np.ones(m) / m, mode="same") if ex.size >= m else ex
-        thr, knee = seg.threshold, 0.25 * seg.threshold
-        below_knee = np.flatnonzero(sm <= knee)
-        k_knee = int(below_knee[-1]) + 1 if below_knee.size else 0
-        k_knee = min(k_knee, tt.size - 1)
-        below_thr = np.flatnonzero(sm <= thr)
-        k_thr = int(below_thr[-1]) + 1 if below_thr.size else tt.size - 1
-        k_thr = min(max(k_thr, k_knee), tt.size - 1)
-        t_knee, t_thr = tt[k_knee], tt[k_thr]
-        t_on = t_knee - (t_thr - t_knee) * knee / (thr - knee)
-        t_on = float(np.clip(t_on, seg.base_t_end, t_confirm))
+    def _event(self, seg: _VoidSegment, verdict: Verdict, t_confirm: float, upto: int) -> Event:
+        tt, _, qq = seg.window(upto)
+        seg.hist = []
+        t_on = float(np.clip(verdict.time, seg.t0, t_confirm))
         q_on = float(np.interp(t_on, tt, qq))
-        z = ex[-1] / seg.sigma if seg.sigma > 0 else np.inf
-        d = np.diff(sm[k_knee:])
-        rising = float(np.mean(d > 0)) if d.size else 1.0
-        confidence = float((1.0 - np.exp(-z / self.k_sigma)) * rising)
+        c0, c1, c2 = VOID_CONFIDENCE
+        ratio = max(verdict.rise_V / seg.threshold, 1e-9)
+        confidence = _logistic(c0 + c1 * np.log(verdict.f_stat) + c2 * np.log(ratio))
         values = {
             "charge_C": q_on,
             "current_A": seg.i_ref,
-            "plateau_V": seg.level,
+            "plateau_V": seg.plateau,
             "time_confirmed": t_confirm,
+            "rise_V": verdict.rise_V,
+            "threshold_V": seg.threshold,
+            "f_stat": verdict.f_stat,
         }
         if self.area_m2:
             values["capacity_C_m2"] = q_on / self.area_m2
@@ -314,6 +308,7 @@ class _ShortSegment:
     low_sudden: bool | None = None
     prev: np.ndarray = field(default_factory=lambda: np.empty(0))
     tail: np.ndarray = field(default_factory=lambda: np.empty(0))
+    tail_t: float = 0.0
     soft_done: bool = False
     last_t: float | None = None
     expected: float | None = None
@@ -387,7 +382,7 @@ class ShortDetector:
 
     def _feed(self, seg: _ShortSegment, t: np.ndarray, v: np.ndarray) -> list[Event]:
         events: list[Event] = []
-        av = np.abs(v)
+        av = np.sign(seg.i_ref) * v  # polarisation: > 0 for a healthy cell, relaxing monotonically
         el = t - seg.t0
         if seg.level is None:
             in_base = (el >= self.settle_s) & (el < self.settle_s + self.baseline_s)
@@ -398,12 +393,19 @@ class ShortDetector:
                 base = np.concatenate(seg.base_v)
                 level = _median(base)
                 expected = self._expected(seg)
-                if expected is not None and level < self.hard_frac * expected:
+                m = max(1, base.size // 3)
+                moved = _median(base[-m:]) - _median(base[:m])  # still relaxing: not shorted
+                flat = expected is None or moved < 0.5 * self.hard_frac * expected
+                # a shorted cell's polarisation is I·R_short >= 0; a reversal relaxes up from < 0
+                shorted = level > -4.0 * _noise_sigma(base)
+                if expected is not None and level < self.hard_frac * expected and flat and shorted:
                     return self._hard(seg, float(t[done[0]]), level, expected, at_start=True)
-                seg.level, seg.sigma, seg.base_v = level, _noise_sigma(base), []
+                seg.level, seg.base_v = level, []
+                seg.sigma = max(_noise_sigma(base), _quantum(base))
                 sign = float(np.sign(seg.i_ref))
-                self._resistances[sign].append(level / abs(seg.i_ref))
-                self._r_ref[sign] = _median(self._resistances[sign])
+                if level > 0 and flat:
+                    self._resistances[sign].append(level / abs(seg.i_ref))
+                    self._r_ref[sign] = _median(self._resistances[sign])
         expected = self._expected(seg)
         if expected is None:
             return events
@@ -476,29 +478,40 @@ class ShortDetector:
     def _soft(
         self, seg: _ShortSegment, t: np.ndarray, av: np.ndarray, watch: np.ndarray
     ) -> Event | None:
+        """First sample whose polarisation, and the next one's, lies below the mean of the
+        ``window`` samples before it by more than the limit (a one-sample spike is no short)."""
         w = self.window
         n_tail = seg.tail.size
         full = np.concatenate((seg.tail, av))
-        seg.tail = full[-w:]
-        if full.size <= w:
+        seg.tail = full[-(w + 1) :]
+        last_t, seg.tail_t = seg.tail_t, float(t[-1])
+        if full.size <= w + 1:
             return None
         c = np.cumsum(np.concatenate(([0.0], full)))
-        drop = (c[w:-1] - c[: -w - 1]) / w - full[w:]
+        mean = (c[w:-2] - c[: -w - 2]) / w  # mean of the w samples before index k = w .. n-2
+        drop = mean - full[w:-1]
         limit = max(self.k_sigma * seg.sigma, self.soft_frac * seg.level)
-        j = np.arange(w, full.size) - n_tail
-        ok = (j >= 0) & (drop > limit)
-        ok[ok] &= watch[j[ok]]
+        j = np.arange(w, full.size - 1) - n_tail  # block index of sample k (< 0: previous block)
+        ok = (j >= -1) & (drop > limit) & (mean - full[w + 1 :] > limit)
+        ok[ok] &= watch[np.maximum(j[ok], 0)]
         k = np.flatnonzero(ok)
         if k.size == 0:
             return None
         k0, jj = int(k[0]), int(j[k[0]])
         seg.soft_done = True
+        t_drop = float(t[jj]) if jj >= 0 else last_t
+        ratio = float(drop[k0] / limit)
         return Event(
             "soft_short",
-            float(t[jj]),
+            t_drop,
             f"sudden |V| drop of {drop[k0]:.3g} V (> {limit:.3g} V) at {seg.i_ref:.4g} A",
-            {"drop_V": float(drop[k0]), "level_V": float(seg.level), "current_A": seg.i_ref},
-            float(min(1.0, drop[k0] / (2 * limit))),
+            {
+                "drop_V": float(drop[k0]),
+                "limit_V": float(limit),
+                "level_V": float(seg.level),
+                "current_A": seg.i_ref,
+            },
+            _logistic(SOFT_CONFIDENCE[0] + SOFT_CONFIDENCE[1] * np.log(ratio)),
         )
 
     def _hard(
@@ -536,3 +549,15 @@ def detect_void_onset(electro: pd.DataFrame, **params: float) -> list[Event]:
 def detect_shorts(electro: pd.DataFrame, **params: float) -> list[Event]:
     """Offline short detection: the live :class:`ShortDetector` over the whole stream."""
     return run_detector(ShortDetector(**params), electro)
+
+
+def voids_before_hard_short(
+    voids: list[Event], shorts: list[Event], margin_s: float = 60.0
+) -> list[Event]:
+    """Void calls from ``margin_s`` before the first hard short on are the shorting path
+    switching (its first episodes precede detection), not voids: keep only those before.
+    Soft-short calls never suppress void calls (a spurious one must not hide a later void)."""
+    hard = [s.time for s in shorts if s.kind == "hard_short"]
+    if not hard:
+        return voids
+    return [v for v in voids if v.time < min(hard) - margin_s]

@@ -34,7 +34,7 @@ def write_run(run: RunData, path: str | Path, *, overwrite: bool = False) -> Pat
             writer.append(name, {c: df[c].to_numpy() for c in df.columns})
         for ev in run.events.itertuples(index=False):
             step = -1 if ev.step is None or ev.step != ev.step else int(ev.step)
-            writer.event(float(ev.time), str(ev.kind), str(ev.message), step)
+            writer.event(float(ev.time), str(ev.kind), str(ev.message), step, ev.data)
     return Path(path)
 
 

@@ -17,11 +17,12 @@ import numpy as np  # noqa: E402
 from analysis.display import QUANTITIES, convert  # noqa: E402
 from analysis.model import RunData  # noqa: E402
 from analysis.pipeline import RunAnalysis  # noqa: E402
+from daq.documents import EventKind as K  # noqa: E402
 
 EVENT_COLORS = {"void_onset": "tab:orange", "soft_short": "tab:purple", "hard_short": "tab:red"}
 MAX_POINTS = 4000
 #: Recorded (engine) events worth a marker; routine ones (step_start, signal, ...) are not.
-MARKED_RECORDED = {"limit_trip", "outcome", "fault", "abort", "pause", "resume"}
+MARKED_RECORDED = {K.LIMIT_TRIP, K.OUTCOME, K.FAULT, K.ABORT, K.PAUSE, K.RESUME}
 
 
 def envelope(t: np.ndarray, y: np.ndarray, bins: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:

@@ -15,15 +15,26 @@ from analysis.detect import ShortDetector, VoidOnsetDetector
 REACTIVE_ELECTROLYTES = ("latp", "lagp", "latgp", "llto", "lgps", "nasicon")
 
 
+#: ``void_watch`` values a sample may give, as the stripping polarity the void watch covers.
+VOID_WATCH = {"we": 1, "ce": -1, "both": 0}
+
+
 def strip_sign_for(sample: dict[str, Any]) -> int:
-    """Which stripping the void watch covers: only the Li counter electrode in Li|Cu cells.
+    """Which stripping the void watch covers: +1 WE, -1 CE (Li of a Li|Cu cell), 0 both.
 
     On a Cu (anode-free) working electrode the end of stripping always diverges — the plated
-    Li is used up — so that is no void; symmetric cells are watched in both directions.
+    Li is used up — so that is no void and the Li counter electrode is watched. In Li|SE|Li only
+    the WE's stripping halves are watched, so plating halves never raise a void alarm, unless
+    the sample asks with ``void_watch: ce`` or ``both`` (or the caller passes ``strip_sign``).
     """
+    watch = str(sample.get("void_watch", "")).strip().lower()
+    if watch:
+        if watch not in VOID_WATCH:
+            raise ValueError(f"sample void_watch: {watch!r} is not one of {', '.join(VOID_WATCH)}")
+        return VOID_WATCH[watch]
     text = f"{sample.get('electrodes', '')} {sample.get('cell', '')}".lower()
     tokens = re.split(r"[^a-z0-9]+", text)  # "Li|LLZO|Cu", "Li/LLZO/Cu", "Li-LLZO-Cu", ...
-    return -1 if ("cu" in tokens or "anode" in tokens) else 0
+    return -1 if ("cu" in tokens or "anode" in tokens) else 1
 
 
 def is_reactive(sample: dict[str, Any]) -> bool:

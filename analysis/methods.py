@@ -30,6 +30,15 @@ _STEP_KEYS = {
     "timeout": "time_s",
     "duration": "time_s",
 }
+#: Key endings -> display quantity, for keys not listed above.
+_KEY_ENDINGS = (
+    ("capacity", "areal_capacity"),
+    ("current_density", "current_density"),
+    ("voltage", "voltage"),
+    ("pressure", "pressure"),
+    ("_after", "time_s"),
+    ("_time", "time_s"),
+)
 _CELL_NAMES = {
     "cathode": "cell with a cathode",
     "li_li": "symmetric Li|SE|Li cell",
@@ -53,7 +62,9 @@ def _step_text(step: dict[str, Any]) -> str | None:
         if not isinstance(value, (int, float)):
             parts.append(f"{key.replace('_', ' ')} {value}")
             continue
-        quantity = "areal_capacity" if key.endswith("capacity") else _STEP_KEYS.get(key)
+        quantity = _STEP_KEYS.get(key) or next(
+            (q for end, q in _KEY_ENDINGS if key.endswith(end)), None
+        )
         text = _q(value, quantity) if quantity else format_value(value)
         parts.append(f"{key.replace('_', ' ')} {text}")
     if not kind:

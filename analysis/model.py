@@ -66,6 +66,7 @@ def empty_events() -> pd.DataFrame:
             "kind": pd.Series(dtype=object),
             "step": pd.Series(dtype="Int64"),
             "message": pd.Series(dtype=object),
+            "data": pd.Series(dtype=object),
         }
     )
 
@@ -131,4 +132,6 @@ def make_run(
         electro.attrs = dict(cleaned["electro"].attrs)
         cleaned["electro"] = electro
     ev = empty_events() if events is None else events
+    if "data" not in ev.columns:  # an event table from elsewhere (a BDF sidecar): no data yet
+        ev = ev.assign(data=[{} for _ in range(len(ev))])
     return RunData(cleaned, ev, metadata, frames, source, warnings)

@@ -7,7 +7,6 @@ flat ``summary`` dict (one row of the batch table).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +27,7 @@ from analysis import (
     pressure,
     segment,
 )
-from analysis.detect import Event, run_detector
+from analysis.detect import Event, run_detector, voids_before_hard_short
 from analysis.errors import AnalysisError
 from analysis.model import RunData
 
@@ -67,19 +66,6 @@ class RunAnalysis:
     warnings: list[str]
 
 
-def _event_text(message: object) -> str:
-    """The engine logs JSON with a ``text`` field; show that text, else the message as is."""
-    text = str(message)
-    if text.startswith("{"):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(parsed, dict) and "text" in parsed:
-            return str(parsed["text"])
-    return text
-
-
 def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFrame) -> pd.DataFrame:
     """Detected and recorded events in one table, each with its step and cycle."""
     rows = [
@@ -98,7 +84,7 @@ def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFram
             {
                 "time": float(rec.time),
                 "kind": str(rec.kind),
-                "message": _event_text(rec.message),
+                "message": str(rec.message),
                 "confidence": np.nan,
                 "origin": "recorded",
             }
@@ -121,29 +107,14 @@ def _events_frame(found: list[Event], steps: pd.DataFrame, recorded: pd.DataFram
 
 
 def _before_short(voids: list[Event], shorts: list[Event], warnings: list[str]) -> list[Event]:
-    """Void onsets from a minute before the first short on are the short path switching (its
-    first episodes precede detection), not voids: drop them."""
-    if not shorts:
-        return voids
-    first = min(s.time for s in shorts) - 60.0
-    kept = [v for v in voids if v.time < first]
+    """Void onsets from a minute before the first hard short on are dropped (the shorting path
+    switching); soft-short calls never suppress them (detect.voids_before_hard_short)."""
+    kept = voids_before_hard_short(voids, shorts)
     if len(kept) < len(voids):
         warnings.append(
-            f"{len(voids) - len(kept)} void-onset candidate(s) after the first short ignored"
+            f"{len(voids) - len(kept)} void-onset candidate(s) after the first hard short ignored"
         )
     return kept
-
-
-def _event_data(message: object) -> dict[str, Any]:
-    """The JSON payload of an engine event (empty for plain-text messages)."""
-    text = str(message)
-    if not text.startswith("{"):
-        return {}
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 #: Exit statuses after which the last step was cut by the run's end, not by the protocol.
@@ -155,8 +126,7 @@ def run_end(run: RunData) -> ccd.RunEnd:
     ev = run.events
     outcome = None
     for rec in ev[ev["kind"] == "outcome"].itertuples(index=False):
-        data = _event_data(rec.message)
-        outcome = {"time": float(rec.time), **data}
+        outcome = {"time": float(rec.time), **rec.data}
         break
     aborts = ev.loc[ev["kind"] == "abort", "time"]
     status = str(run.metadata.get("exit_status") or "")
@@ -239,8 +209,13 @@ def analyze_run(run: RunData, options: AnalysisOptions | None = None) -> RunAnal
     )
     warnings += _sign_warning(steps)
     i_abs_tol = segment.rest_tolerance(e["current"].to_numpy(dtype=float), opt.rest_tol)
+    described = _cell_description(run, steps, warnings)
+    if kind.kind is None and live.strip_sign_for(described) == -1:
+        kind = cell.CellKind("li_cu", "inferred from the data or the simulated station")
+    elif kind.kind is None and "cell" in described:
+        kind = cell.CellKind("li_li", f"simulated station cell {described['cell']!r}")
     void_det, short_det = live.detectors_for(
-        _cell_description(run, steps, warnings),
+        described,
         rest_current=max(i_abs_tol, 1e-15),
         strip_sign=opt.strip_sign,
         void=opt.void,

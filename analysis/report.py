@@ -39,21 +39,19 @@ _TITLES = {
 
 
 def _fmt(value: object) -> str:
-    if isinstance(value, float) and math.isnan(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return html.escape(format_value(value))
 
 
-def _table(df: pd.DataFrame, max_rows: int = 40, *, units: bool = True) -> str:
+def _table(df: pd.DataFrame, max_rows: int = 40) -> str:
     """HTML table in display units of the first and last rows (the CSV has them all)."""
     if df.empty:
         return "<p>none</p>"
     shown = (
         df if len(df) <= max_rows else pd.concat([df.head(max_rows // 2), df.tail(max_rows // 2)])
     )
-    labels: dict[str, str] = {}
-    if units:
-        shown, labels = display_table(shown)
+    shown, labels = display_table(shown)
     head = "".join(
         f"<th>{html.escape(str(c))}" + (f" ({html.escape(labels[c])})" if labels.get(c) else "")
         + "</th>"
@@ -112,7 +110,7 @@ def headline(res: RunAnalysis) -> list[str]:
             f"{_show('energy_efficiency_mean', s['energy_efficiency_mean'])}; polarization "
             f"{_show('polarization_median_V', s['polarization_median_V'])}"
         )
-    elif "ce_mean" in s:
+    elif "ce_mean" in s and s.get("cell_type") == "li_cu":
         loss = (
             f", Li inventory lost {_show('li_loss_m', s['li_loss_m'])}" if "li_loss_m" in s else ""
         )
@@ -134,11 +132,13 @@ def headline(res: RunAnalysis) -> list[str]:
         )
     elif s.get("cell_type") != "cathode" and "n_void_onsets" in s:
         lines.append("no void onset detected")
-    if not lines and "eta_plate_median" in s:
-        lines.append(
+    if s.get("cell_type") in ("li_li", "li_metal") and "eta_plate_median" in s:
+        lines.insert(
+            len(_ccd_lines(res.ccd)) if res.ccd else 0,  # after the CCD result, before voids
             f"plateau overpotential plating {_show('eta_plate_median', s['eta_plate_median'])}, "
             f"stripping {_show('eta_strip_median', s['eta_strip_median'])}; ASR "
-            f"{_show('asr_plate_median', s['asr_plate_median'])}"
+            f"{_show('asr_plate_median', s['asr_plate_median'])} over {s.get('n_cycles', 0)} "
+            "cycles",
         )
     return lines or ["no cycle completed"]
 
@@ -185,7 +185,10 @@ def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
     )
     ccd = ""
     if res.ccd:
-        ccd = "<h2>CCD levels</h2>" + _table(pd.DataFrame(res.ccd["levels"]), units=False)
+        levels = pd.DataFrame(res.ccd["levels"])
+        if res.ccd["unit"] != "mean_j":  # area unknown: the levels are currents
+            levels = levels.rename(columns={"j": "mean_current"})
+        ccd = "<h2>CCD levels</h2>" + _table(levels)
     if not res.steps.empty and "eta_plateau" in res.steps:
         ccd += "<h2>Overpotential against current density</h2>"
         ccd += _table(overpotential.by_current_density(res.steps))

@@ -195,7 +195,8 @@ def score(case: Case) -> dict:
     res = analyze_run(run)
     s = res.summary
     row = {**asdict(case), "j": str(case.j)}
-    voids = sorted(truth["void_onset_times_we"] + truth["void_onset_times_ce"])
+    # the electrode the void watch covers by default: the WE in Li|SE|Li, the Li CE in Li|Cu
+    voids = truth["void_onset_times_ce" if case.cell == "anode_free" else "void_onset_times_we"]
     row["true_void"] = voids[0] if voids else np.nan
     row["found_void"] = s.get("void_onset_time", np.nan)
     row["true_short"] = truth["short_time"] if truth["short_time"] is not None else np.nan

@@ -112,14 +112,14 @@ def throughput(chain: str, channels: int, rate: float, seconds: float) -> tuple[
             station = fake_station(clock) if chain == "engine" else emulator_station(stack, clock)
             p = protocol(rate, seconds, "{voltage: {min: -2 V, max: 2 V}}")
             recorder = open_recorder(Path(tmp) / f"ch{k}.h5", p, "", station)
-            runs.append((Engine(p, station, [recorder]), recorder.writer))
+            runs.append((Engine(p, station, [recorder]), recorder))
 
         def go(k: int) -> None:
-            engine, writer = runs[k]
+            engine, recorder = runs[k]
             t0 = time.perf_counter()
             result = engine.run()
             walls[k] = time.perf_counter() - t0
-            writer.close(result.status, result.reason)
+            recorder.close(result.status, result.reason)
             counts[k] = result.samples
 
         threads = [threading.Thread(target=go, args=(k,)) for k in range(channels)]

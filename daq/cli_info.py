@@ -36,7 +36,9 @@ def _info(args: argparse.Namespace) -> int:
                 span = f"t = {t[0]:.3f} … {t[1]:.3f} s"
             else:
                 span = "empty"
-            print(f"stream    {name}: {n} samples, {span}, fields {', '.join(run.units(name))}")
+            desc = run.descriptor(name)
+            source = f" from {desc.instrument} ({desc.role})" if desc.role else ""
+            print(f"stream    {name}{source}: {n} samples, {span}, fields {', '.join(desc.units)}")
         for source in run.frame_sources:
             print(f"frames    {source}: {len(run.frame_times(source))} frames")
         events = run.events()
@@ -44,18 +46,7 @@ def _info(args: argparse.Namespace) -> int:
             counts = events["kind"].value_counts()
             print("events    " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
             for row in events.tail(5).itertuples():
-                print(f"          t={row.time:.3f} s  {row.kind}  {_event_text(row.message)}")
+                print(f"          t={row.time:.3f} s  {row.kind}  {row.message}")
         else:
             print("events    none")
     return 0
-
-
-def _event_text(message: str) -> str:
-    """The readable part of an event message (the engine stores JSON with a ``text`` key)."""
-    import json
-
-    try:
-        data = json.loads(message)
-    except ValueError:
-        return message
-    return data.get("text", message) if isinstance(data, dict) else message

@@ -8,12 +8,12 @@ pressure and temperature the run held (restored before any step continues).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from daq.documents import EventKind
 from daq.runfile import RunReader
 from protocols.errors import Issue, ProtocolError
 from protocols.model import Protocol
@@ -52,14 +52,6 @@ def held_setpoints(reader: RunReader) -> dict[str, float]:
     return held
 
 
-def _data(message: str) -> dict[str, Any]:
-    try:
-        data = json.loads(message)
-    except (TypeError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def resume_point(reader: RunReader) -> ResumePoint:
     """Read the resume point of the run open in ``reader``."""
     stored = reader.protocol
@@ -73,12 +65,12 @@ def resume_point(reader: RunReader) -> ResumePoint:
     signals: dict[str, float] = {}
     segments = 0
     for row in events.itertuples(index=False):
-        data = _data(row.message)
-        if row.kind == "step_end" and "track" in data and "state" in data:
+        data = row.data
+        if row.kind == EventKind.STEP_END and "track" in data and "state" in data:
             states[data["track"]] = data["state"]
-        elif row.kind == "signal" and "name" in data:
+        elif row.kind == EventKind.SIGNAL and "name" in data:
             signals[data["name"]] = float(row.time)
-        elif row.kind == "segment_start":
+        elif row.kind == EventKind.SEGMENT_START:
             segments += 1
     last_time = float(events["time"].max()) if len(events) else 0.0
     for name in reader.stream_names:

@@ -7,13 +7,19 @@ Layout (``docs/run-file.md`` is the reference)::
     /sample           attrs: cell metadata (area_m2, electrolyte, thickness_m, ...)
     /station          attrs: one JSON snapshot per instrument
     /protocol         datasets source, normalized_json; attr sha256
-    /streams/<name>/<field>   resizable 1-D datasets, attr units; `time` on the run clock
-    /events           compound dataset (time, kind, step, message)
+    /streams/<name>/<field>   resizable 1-D datasets, attr units; `time` on the run clock;
+                      the group's attrs hold its descriptor (fields, role, instrument)
+    /events           compound dataset (time, kind, step, message, data); data is JSON text
     /frames/<source>  images (N, H, W) + time (N,)
 
 Samples are buffered and written in batches; the file is flushed on a period and on every
 event. A writer killed with SIGKILL leaves a file that opens (SWMR), holds everything up to
-its last flush and reads as ``interrupted``.
+its last flush and reads as ``interrupted``. Streams are declared from their descriptors when
+the file is created (the recorder does it when the engine publishes them at run start);
+:meth:`RunWriter.check_streams` checks a resumed run produces the streams its file holds.
+
+Version 1 files (events with the data packed as JSON into ``message``) are still read, and
+resumed in their own layout.
 """
 
 from __future__ import annotations
@@ -35,22 +41,23 @@ import numpy as np
 import pandas as pd
 
 from daq import __version__
+from daq.documents import EventKind, FieldSpec, StreamDescriptor
 from daq.h5recover import clear_consistency_flags, superblock_state
 
 FORMAT_NAME = "ssbench-run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: versions this ssbench reads (1: event data packed as JSON into the message)
+READABLE_VERSIONS = (1, 2)
 EXIT_STATUSES = ("running", "success", "aborted", "stopped", "tripped", "failed", "interrupted")
-#: integer-valued index fields of a stream (stored as int64, unitless)
-INDEX_FIELDS = frozenset({"step", "cycle", "segment"})
-_EVENT_DTYPE = np.dtype(
-    [
-        ("time", "f8"),
-        ("kind", h5py.string_dtype()),
-        ("step", "i8"),
-        ("message", h5py.string_dtype()),
-    ]
-)
+_V1_EVENT_FIELDS = [
+    ("time", "f8"),
+    ("kind", h5py.string_dtype()),
+    ("step", "i8"),
+    ("message", h5py.string_dtype()),
+]
+_EVENT_DTYPE = np.dtype([*_V1_EVENT_FIELDS, ("data", h5py.string_dtype())])
 _CHUNK_ROWS = 16384
+StreamSpec = Mapping[str, Mapping[str, str]] | list[StreamDescriptor] | tuple[StreamDescriptor, ...]
 
 
 class RunFileError(Exception):
@@ -107,17 +114,75 @@ def _from_attr(value: Any) -> Any:
     return value
 
 
+def _descriptors(streams: StreamSpec) -> list[StreamDescriptor]:
+    """Stream descriptors from descriptors or ``{name: {field: units}}``."""
+    if isinstance(streams, Mapping):
+        return [StreamDescriptor.build(name, fields) for name, fields in streams.items()]
+    return list(streams)
+
+
+def _json_value(value: Any) -> Any:
+    """JSON form of the numpy values event data may hold (anything else is refused)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _v1_message(text: str, data_json: str) -> str:
+    """A version-1 event message: the text and the data in one JSON object."""
+    return json.dumps({"text": text, **json.loads(data_json)}, sort_keys=True)
+
+
+def _v1_event(message: str) -> tuple[str, dict[str, Any]]:
+    """Text and data of a version-1 event message (JSON with ``text``, or plain text)."""
+    if message.startswith("{"):
+        try:
+            packed = json.loads(message)
+        except ValueError:
+            return message, {}
+        if isinstance(packed, dict) and "text" in packed:
+            text = packed.pop("text")
+            return str(text), packed
+    return message, {}
+
+
+def _event_data(where: str, encoded: str) -> dict[str, Any]:
+    """The data of a version-2 event (JSON object text; "" for none)."""
+    if not encoded:
+        return {}
+    try:
+        data = json.loads(encoded)
+    except ValueError as exc:
+        raise RunFileError(f"{where}: event data is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunFileError(f"{where}: event data is not a JSON object: {encoded[:80]!r}")
+    return data
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def refuse_existing(path: Path) -> None:
+    """A new run never overwrites a file: an existing ``path`` is a :class:`RunFileError`."""
+    if path.exists():
+        raise RunFileError(f"{path}: already exists; refusing to overwrite a run file")
+
+
 class RunWriter:
     """Writes one run. Declare every stream and frame source up front (SWMR needs it).
 
-    ``streams`` maps stream name to ``{field: units}``; a ``time`` field (s) is added when
-    missing. Use as a context manager: an exception closes the file as ``failed``.
+    ``streams`` is a list of :class:`StreamDescriptor` or maps stream name to
+    ``{field: units}`` (``time`` in s is added when missing). Use as a context manager: an
+    exception closes the file as ``failed``.
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
-        streams: Mapping[str, Mapping[str, str]],
+        streams: StreamSpec,
         *,
         sample: Mapping[str, Any] | None = None,
         station: Mapping[str, Any] | None = None,
@@ -131,13 +196,10 @@ class RunWriter:
         compression: str | None = None,
         overwrite: bool = False,
     ) -> None:
-        self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise RunFileError(f"{self.path}: already exists; refusing to overwrite a run file")
+        self._setup(path, flush_period, batch_rows, compression, FORMAT_VERSION)
+        if not overwrite:
+            refuse_existing(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.flush_period = flush_period
-        self.batch_rows = batch_rows
-        self._lock = threading.RLock()
         self._file = h5py.File(self.path, "w", libver="latest")
         self.run_uid = uuid.uuid4().hex
         root = self._file.attrs
@@ -157,10 +219,9 @@ class RunWriter:
         proto.create_dataset("source", data=protocol_text, dtype=h5py.string_dtype())
         proto.create_dataset("normalized_json", data=protocol_json, dtype=h5py.string_dtype())
         proto.attrs["sha256"] = protocol_sha256
-        self._fields: dict[str, list[str]] = {}
         group = self._file.create_group("streams")
-        for name, fields in streams.items():
-            self._create_stream(group, name, fields, compression)
+        for desc in _descriptors(streams):
+            self._create_stream(group, desc)
         self._events = self._file.create_dataset(
             "events", shape=(0,), maxshape=(None,), chunks=(256,), dtype=_EVENT_DTYPE
         )
@@ -183,10 +244,7 @@ class RunWriter:
     def reopen(cls, path: str | os.PathLike[str], flush_period: float = 1.0) -> RunWriter:
         """Reopen an existing run (cleanly closed or left by a killed writer) to append a segment."""
         self = cls.__new__(cls)
-        self.path = Path(path)
-        self.flush_period = flush_period
-        self.batch_rows = 65536
-        self._lock = threading.RLock()
+        self._setup(path, flush_period, 65536, None, FORMAT_VERSION)
         clear_consistency_flags(self.path)
         try:
             self._file = h5py.File(self.path, "r+", libver="latest")
@@ -197,6 +255,13 @@ class RunWriter:
         if _from_attr(self._file.attrs.get("format", "")) != FORMAT_NAME:
             self._file.close()
             raise RunFileError(f"{self.path}: not an ssbench run file")
+        self.format_version = int(self._file.attrs.get("format_version", -1))
+        if self.format_version not in READABLE_VERSIONS:
+            self._file.close()
+            raise RunFileError(
+                f"{self.path}: run-file format version {self.format_version} cannot be resumed "
+                f"by this ssbench (it writes versions {READABLE_VERSIONS})"
+            )
         self.run_uid = _from_attr(self._file.attrs["run_uid"])
         self._file.attrs["exit_status"] = "running"
         self._file.attrs["exit_reason"] = ""
@@ -207,36 +272,69 @@ class RunWriter:
         self._start_swmr()
         return self
 
+    def _setup(
+        self,
+        path: str | os.PathLike[str],
+        flush_period: float,
+        batch_rows: int,
+        compression: str | None,
+        format_version: int,
+    ) -> None:
+        """State shared by a new and a reopened writer (nothing written yet)."""
+        self.path = Path(path)
+        self.flush_period = flush_period
+        self.batch_rows = batch_rows
+        self.compression = compression
+        self.format_version = format_version
+        self._lock = threading.RLock()
+        self._fields: dict[str, list[str]] = {}
+        self._pending: dict[str, list[dict[str, np.ndarray]]] = {}
+        self._pending_rows: dict[str, int] = {}
+        self._closed = False
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="run-flush")
+
+    def check_streams(self, streams: StreamSpec) -> None:
+        """Check a run produces the streams this file holds (a resumed run: same fields, and
+        no new stream, which SWMR cannot add); a mismatch is a :class:`RunFileError`."""
+        for desc in _descriptors(streams):
+            fields = self._fields.get(desc.name)
+            if fields is None:
+                raise RunFileError(
+                    f"{self.path}: the run now produces stream {desc.name!r}, which the file "
+                    f"lacks (streams: {', '.join(self._fields) or 'none'})"
+                )
+            if fields != desc.field_names:
+                raise RunFileError(
+                    f"{self.path}: stream {desc.name!r} has fields {fields}, "
+                    f"the run now produces {desc.field_names}"
+                )
+
     def _start_swmr(self) -> None:
         """Switch to SWMR and start the periodic flusher; no new objects after this."""
         self._file.swmr_mode = True
-        self._pending: dict[str, list[dict[str, np.ndarray]]] = {n: [] for n in self._fields}
-        self._pending_rows: dict[str, int] = dict.fromkeys(self._fields, 0)
-        self._closed = False
+        self._pending = {n: [] for n in self._fields}
+        self._pending_rows = dict.fromkeys(self._fields, 0)
         self._last_flush = time.monotonic()
-        self._stop = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="run-flush")
         self._flusher.start()
 
-    def _create_stream(
-        self, group: h5py.Group, name: str, fields: Mapping[str, str], compression: str | None
-    ) -> None:
-        g = group.create_group(name)
-        spec = {"time": "s", **dict(fields)}
-        for field, units in spec.items():
-            dtype = "i8" if field in INDEX_FIELDS else "f8"
+    def _create_stream(self, group: h5py.Group, desc: StreamDescriptor) -> None:
+        g = group.create_group(desc.name)
+        for spec in desc.fields:
             ds = g.create_dataset(
-                field,
+                spec.name,
                 shape=(0,),
                 maxshape=(None,),
                 chunks=(_CHUNK_ROWS,),
-                dtype=dtype,
-                compression=compression,
-                shuffle=compression is not None,
+                dtype=spec.dtype,
+                compression=self.compression,
+                shuffle=self.compression is not None,
             )
-            ds.attrs["units"] = "" if field in INDEX_FIELDS else units
-        g.attrs["fields"] = json.dumps(list(spec))
-        self._fields[name] = list(spec)
+            ds.attrs["units"] = spec.units
+        g.attrs["fields"] = json.dumps(desc.field_names)
+        g.attrs["role"] = desc.role
+        g.attrs["instrument"] = desc.instrument
+        self._fields[desc.name] = desc.field_names
 
     # -- writing -------------------------------------------------------------------------
     def append(self, stream: str, data: Mapping[str, Any]) -> None:
@@ -266,13 +364,35 @@ class RunWriter:
             if self._pending_rows[stream] >= self.batch_rows:
                 self._write_pending(stream)
 
-    def event(self, time_s: float, kind: str, message: str = "", step: int = -1) -> None:
-        """Record an event and flush, so it survives a crash right after."""
+    def event(
+        self,
+        time_s: float,
+        kind: str,
+        text: str = "",
+        step: int = -1,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record an event (an :class:`EventKind`, its one-line text, step and structured data)
+        and flush, so it survives a crash right after. An unknown kind or data that JSON cannot
+        hold is a :class:`RunFileError`."""
+        where = f"{self.path}: event at t={time_s:g} s"
+        try:
+            kind = EventKind.parse(kind, where)
+        except ValueError as exc:
+            raise RunFileError(str(exc)) from None
+        try:
+            encoded = json.dumps(dict(data or {}), default=_json_value, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise RunFileError(f"{where}: {kind} data cannot be stored ({exc})") from None
+        if self.format_version == 1:  # a resumed v1 run keeps its layout: data in the message
+            row: tuple = (time_s, kind, step, _v1_message(text, encoded))
+        else:
+            row = (time_s, kind, step, text, encoded)
         with self._lock:
             self._check_open()
             n = self._events.shape[0]
             self._events.resize((n + 1,))
-            self._events[n] = (time_s, kind, step, message)
+            self._events[n] = row
             self._flush_locked()
 
     def add_frame(self, source: str, time_s: float, image: np.ndarray) -> None:
@@ -310,8 +430,8 @@ class RunWriter:
                 return
             self._flush_locked()
             self._closed = True
-            self._stop.set()
             self._file.close()
+        self._stop.set()
         self._flusher.join(timeout=5)
         with h5py.File(self.path, "r+") as f:
             f.attrs["exit_status"] = status
@@ -417,11 +537,12 @@ class RunReader:
             self._file.close()
             raise RunFileError(f"{self.path}: not an ssbench run file (format {fmt!r})")
         version = int(attrs.get("format_version", -1))
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             self._file.close()
             raise RunFileError(
                 f"{self.path}: run-file format version {version} is not supported "
-                f"(this ssbench reads version {FORMAT_VERSION}); upgrade ssbench"
+                f"(this ssbench reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
+                "upgrade ssbench"
             )
         self.format_version = version
 
@@ -516,6 +637,21 @@ class RunReader:
         group = self._stream_group(name)
         return {f: _from_attr(group[f].attrs.get("units", "")) for f in _field_order(group)}
 
+    def descriptor(self, name: str) -> StreamDescriptor:
+        """What stream ``name`` holds and where it came from (role and instrument are "" in
+        files that predate descriptors)."""
+        group = self._stream_group(name)
+        fields = [
+            FieldSpec(f, _from_attr(group[f].attrs.get("units", "")), group[f].dtype.str[1:])
+            for f in _field_order(group)
+        ]
+        return StreamDescriptor(name, tuple(fields), _from_attr(group.attrs.get("role", "")),
+                                _from_attr(group.attrs.get("instrument", "")))  # fmt: skip
+
+    def descriptors(self) -> dict[str, StreamDescriptor]:
+        """The descriptor of every stream, by name."""
+        return {name: self.descriptor(name) for name in self.stream_names}
+
     def stream(self, name: str, start: int = 0, stop: int | None = None) -> pd.DataFrame:
         """Rows ``start:stop`` of stream ``name`` as a DataFrame; ``df.attrs['units']`` per column."""
         group = self._stream_group(name)
@@ -535,14 +671,25 @@ class RunReader:
             ) from None
 
     def events(self) -> pd.DataFrame:
-        """The event log: time, kind, step, message."""
+        """The event log: time, kind, step, message (the one-line text) and data (a dict),
+        decoded here for every format version."""
         raw = self._file["events"][:]
+        messages = [_text(m) for m in raw["message"]]
+        if self.format_version == 1:
+            texts, data = zip(*map(_v1_event, messages), strict=True) if messages else ((), ())
+        else:
+            texts = messages
+            data = [
+                _event_data(f"{self.path}: /events row {row}", _text(d))
+                for row, d in enumerate(raw["data"])
+            ]
         return pd.DataFrame(
             {
                 "time": raw["time"],
-                "kind": [k.decode() if isinstance(k, bytes) else k for k in raw["kind"]],
+                "kind": [_text(k) for k in raw["kind"]],
                 "step": raw["step"],
-                "message": [m.decode() if isinstance(m, bytes) else m for m in raw["message"]],
+                "message": list(texts),
+                "data": list(data),
             }
         )
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daq.documents import StreamDescriptor
 from daq.recording import RunFileRecorder, open_recorder, sample_metadata
 from daq.resume import ResumePoint, resume_point
 from daq.runfile import RunFileError, RunReader, RunWriter
@@ -49,7 +50,9 @@ def _ended_early(exc: BaseException, before: str) -> tuple[str, str]:
     return "failed", f"{type(exc).__name__}: {exc}"
 
 
-def _engine_run(engine: Engine, writer: RunWriter, controller: Controller | None) -> RunResult:
+def _engine_run(
+    engine: Engine, recorder: RunFileRecorder, controller: Controller | None
+) -> RunResult:
     result: RunResult | None = None
     try:
         with controller(engine) if controller is not None else contextlib.nullcontext():
@@ -57,22 +60,23 @@ def _engine_run(engine: Engine, writer: RunWriter, controller: Controller | None
     except BaseException as exc:
         with deferred_signals():  # a signal as the console policy is removed: the run ended
             if result is None:
-                writer.close("failed", f"{type(exc).__name__}: {exc}")
+                recorder.close("failed", f"{type(exc).__name__}: {exc}")
             else:
-                writer.close(str(result.status), result.reason)
+                recorder.close(str(result.status), result.reason)
         raise
     with deferred_signals():
-        writer.close(str(result.status), result.reason)
+        recorder.close(str(result.status), result.reason)
     return result
 
 
-def _create(path: Path, create: Callable[[], RunFileRecorder]) -> RunFileRecorder:
-    """Create a new run file; if that fails part-way (a signal, a full disk) remove the part."""
-    try:
-        return create()
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+class _Announce(Listener):
+    """Calls ``on_created(path)`` at run start, after the recorder (first) made the file."""
+
+    def __init__(self, path: Path, on_created: Callable[[Path], None]) -> None:
+        self.path, self.on_created = path, on_created
+
+    def on_start(self, descriptors: list[StreamDescriptor]) -> None:
+        self.on_created(self.path)
 
 
 def execute(
@@ -87,21 +91,16 @@ def execute(
 ) -> RunOutput:
     """Run ``protocol`` on an opened ``station`` into a new run file at ``path``;
     ``on_created(path)`` is called once the file exists (the CLI's "recording to" line)."""
-    path = Path(path)
-    if path.exists():  # never remove someone else's file below
-        raise RunFileError(f"{path}: already exists; refusing to overwrite a run file")
-    recorder = _create(path, lambda: open_recorder(path, protocol, source_text, station))
-    writer = recorder.writer
+    recorder = open_recorder(path, protocol, source_text, station)
+    announce = [] if on_created is None else [_Announce(Path(path), on_created)]
     try:
-        if on_created is not None:
-            on_created(path)
-        engine = Engine(protocol, station, [recorder, *listeners],
+        engine = Engine(protocol, station, [recorder, *announce, *listeners],
                         detectors=live_detectors(protocol) if detectors else ())  # fmt: skip
     except BaseException as exc:
         with deferred_signals():
-            writer.close(*_ended_early(exc, "aborted"))
+            recorder.close(*_ended_early(exc, "aborted"))
         raise
-    return RunOutput(Path(path), _engine_run(engine, writer, controller))
+    return RunOutput(Path(path), _engine_run(engine, recorder, controller))
 
 
 def check_resumable(point: ResumePoint, path: str | Path, force: bool = False) -> None:
@@ -130,12 +129,12 @@ def resume(
         frame_sources = reader.frame_sources
     check_resumable(point, path, force)
     protocol = point.protocol
-    writer = RunWriter.reopen(path)
+    recorder = RunFileRecorder(RunWriter.reopen(path), frame_sources)
     try:
         engine = Engine(
             protocol,
             station,
-            [RunFileRecorder(writer, frame_sources), *listeners],
+            [recorder, *listeners],
             detectors=live_detectors(protocol) if detectors else (),
             resume=point.states,
             signals=point.signals,
@@ -146,6 +145,6 @@ def resume(
         )
     except BaseException as exc:  # a signal now leaves the run resumable, as it was
         with deferred_signals():
-            writer.close(*_ended_early(exc, "interrupted"))
+            recorder.close(*_ended_early(exc, "interrupted"))
         raise
-    return RunOutput(Path(path), _engine_run(engine, writer, controller))
+    return RunOutput(Path(path), _engine_run(engine, recorder, controller))

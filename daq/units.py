@@ -45,6 +45,9 @@ SI_UNITS: dict[str, str] = {
     "pressure_rate": "Pa/s",
     "force_rate": "N/s",
     "velocity": "m/s",
+    "areal_mass": "kg/m**2",
+    "mass": "kg",
+    "specific_capacity": "C/kg",
     "dimensionless": "",
 }
 
@@ -136,6 +139,9 @@ _EXAMPLES = {
     "pressure_rate": "1 MPa/min",
     "force_rate": "10 N/s",
     "velocity": "1 um/s",
+    "areal_mass": "5 mg/cm2",
+    "mass": "5 mg",
+    "specific_capacity": "170 mAh/g",
     "dimensionless": "0.5",
 }
 

@@ -126,7 +126,9 @@ class LoadCellActuatorRig(PressureRig):
             self.release_steps,
             InRange(self.limit_min, self.limit_max, "steps", "actuator travel"),
         )
-        self.mode: Literal["idle", "regulating", "holding", "released"] = "idle"
+        self.mode: Literal["idle", "regulating", "holding", "constant_gap", "released"] = "idle"
+        self._gap_trip_force = math.inf  # constant gap: trip above the baseline + max_rise
+        self._gap_tripped: str | None = None  # latched until the next setpoint
         self._raw: deque[float] = deque(maxlen=3)
         self._expected: float | None = None  # force the last move should produce
         self._same = 0
@@ -198,6 +200,7 @@ class LoadCellActuatorRig(PressureRig):
             self.loop.reset()
         self.loop.engage(self._read_force(), force, rate)
         self.mode = "regulating"
+        self._gap_tripped = None
         self._settled_since = None
         self._fault = None
         self._last_t = self.clock.now()
@@ -207,6 +210,26 @@ class LoadCellActuatorRig(PressureRig):
         self._target_steps = self.actuator.position()
         self.mode = "holding"
         self.loop.reset()
+
+    def hold_gap(self, max_rise: float | None = None) -> None:
+        """Constant gap: hold the actuator where it is and record the pressure the cell makes.
+
+        The pressure now is the baseline; a rise of more than ``max_rise`` Pa above it (or the
+        rig's trip force) releases the load and raises ForceLimitExceeded in ``service()``.
+        """
+        if max_rise is not None:
+            check(
+                self.name,
+                "max_rise",
+                max_rise,
+                InRange(0.0, self.max_force / self._area, "Pa", "rig maximum"),
+            )
+        self.hold_position()
+        baseline = self._read_force()
+        self.mode = "constant_gap"
+        self._gap_tripped = None
+        rise = math.inf if max_rise is None else max_rise * self._area
+        self._gap_trip_force = baseline + rise
 
     def release(self) -> None:
         """Back off to the release position; verified (position reached), retried, loud.
@@ -266,6 +289,12 @@ class LoadCellActuatorRig(PressureRig):
             self._trip(force)
         if self._fault is not None:
             raise SensorFault(self.name, self._fault)
+        if self.mode == "constant_gap" and force > self._gap_trip_force:
+            self.release()
+            self._gap_tripped = (f"force {force:.1f} N rose past the constant-gap limit "
+                                 f"{self._gap_trip_force:.1f} N; load released")  # fmt: skip
+        if self._gap_tripped is not None:  # latched: a retry of service() fails again
+            raise ForceLimitExceeded(self.name, self._gap_tripped)
         if self.mode != "regulating":
             return
         if self._same >= self.stuck_readings and force > self.contact_force:

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from drivers.errors import InstrumentError
+
 Role = Literal["potentiostat", "pressure_rig", "bias_holder", "frame_source", "thermal"]
 
 
@@ -142,6 +144,10 @@ class PressureRig(Instrument):
     @abstractmethod
     def hold_position(self) -> None:
         """Stop regulating; keep the actuator where it is (load may relax by creep)."""
+
+    def hold_gap(self, max_rise: float | None = None) -> None:
+        """Constant gap: hold the actuator, record the pressure; trip on a rise > ``max_rise`` Pa."""
+        raise InstrumentError(self.name, "this pressure rig has no constant-gap mode")
 
     @abstractmethod
     def release(self) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from daq.documents import EventKind
 from gui.bridge import RunWorker
 from gui.browser import RunBrowser, link_time
 from gui.event_log import EventLog
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.run_folder = Path(run_folder or self.settings.value("run_folder", "runs"))
         self.state = "idle"
         self.live: LiveData | None = None
+        self.stream_roles: dict[str, str] = {}  # from the engine's stream descriptors
         self.frames: FrameSet | None = None
         self.last_run: Path | None = None
         self.last_result: Any = None
@@ -217,7 +219,6 @@ class MainWindow(QMainWindow):
     # -- run control -----------------------------------------------------------------------
     def start_run(self) -> bool:
         """Start the checked protocol on the connected station, recording a new run file."""
-        from daq.recording import station_streams
         from daq.session import run_file_name
 
         if self.running:
@@ -235,7 +236,7 @@ class MainWindow(QMainWindow):
         path = self.run_folder / run_file_name(protocol)
         self.station_panel.set_run_active(True)
         self.live = LiveData(protocol.sample.area)
-        self.plots.set_streams(tuple(station_streams(station)))
+        self.stream_roles = {}
         self.plots.set_data(self.live)
         source = station.frame_source
         self.insitu.setVisible(source is not None)
@@ -295,9 +296,11 @@ class MainWindow(QMainWindow):
             if what == "samples":
                 stream, data = payload
                 self.live.add_samples(stream, data)
-                readings[_ROLE_OF.get(stream, stream)] = {
+                readings[self.stream_roles.get(stream, stream)] = {
                     k: float(data[k][-1]) for k in ("voltage", "current", "pressure", "force", "temperature")
                     if k in data and len(data[k])}  # fmt: skip
+            elif what == "start":
+                self._on_start(payload)
             elif what == "event":
                 self._on_event(payload)
             elif what == "state":
@@ -315,15 +318,22 @@ class MainWindow(QMainWindow):
         if progress is not None:
             self._on_progress(progress)
 
+    def _on_start(self, descriptors: list[Any]) -> None:
+        """The engine's stream descriptors: plot those streams, map each to its role."""
+        self.stream_roles = {d.name: d.role for d in descriptors}
+        self.plots.set_streams(tuple(self.stream_roles))
+
     def _on_event(self, event: Any) -> None:
         self.event_log.add(event.time, event.kind, event.step, event.text)
         self.live.add_event(event.time, event.kind, event.text, event.data)
-        if event.kind == "limit_trip":
+        if event.kind == EventKind.LIMIT_TRIP:
             self.notify(f"SAFETY TRIP at t = {event.time:.1f} s: {event.text}", "#ff8080")
-        elif event.kind == "detector" and "short" in str(event.data.get("event", "")):
+        elif event.kind == EventKind.DETECTOR and "short" in str(event.data.get("event", "")):
             self.notify(f"SHORT detected at t = {event.time:.1f} s: {event.text}", "#ffb3b3")
-        elif event.kind == "safe_state_failed":
+        elif event.kind == EventKind.SAFE_STATE_FAILED:
             self.notify(f"SAFE STATE FAILED: {event.text}", "#ff8080")
+        elif event.kind == EventKind.FAULT:
+            self.notify(f"INSTRUMENT FAULT at t = {event.time:.1f} s: {event.text}", "#ffb3b3")
 
     def _on_state(self, state: Any) -> None:
         """The engine's run state; once finished, the exit status is shown (``_on_finished``)."""
@@ -422,10 +432,6 @@ class MainWindow(QMainWindow):
         self.plots.timer.stop()
         self.browser.plots.timer.stop()
         event.accept()
-
-
-_ROLE_OF = {"electro": "potentiostat", "pressure": "pressure_rig", "thermal": "thermal",
-            "bias": "bias_holder"}  # fmt: skip
 
 
 def main(station: str | None = None, protocol: str | None = None, run: str | None = None,

@@ -42,6 +42,9 @@ class GuiListener:
             self._items.append(item)
         self._wake()
 
+    def on_start(self, descriptors: list[Any]) -> None:
+        self._put(("start", list(descriptors)))
+
     def on_samples(self, stream: str, data: dict[str, np.ndarray]) -> None:
         self._put(("samples", (stream, {k: np.array(v, copy=True) for k, v in data.items()})))
 

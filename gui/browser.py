@@ -28,13 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.event_log import EventLog, message_text
+from gui.event_log import EventLog
 from gui.insitu import FrameSet, InSituView
 from gui.live import LiveData
 from gui.plots import LivePlots
 
 CHUNK = 1 << 20
-RUN_FILTER = "Runs and exports (*.h5 *.hdf5 *.mpt *.mpr *.csv *.txt *.xlsx *.res);;All files (*)"
+RUN_FILTER = (
+    "Runs and exports (*.h5 *.hdf5 *.mpt *.mpr *.csv *.txt *.tsv *.xlsx *.xls *.parquet *.res);;"
+    "All files (*)"
+)
 
 
 def link_time(plots: LivePlots, insitu: InSituView) -> None:
@@ -48,12 +51,7 @@ def live_data_from_run(run: Any) -> LiveData:
     area = (run.metadata.get("sample") or {}).get("area_m2")
     data = LiveData(float(area) if area else None)
     for ev in run.events.itertuples(index=False):
-        try:
-            extra = json.loads(ev.message)
-        except (TypeError, ValueError):
-            extra = {}
-        data.add_event(float(ev.time), str(ev.kind), message_text(ev.message),
-                       extra if isinstance(extra, dict) else {})  # fmt: skip
+        data.add_event(float(ev.time), str(ev.kind), str(ev.message), ev.data)
     for name, df in run.streams.items():
         if name not in data.stores or "time" not in df:
             continue
@@ -204,7 +202,7 @@ class RunBrowser(QWidget):
         self.events.clear()
         for ev in run.events.itertuples(index=False):
             step = -1 if ev.step is None or ev.step != ev.step else int(ev.step)
-            self.events.add(float(ev.time), str(ev.kind), step, message_text(ev.message))
+            self.events.add(float(ev.time), str(ev.kind), step, str(ev.message))
         self.plots.set_streams(tuple(run.streams))
         self.plots.set_data(live_data_from_run(run))
         frames = self._frames(Path(path))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -16,12 +14,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from daq.documents import EventKind as K
+
 COLUMNS = ("time", "kind", "step", "message")
 #: kinds that need the operator's attention (notifications, the "important" filter)
-ALERT_KINDS = frozenset({"limit_trip", "detector", "safe_state_failed", "abort", "run_end", "retry",
-                         "outcome", "timeout"})  # fmt: skip
-_COLOURS = {"limit_trip": "#ffd6d6", "detector": "#ffe9cc", "safe_state_failed": "#ffb3b3",
-            "outcome": "#e6f2ff", "abort": "#ffd6d6"}  # fmt: skip
+ALERT_KINDS = frozenset({K.LIMIT_TRIP, K.DETECTOR, K.SAFE_STATE_FAILED, K.ABORT, K.RUN_END, K.RETRY,
+                         K.FAULT, K.OUTCOME, K.TIMEOUT})  # fmt: skip
+_COLOURS = {K.LIMIT_TRIP: "#ffd6d6", K.DETECTOR: "#ffe9cc", K.SAFE_STATE_FAILED: "#ffb3b3",
+            K.FAULT: "#ffb3b3", K.OUTCOME: "#e6f2ff", K.ABORT: "#ffd6d6"}  # fmt: skip
 ALL, IMPORTANT = "all kinds", "important only"
 
 
@@ -32,15 +32,6 @@ def format_time(seconds: float) -> str:
     m, s = divmod(rest, 60)
     text = f"{int(h):02d}:{int(m):02d}:{s:04.1f}"
     return f"{int(days)}d {text}" if days else text
-
-
-def message_text(message: str) -> str:
-    """The one-line text of a run-file event message (JSON with ``text``) or the raw message."""
-    try:
-        data = json.loads(message)
-    except (json.JSONDecodeError, TypeError):
-        return str(message)
-    return str(data.get("text", message)) if isinstance(data, dict) else str(message)
 
 
 class _Filter(QSortFilterProxyModel):

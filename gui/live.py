@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from daq.documents import EventKind
 from gui.tracestore import TraceStore
 
 #: streams and the channels each keeps (J is derived from the current and the cell area)
@@ -35,11 +36,11 @@ ACTIVE_J = 1e-3
 
 def marker_kind(kind: str, data: dict[str, Any]) -> str | None:
     """Which marker an engine event gets (None: not drawn)."""
-    if kind == "step_start":
+    if kind == EventKind.STEP_START:
         return "step"
-    if kind == "limit_trip":
+    if kind == EventKind.LIMIT_TRIP:
         return "trip"
-    if kind == "detector":
+    if kind == EventKind.DETECTOR:
         name = data.get("event", "")
         if name == "void_onset":
             return "void_onset"

@@ -139,10 +139,13 @@ class EndWatch:
                     self._take(cond, float(t[hit[0]]), float(p[hit[0]]))
         return self.fired
 
-    def event(self, name: str, time: float) -> Fired | None:
-        """A live detector event (``short``, ``soft_short``, ``void_onset``)."""
+    def event(self, name: str, time: float, confidence: float = 1.0) -> Fired | None:
+        """A live detector event (``short``, ``soft_short``, ``void_onset``) and its confidence;
+        a condition with ``min_confidence`` ignores less confident calls."""
         for cond in self.conditions:
-            if cond.event == name and (cond.after is None or time - self.t0 >= cond.after):
+            armed = cond.after is None or time - self.t0 >= cond.after
+            sure = cond.min_confidence is None or confidence >= cond.min_confidence
+            if cond.event == name and armed and sure:
                 self._take(cond, time, name)
         return self.fired
 

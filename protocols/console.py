@@ -16,13 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from daq.documents import EventKind as K
 from protocols.engine import Engine, EngineEvent, Listener, Progress
 from protocols.estimate import hms
 from protocols.runstate import RequestRefused
 
 PROMPT = "[i]mmediate pause (sources off now), [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
-_SHOWN_EVENTS = {"limit_trip", "outcome", "detector", "fault", "retry", "pause", "resume", "abort", "restore",
-                 "stop", "timeout", "safe_state_failed", "current_interrupt", "approach"}  # fmt: skip
+_SHOWN_EVENTS = {K.LIMIT_TRIP, K.OUTCOME, K.DETECTOR, K.FAULT, K.RETRY, K.PAUSE, K.RESUME, K.ABORT,
+                 K.RESTORE, K.STOP, K.TIMEOUT, K.SAFE_STATE_FAILED, K.CURRENT_INTERRUPT,
+                 K.APPROACH}  # fmt: skip
 
 
 def _until_pause(seconds: float | None) -> str:
@@ -91,7 +93,7 @@ class ProgressBar(Listener):
             if self.prompting.is_set():
                 self.stream.write(PROMPT)
             self.stream.flush()
-        elif event.kind == "run_end" and self.tty:
+        elif event.kind == K.RUN_END and self.tty:
             self.stream.write("\n")
 
 

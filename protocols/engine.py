@@ -6,14 +6,14 @@ live detectors, the record rule and the listeners, and finally advances each tra
 generators (one per step in progress), so concurrent tracks stay in step on one clock, and a
 virtual clock runs a long protocol fast and deterministically.
 
-The engine never writes files: listeners (the run-file recorder, the GUI) receive samples,
-events and frames. Every step start/end and every decision is an event; ``step_end`` carries
-the track's program state so a crashed run can resume after its last completed step.
+The engine never writes files: listeners (the run-file recorder, the GUI) receive the stream
+descriptors at run start (``on_start``), then samples, events and frames. Every step start/end
+and every decision is an event; ``step_end`` carries the track's program state so a crashed run
+can resume after its last completed step.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from daq.documents import EventKind, StreamDescriptor
 from drivers.errors import (
     InstrumentError,
     InstrumentReportedError,
@@ -63,19 +64,27 @@ STREAM_ROLE = {
 }
 
 
+def stream_descriptors(station: Any) -> list[StreamDescriptor]:
+    """The streams the engine produces on ``station`` (those of the roles it has), each with
+    its fields, units, dtypes, role and instrument: what ``Listener.on_start`` receives."""
+    out = []
+    for name, fields in STREAMS.items():
+        instrument = getattr(station, STREAM_ROLE[name], None)
+        if instrument is not None:
+            source = str(getattr(instrument, "name", ""))
+            out.append(StreamDescriptor.build(name, fields, STREAM_ROLE[name], source))
+    return out
+
+
 @dataclass(frozen=True)
 class EngineEvent:
     """A logged happening: run time, kind, one-line text, step number and structured data."""
 
     time: float
-    kind: str
+    kind: EventKind
     text: str
     step: int = -1
     data: dict[str, Any] = field(default_factory=dict)
-
-    def message(self) -> str:
-        """JSON text stored in the run file's event log (``text`` plus ``data``)."""
-        return json.dumps({"text": self.text, **self.data}, default=float, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,7 @@ class Listener:
 
     critical = False
 
+    def on_start(self, descriptors: list[StreamDescriptor]) -> None: ...
     def on_samples(self, stream: str, data: dict[str, np.ndarray]) -> None: ...
     def on_event(self, event: EngineEvent) -> None: ...
     def on_frame(self, source: str, time: float, image: np.ndarray) -> None: ...
@@ -130,7 +140,12 @@ class RunResult:
 
 
 class Fault(Exception):
-    """An instrument kept failing after the bounded retries."""
+    """An instrument (``role``) kept failing after the bounded retries, or a critical listener
+    failed (``role`` empty)."""
+
+    def __init__(self, message: str, role: str = "") -> None:
+        super().__init__(message)
+        self.role = role
 
 
 class _End(Exception):
@@ -327,6 +342,8 @@ class Engine:
         except _End as end:
             return end.status, end.reason
         except Fault as exc:
+            if exc.role:  # an instrument fault ends the run: say which, before run_end
+                self._event(EventKind.FAULT, str(exc), data={"role": exc.role})
             return ExitStatus.FAILED, str(exc)
         except Exception as exc:
             log.exception("engine error")
@@ -336,6 +353,7 @@ class Engine:
         return status, reason
 
     def _main(self) -> None:
+        self._notify("on_start", stream_descriptors(self.station))
         self._event("segment_start", f"segment {self.segment} of {self.protocol.name!r}",
                     data={"segment": self.segment, "sha256": self.protocol.sha256()})  # fmt: skip
         self._restore_setpoints()
@@ -575,6 +593,8 @@ class Engine:
             return self._call("potentiostat", "read")
         elif isinstance(command, c.SetPressure):
             self._pressure_command(command.pressure, command.rate)
+        elif isinstance(command, c.HoldGap):
+            self._call("pressure_rig", "hold_gap", command.max_rise)
         elif isinstance(command, c.ReadPressure):
             return self._call("pressure_rig", "read")
         elif isinstance(command, c.SetTemperature):
@@ -677,12 +697,14 @@ class Engine:
                 attr = getattr(instrument, method)
                 return attr(*args) if callable(attr) else attr
             except _FATAL as exc:
-                raise Fault(f"{role} {method}: {exc}") from exc
+                raise Fault(f"{role} {method}: {exc}", role) from exc
             except _RETRYABLE as exc:
                 self._event("retry", f"{role} {method} failed (attempt {attempt}/{self.retries}): {exc}",
                             data={"role": role, "method": method, "attempt": attempt})  # fmt: skip
                 if attempt == self.retries:
-                    raise Fault(f"{role} {method} failed {self.retries} times: {exc}") from exc
+                    raise Fault(
+                        f"{role} {method} failed {self.retries} times: {exc}", role
+                    ) from exc
                 self.clock.sleep(self.retry_delay)
         raise AssertionError("unreachable")
 
@@ -731,7 +753,7 @@ class Engine:
         for event_name, t_event, detail in self._detect(t, v, i):
             for tr in self.tracks.values():
                 if tr.watch is not None:
-                    tr.watch.event(event_name, t_event)
+                    tr.watch.event(event_name, t_event, detail.confidence)
             self._event("detector", detail.message, self._owner_step("potentiostat"),
                         {"event": event_name, "values": detail.values, "confidence": detail.confidence})  # fmt: skip
         if track is not None and track.watch is not None:
@@ -910,8 +932,9 @@ class Engine:
 
     # -- output ------------------------------------------------------------------------------
     def _event(
-        self, kind: str, text: str, step: int = -1, data: dict[str, Any] | None = None
+        self, kind: EventKind | str, text: str, step: int = -1, data: dict[str, Any] | None = None
     ) -> None:
+        kind = EventKind.parse(kind, "engine")  # an unknown kind is a bug: refused here
         event = EngineEvent(self.now(), kind, text, step, data or {})
         log.info("%s %s", kind, text)
         self._notify("on_event", event)

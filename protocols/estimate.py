@@ -84,7 +84,8 @@ class StepRun:
 
 def context(protocol: Protocol, ins: Instr) -> StepContext:
     """What the executor of ``ins`` may know (the same for the engine and the dry run)."""
-    return StepContext(ins.name, protocol.sample.area, protocol.limits)
+    sample = protocol.sample
+    return StepContext(ins.name, sample.area, protocol.limits, sample.capacity_basis())
 
 
 class _DryRun:
@@ -142,7 +143,9 @@ class _DryRun:
             return True, (_NAN, _NAN, _NAN)
         elif isinstance(cmd, c.Signal):
             self.bench.signals[cmd.name] = self.t0 + run.duration
-        elif not isinstance(cmd, (c.SetTemperature, c.SetBias, c.Capture, c.Emit, c.EndRun)):
+        elif not isinstance(
+            cmd, (c.SetTemperature, c.SetBias, c.Capture, c.Emit, c.EndRun, c.HoldGap)
+        ):
             raise TypeError(f"the dry run does not know the command {cmd!r}")
         return None
 

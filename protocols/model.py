@@ -17,15 +17,18 @@ from protocols.quantities import (
     SI_CONTEXT,
     Area,
     ArealCapacity,
+    ArealMass,
     Charge,
     Count,
     Frequency,
     Length,
+    Mass,
     Name,
     PositiveCurrent,
     PositiveCurrentDensity,
     PositiveVoltage,
     Pressure,
+    SpecificCapacity,
     Temperature,
     Voltage,
 )
@@ -63,8 +66,33 @@ Loop.model_rebuild()
 STEP_LIST = TypeAdapter(list[Step])
 
 
+class Electrode(Strict):
+    """One electrode by role: its active material and how much of it (the capacity basis)."""
+
+    active_material: str | None = None
+    mass_loading: ArealMass | None = None  # per area of the sample
+    mass: Mass | None = None  # of active material, instead of a loading
+    specific_capacity: SpecificCapacity | None = None
+
+    @model_validator(mode="after")
+    def _one_amount(self):
+        if self.mass_loading is not None and self.mass is not None:
+            raise ValueError("give 'mass_loading' or 'mass', not both")
+        return self
+
+    def capacity(self, area: float | None) -> float | None:
+        """Nominal capacity in C (None when the mass or specific capacity is missing)."""
+        mass = self.mass
+        if mass is None and self.mass_loading is not None and area is not None:
+            mass = self.mass_loading * area
+        if mass is None or self.specific_capacity is None:
+            return None
+        return mass * self.specific_capacity
+
+
 class Sample(Strict):
-    """Sample metadata stored with the run; ``area`` converts current density to current."""
+    """Sample metadata stored with the run; ``area`` converts current density to current,
+    the electrodes (or ``nominal_capacity``) convert C-rates to current."""
 
     area: Area | None = None
     electrolyte: str | None = None
@@ -74,6 +102,29 @@ class Sample(Strict):
     pixel_size: Length | None = None  # in situ imaging: length of one image pixel
     inner_diameter: Length | None = None  # in situ TEM: tubule inner diameter
     notes: str | None = None
+    anode: Electrode | None = None
+    cathode: Electrode | None = None
+    working: Electrode | None = None
+    counter: Electrode | None = None
+    nominal_capacity: Charge | None = None  # overrides the electrodes' capacity
+
+    def capacity_basis(self) -> tuple[float, str] | None:
+        """(nominal capacity in C, how it was obtained) for C-rates, or None."""
+        if self.nominal_capacity is not None:
+            return self.nominal_capacity, "sample.nominal_capacity"
+        for role in ("cathode", "working"):
+            electrode = getattr(self, role)
+            capacity = None if electrode is None else electrode.capacity(self.area)
+            if capacity is not None:
+                amount = (
+                    f"{electrode.mass * 1e6:g} mg" if electrode.mass is not None
+                    else f"{electrode.mass_loading * 100:g} mg/cm2 x {self.area * 1e4:g} cm2"
+                )  # fmt: skip
+                return capacity, (
+                    f"sample.{role}: {amount} {electrode.active_material or ''} x "
+                    f"{electrode.specific_capacity / 3600:g} mAh/g"
+                ).replace("  ", " ")
+        return None
 
 
 class Sampling(Strict):

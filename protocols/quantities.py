@@ -10,6 +10,8 @@ years), a count beyond ``MAX_COUNT``, a name longer than ``MAX_NAME_LENGTH`` cha
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, ValidationInfo
@@ -85,6 +87,34 @@ Area = quantity("area", "positive")
 Length = quantity("length", "positive")
 VoltageRate = quantity("voltage_rate", "positive")
 Frequency = quantity("frequency", "positive")
+ArealMass = quantity("areal_mass", "positive")
+Mass = quantity("mass", "positive")
+SpecificCapacity = quantity("specific_capacity", "positive")
+
+
+def _c_rate(value: object) -> float:
+    """A C-rate: a number (0.1), '0.1 C', '-0.2C' or 'C/10'; the sign is the current's."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        rate = float(value)
+    elif isinstance(value, str):
+        text = value.replace(" ", "")
+        frac = re.fullmatch(r"([+-]?)C/(\d+(?:\.\d*)?)", text)
+        plain = re.fullmatch(r"([+-]?\d*\.?\d+(?:[eE][+-]?\d+)?)C", text)
+        if frac:
+            rate = float(f"{frac.group(1)}1") / float(frac.group(2))
+        elif plain:
+            rate = float(plain.group(1))
+        else:
+            raise ValueError(f"expected a C-rate such as '0.1 C' or 'C/10', got {value!r}")
+    else:
+        raise ValueError(f"expected a C-rate such as '0.1 C' or 'C/10', got {value!r}")
+    if not (math.isfinite(rate) and rate != 0):
+        raise ValueError(f"a C-rate must be finite and non-zero, got {value!r}")
+    return rate
+
+
+#: C-rate in 1/h of the sample's nominal capacity (signed like a current)
+CRate = Annotated[float, BeforeValidator(_c_rate)]
 
 #: a repetition count: 1 … MAX_COUNT
 Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]

@@ -391,6 +391,8 @@ class TEMSequence(StepBase):
         return steps
 
 
+from protocols.cycling_templates import GalvanostaticCycling, RateTest  # noqa: E402
+
 TEMPLATES = (
     PlatingStripping,
     CCDRamp,
@@ -399,4 +401,6 @@ TEMPLATES = (
     CECutoff,
     CEReservoir,
     TEMSequence,
+    GalvanostaticCycling,
+    RateTest,
 )

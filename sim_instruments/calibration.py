@@ -18,6 +18,7 @@ import numpy as np
 
 from daq.clock import VirtualClock
 from sim_instruments import constants as C
+from sim_instruments.calibration_cells import cell_rows
 from sim_instruments.cell import contact_asr_ohm_m2
 from sim_instruments.world import SimConfig, SimWorld
 
@@ -400,7 +401,7 @@ def calibration_rows() -> list[tuple[str, str, str, str, bool]]:
             over2 == 0 and over10 > 0,
         )
     )
-    return rows
+    return rows + cell_rows()
 
 
 def markdown_table(rows: list[tuple[str, str, str, str, bool]]) -> str:

@@ -15,6 +15,7 @@ calibration: docs/simulator.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,41 +149,54 @@ def _bisect(fn, target: float, lo: float, hi: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def voltage_at_current(c: Coefficients, current: float) -> tuple[float, float]:
-    """(V, I_ion) when the cell terminals carry ``current``."""
-    if math.isinf(c.r_short):
-        return v_ion(c, current), current
-    g = 1.0 / c.r_short
-    i_ion = _bisect(lambda x: x + v_ion(c, x) * g, current, -1e-6, 1e-6)
-    return v_ion(c, i_ion), i_ion
+def voltage_at_current(
+    path: Callable[[float], float], r_short: float, current: float
+) -> tuple[float, float]:
+    """(V, I_ion) when the terminals carry ``current``: ionic ``path`` parallel to ``r_short``."""
+    if math.isinf(r_short):
+        return path(current), current
+    g = 1.0 / r_short
+    i_ion = _bisect(lambda x: x + path(x) * g, current, -1e-6, 1e-6)
+    # the short's branch sets V: right also where the ionic path jumps (a blocking electrode)
+    return (current - i_ion) * r_short, i_ion
 
 
-def current_at_voltage(c: Coefficients, voltage: float) -> tuple[float, float]:
-    """(I, I_ion) when the cell terminals are held at ``voltage``."""
-    i_ion = _bisect(lambda x: v_ion(c, x), voltage, -1e-6, 1e-6)
-    return i_ion + voltage / c.r_short, i_ion
+def current_at_voltage(
+    path: Callable[[float], float], r_short: float, voltage: float
+) -> tuple[float, float]:
+    """(I, I_ion) when the terminals are held at ``voltage``."""
+    i_ion = _bisect(path, voltage, -1e-6, 1e-6)
+    return i_ion + voltage / r_short, i_ion
+
+
+def terminals(
+    path: Callable[[float], float], r_short: float, mode: str, level: float, limit: float
+) -> tuple[float, float, float, bool]:
+    """(V, I, I_ion, compliance) for a source in ``mode`` ('current', 'voltage', 'off')."""
+    compliance = False
+    if mode == "off":
+        V, i_ion = voltage_at_current(path, r_short, 0.0)
+        current = 0.0
+    elif mode == "current":
+        current = level
+        V, i_ion = voltage_at_current(path, r_short, current)
+        if abs(V) > limit:
+            compliance = True
+            V = math.copysign(limit, V)
+            current, i_ion = current_at_voltage(path, r_short, V)
+    else:
+        V = level
+        current, i_ion = current_at_voltage(path, r_short, V)
+        if abs(current) > limit:
+            compliance = True
+            current = math.copysign(limit, current)
+            V, i_ion = voltage_at_current(path, r_short, current)
+    return V, current, i_ion, compliance
 
 
 def operating_point(c: Coefficients, mode: str, level: float, limit: float) -> OperatingPoint:
     """Solve the terminals for a source in ``mode`` ('current', 'voltage', 'off')."""
-    compliance = False
-    if mode == "off":
-        V, i_ion = voltage_at_current(c, 0.0)
-        current = 0.0
-    elif mode == "current":
-        current = level
-        V, i_ion = voltage_at_current(c, current)
-        if abs(V) > limit:
-            compliance = True
-            V = math.copysign(limit, V)
-            current, i_ion = current_at_voltage(c, V)
-    else:
-        V = level
-        current, i_ion = current_at_voltage(c, V)
-        if abs(current) > limit:
-            compliance = True
-            current = math.copysign(limit, current)
-            V, i_ion = voltage_at_current(c, current)
+    V, current, i_ion, compliance = terminals(lambda x: v_ion(c, x), c.r_short, mode, level, limit)
     j = i_ion / c.area
     _, ct0, con0, in0 = _eta(c, 0, j)
     _, ct1, con1, in1 = _eta(c, 1, -j)
@@ -248,6 +262,20 @@ class CellModel:
     def plating_contact_we(self) -> float:
         """Contact seen by Li plating on the WE: Cu|SE is in full contact."""
         return 1.0 if self.anode_free else self.interfaces[0].contact_fraction()
+
+    def solve(
+        self, T: float, pressure_Pa: float, mode: str, level: float, limit: float
+    ) -> OperatingPoint:
+        """The operating point for a source in ``mode`` at temperature T and pressure."""
+        return operating_point(self.coefficients(T, pressure_Pa), mode, level, limit)
+
+    def state_columns(self) -> dict[str, float]:
+        """Extra ground-truth columns of this cell kind (none for Li|SE|Li and Li|SE|Cu)."""
+        return {}
+
+    def truth_scalars(self) -> dict[str, float]:
+        """Extra ground-truth scalars of this cell kind (none for Li|SE|Li and Li|SE|Cu)."""
+        return {}
 
     def coefficients(self, T: float, pressure_Pa: float) -> Coefficients:
         p = self.preset

@@ -316,3 +316,107 @@ PRESETS: dict[str, ElectrolytePreset] = {
         source="ees §2.8, §3.3, §5 cases 25-26",
     ),
 }
+
+
+# --- full cells, MIEC / 2D hosts, alloy anode (issue 14; creep §1.2-1.3, §2.4; reviews §1.9,
+# §2.6-2.7). Coin cells without stack pressure: these electrodes do not depend on pressure. ----
+#: Every full-cell constant below is given at 55 degC; other temperatures scale by Arrhenius
+FULL_CELL_REFERENCE_TEMPERATURE_K = 328.15  # creep §1.2, §1.3 (55 degC)
+_MAH_PER_G = 3600.0  # mAh/g -> C/kg
+#: LiFePO4 theoretical specific capacity, the C-rate basis [INF: creep §2.4 derived values]
+LFP_SPECIFIC_CAPACITY_C_PER_KG = 170.0 * _MAH_PER_G
+#: LiFePO4 loading of the calibration cell: low end of 4-6 mg/cm2 (creep §1.3) [CAL: with it
+#: the 2D control's polarization lands within 20 % of 0.45 V]
+LFP_LOADING_KG_PER_M2 = 4e-6 / 1e-4
+#: Open-circuit curve U(x) = U_p + s (0.5 - x) + A_c exp(-x/w) - A_d exp(-(1 - x)/w)
+#: + c (RT/F) ln((1 - x)/x), x = Li fraction of LixFePO4: the flat two-phase plateau, steep
+#: ends over a few % of x, and a weak log term that keeps the ends unbounded [INF: standard LFP
+#: plateau vs Li; shape a model choice]
+LFP_PLATEAU_V = 3.43
+LFP_PLATEAU_SLOPE_V = 0.03
+LFP_CHARGED_END_V = 0.5
+LFP_DISCHARGED_END_V = 1.0
+LFP_END_WIDTH = 0.01
+LFP_END_LOG_WEIGHT = 0.05
+#: Solid-state transport as a two-tank (kinetic battery) model: a surface fraction that the
+#: current fills or empties and a bulk that exchanges with it at a rate; the surface reaching
+#: an end first costs capacity in proportion to the C-rate [CAL: 164 mAh/g at 0.1 C, creep §2.4]
+LFP_SURFACE_FRACTION = 0.1
+LFP_EXCHANGE_RATE_PER_S = 1.45e-3
+LFP_TRANSPORT_ACTIVATION_J_PER_MOL = 40e3  # [INF]
+#: Charge transfer at the LFP particles, per cell area [INF]
+LFP_EXCHANGE_CURRENT_A_PER_M2 = 1.0  # 0.1 mA/cm2
+LFP_EXCHANGE_ACTIVATION_J_PER_MOL = 40e3  # [INF]
+#: Ionic resistance of the PEO-LiTFSI composite cathode (60 wt% LFP, 20 % PEO, creep §1.3)
+#: [CAL: 0.25 V charge-discharge polarization at 0.1 C, creep §2.4]; PEO's activation
+LFP_COMPOSITE_ASR_OHM_M2 = 0.1265
+LFP_COMPOSITE_ACTIVATION_J_PER_MOL = 60e3  # as the peo preset [INF]
+#: Fraction of the charging current carried by a side-reaction shuttle (PEO oxidation near the
+#: 3.85 V cut-off [INF]) [CAL: full-cell CE 99.83 %, creep §2.4]
+CATHODE_SIDE_REACTION_FRACTION = 0.0017
+#: Li chip counter electrode of the half cells (> 100x excess, creep §1.2): Li|PEO ASR [INF]
+LI_CHIP_ASR_OHM_M2 = 0.01  # 100 ohm cm2
+LI_CHIP_ACTIVATION_J_PER_MOL = 40e3  # [INF]
+#: Potential of a host emptied of Li (carbon-coated tubules or Cu) vs Li: the rest potential
+#: of bare Cu [INF]; it rises as the last Li leaves, over this areal charge [INF]
+HOST_EMPTY_POTENTIAL_V = CU_REST_POTENTIAL_V
+HOST_WETTING_CHARGE_C_PER_M2 = 1e-3 * MAH_PER_CM2_C_PER_M2
+#: Anode Li excess of the full cells: 1x the cathode capacity, pre-deposited (creep §1.3, §4)
+FULL_CELL_LI_EXCESS = 1.0
+
+
+@dataclass(frozen=True)
+class HostPreset:
+    """A Li host anode: where plated Li goes, what it costs, how much dies (SI, at 55 degC)."""
+
+    name: str
+    label: str
+    asr_ohm_m2: float  # Li plating/stripping resistance of the host (linear in j)
+    activation_J_per_mol: float
+    dead_li_fraction: float  # fraction of the Li consumed by stripping that is left isolated
+    #: None: dead Li forms all along (2D); a charge: only as the host is stripped bare, the
+    #: isolated drops in tubules staying connected through the MIEC walls (creep §3 item 3)
+    dead_li_depletion_C_per_m2: float | None
+    swells: bool  # plated Li thickens the stack (2D) or fills pores (MIEC, no volume change)
+    source: str
+
+
+HOSTS: dict[str, HostPreset] = {
+    "miec": HostPreset(
+        name="miec",
+        label="carbon MIEC tubule array (ZnO, LiPON-sealed), 50 um",
+        # [CAL] half cell 39 mV at 0.125 mA/cm2 (creep §2.4) minus the PEO bulk and Li chip
+        asr_ohm_m2=0.01624,
+        activation_J_per_mol=40e3,  # [INF]
+        # [CAL] half-cell CE 97.12 % at 1.5 mAh/cm2 (creep §2.4) with dead Li only at depletion
+        dead_li_fraction=0.437,
+        dead_li_depletion_C_per_m2=0.1 * MAH_PER_CM2_C_PER_M2,  # [INF]
+        swells=False,  # creep §1.2, §3 item 9 (Li fills the 80 % porous channels)
+        source="creep §1.2, §2.4, §3 items 3, 13",
+    ),
+    "2d": HostPreset(
+        name="2d",
+        label="2D carbon-coated Cu foil (control)",
+        asr_ohm_m2=0.18504,  # [CAL] half cell 250 mV at 0.125 mA/cm2 (creep §2.4)
+        activation_J_per_mol=40e3,  # [INF]
+        dead_li_fraction=0.2566,  # creep §2.4 (CE 74.34 %)
+        dead_li_depletion_C_per_m2=None,
+        swells=True,
+        source="creep §1.2, §2.4, §3 items 3-4, 13",
+    ),
+}
+
+# --- alloy / composite anode for constant-gap pressure (reviews §1.2, §1.9, §2.6-2.7) --------
+#: Capacity of the alloy layer [INF: commercially relevant 2-4 mAh/cm2, reviews §2.7]
+ALLOY_CAPACITY_C_PER_M2 = 2.0 * MAH_PER_CM2_C_PER_M2
+ALLOY_THICKNESS_M = 10e-6  # [INF] composite layer as assembled (delithiated)
+#: Thickness change at full lithiation: "volume expansion up to 300 %" (reviews §2.7), taken
+#: uniaxial and linear in the state of charge [INF]
+ALLOY_EXPANSION_AT_FULL = 3.0
+#: Open-circuit curve U(t) = U_mid + s (0.5 - t) + (RT/F) ln((1 - t)/t), t = lithiated fraction
+ALLOY_MID_POTENTIAL_V = 0.4  # [INF] Si/Sn-like sloping alloy vs Li
+ALLOY_POTENTIAL_SLOPE_V = 0.3  # [INF]
+ALLOY_INITIAL_FRACTION = 0.01  # [INF] as assembled
+ALLOY_ASR_OHM_M2 = 0.02  # [INF] 200 ohm cm2
+#: Li trapped per Li extracted: "CE above 99.9 %" of an Sb composite anode (reviews §2.6)
+ALLOY_TRAPPED_FRACTION = 0.001

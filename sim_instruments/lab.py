@@ -47,6 +47,9 @@ _CONFIG_KEYS: dict[str, tuple[str, str | None]] = {
     "temperature": ("temperature_K", "temperature"),
     "initial_pressure": ("initial_pressure_Pa", "pressure"),
     "noise": ("noise_V", "voltage"),
+    "cathode_loading": ("cathode_loading_kg_per_m2", "areal_mass"),
+    "li_excess": ("li_excess", "dimensionless"),
+    "penetration_after": ("penetration_after_C_per_m2", "areal_capacity"),
 }
 #: keys of the simulation section read by the lab or the station rather than the world
 _LAB_KEYS = {"acceleration", "transport", "faults", "camera_period"}

@@ -19,14 +19,15 @@ import numpy as np
 
 from daq.clock import Clock
 from sim_instruments import constants as C
-from sim_instruments.cell import CellModel, OperatingPoint, operating_point
+from sim_instruments.cell import CellModel, OperatingPoint
 from sim_instruments.frames import render
+from sim_instruments.fullcell import ELECTRODE_CELLS, ElectrodeCellModel
 from sim_instruments.press import PressModel
 from sim_instruments.thermal import ThermalModel
 from sim_instruments.tubule import TubuleModel
 
 SourceMode = Literal["current", "voltage", "off"]
-CELLS = ("symmetric", "anode_free")
+CELLS = ("symmetric", "anode_free", *ELECTRODE_CELLS)
 
 
 @dataclass
@@ -45,6 +46,10 @@ class SimConfig:
     noise_I_relative: float = C.NOISE_CURRENT_RELATIVE
     tubule_metal: str = "Li"  # "Li" or the "Na" variant
     tubule_count: int = 1
+    #: host half cells and LiFePO4 full cells (fullcell.py): cathode, Li excess, penetration
+    cathode_loading_kg_per_m2: float = C.LFP_LOADING_KG_PER_M2
+    li_excess: float = C.FULL_CELL_LI_EXCESS  # anode Li / cathode capacity at assembly
+    penetration_after_C_per_m2: float | None = None  # plated charge at which Li penetrates
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field."""
@@ -58,11 +63,19 @@ class SimConfig:
             "area_m2": self.area_m2,
             "thickness_m": self.thickness_m,
             "temperature_K": self.temperature_K,
+            "cathode_loading_kg_per_m2": self.cathode_loading_kg_per_m2,
+            "penetration_after_C_per_m2": self.penetration_after_C_per_m2,
         }
         for name, value in positive.items():
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"SimConfig.{name}: must be a positive number, got {value!r}")
-        for name in ("initial_pressure_Pa", "noise_V", "noise_I_A", "noise_I_relative"):
+        for name in (
+            "initial_pressure_Pa",
+            "noise_V",
+            "noise_I_A",
+            "noise_I_relative",
+            "li_excess",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"SimConfig.{name}: must be >= 0, got {value!r}")
@@ -93,7 +106,7 @@ class SimWorld:
             np.random.default_rng(s) for s in seeds
         )
         thickness = cfg.thickness_m or self.preset.thickness_m
-        self.cell = CellModel(self.preset, cfg.cell, cfg.area_m2, thickness, cell_rng)
+        self.cell = self._new_cell(thickness, cell_rng)
         self.press = PressModel(cfg.area_m2, cfg.initial_pressure_Pa, load_rng)
         self.thermal = ThermalModel(cfg.temperature_K or self.preset.temperature_K, thermo_rng)
         self.tubes = TubuleModel(cfg.tubule_metal, cfg.tubule_count, tube_rng)
@@ -110,6 +123,15 @@ class SimWorld:
         self._last_frame_t = self._t
         self._op = self._solve()
         self._record()
+
+    def _new_cell(self, thickness: float, rng: np.random.Generator) -> CellModel:
+        cfg = self.config
+        if cfg.cell in ELECTRODE_CELLS:
+            return ElectrodeCellModel(
+                self.preset, cfg.cell, cfg.area_m2, thickness, rng,
+                cfg.cathode_loading_kg_per_m2, cfg.li_excess, cfg.penetration_after_C_per_m2,
+            )  # fmt: skip
+        return CellModel(self.preset, cfg.cell, cfg.area_m2, thickness, rng)
 
     # --- potentiostat port ------------------------------------------------------------------
     def electro_source(self, mode: SourceMode, level: float, limit: float) -> None:
@@ -304,6 +326,7 @@ class SimWorld:
                 filament_nucleation_times_ce=list(ce.nucleation_times),
                 short_time=self.cell.short_time,
                 hard_short_time=self.cell.hard_short_time,
+                **self.cell.truth_scalars(),
                 short_cause=self.cell.short_cause or None,
                 tubule_metal=self.tubes.metal,
                 tubule_cross_section_m2=self.tubes.cross_section,
@@ -354,11 +377,11 @@ class SimWorld:
         ]
         for key in ("tubule_front_m", "tubule_start_m"):
             names += [f"{key}_{i}" for i in range(self.config.tubule_count)]
-        return names
+        return names + list(self.cell.state_columns())
 
     def _solve(self) -> OperatingPoint:
-        c = self.cell.coefficients(self.thermal.T, self.press.pressure_Pa())
-        return operating_point(c, self._mode, self._level, self._limit)
+        T, P = self.thermal.T, self.press.pressure_Pa()
+        return self.cell.solve(T, P, self._mode, self._level, self._limit)
 
     def _record(self) -> None:
         op, cell, tubes = self._op, self.cell, self.tubes
@@ -401,6 +424,7 @@ class SimWorld:
             tubes.charge_C,
             *tubes.seg_end,
             *tubes.seg_start,
+            *cell.state_columns().values(),
         ]
         if self._n:
             last = self._buf[self._n - 1]

@@ -93,6 +93,14 @@ def arbin_csv(folder: Path, *, units: bool = True, encoding: str = "utf-8") -> P
     return path
 
 
+def arbin_parquet(folder: Path) -> Path:
+    """An Arbin table saved as Parquet (e.g. by a data pipeline), Arbin's column names."""
+    frame = pd.read_csv(arbin_csv(folder))
+    path = folder / "arbin.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
 def arbin_xlsx(folder: Path) -> Path:
     """Arbin Excel: a Global_Info sheet with a title block, then the channel's data sheet."""
     d = canonical()

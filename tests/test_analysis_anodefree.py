@@ -27,7 +27,7 @@ steps:
 @pytest.mark.parametrize("electrodes", ["Li|LLZO|Cu", "Li/LLZO/Cu", "Li-LLZO-Cu", "anode-free"])
 def test_li_cu_spellings_watch_only_the_li_counter_electrode(electrodes):
     assert strip_sign_for({"electrodes": electrodes}) == -1
-    assert strip_sign_for({"electrodes": "Li|LLZO|Li"}) == 0
+    assert strip_sign_for({"electrodes": "Li|LLZO|Li"}) == 1  # WE strips only in Li|SE|Li
 
 
 def test_no_void_call_at_the_end_of_anode_free_strips(tmp_path):

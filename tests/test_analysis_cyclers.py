@@ -20,6 +20,7 @@ WRITERS = {
     "arbin units": (lambda p: cf.arbin_csv(p), "arbin"),
     "arbin plain utf-16": (lambda p: cf.arbin_csv(p, units=False, encoding="utf-16"), "arbin"),
     "arbin xlsx": (cf.arbin_xlsx, "arbin"),
+    "arbin parquet": (cf.arbin_parquet, "arbin"),
     "maccor title lines": (cf.maccor_txt, "maccor"),
     "maccor csv, bracket units, Md": (cf.maccor_csv, "maccor"),
     "biologic csv date-time": (cf.biologic_csv, "biologic"),

@@ -50,7 +50,7 @@ def test_void_detector_quiet_on_clean_runs():
 def test_interphase_guard_separates_growth_from_voids():
     # parabolic-ish interphase growth from the run start rises |V| in every step
     growth, _ = _run(n_cycles=6, growth_n=0.4, growth_t0=600.0)
-    assert len(detect_void_onset(growth)) > 0  # unguarded: indistinguishable within a step
+    assert detect_void_onset(growth) == []  # sub-linear growth never accelerates: no void
     assert detect_void_onset(growth, interphase_n=0.5) == []
     both, truth = _run(n_cycles=6, growth_n=0.4, growth_t0=600.0, void_step=7)
     found = detect_void_onset(both, interphase_n=0.5)
@@ -126,7 +126,11 @@ def test_detectors_for_sample_match_offline_settings():
     void, short = detectors_for({"area_m2": 1e-4, "electrodes": "Li|Cu", "electrolyte": "LATP"})
     assert void.strip_sign == -1 and void.interphase_n == 0.5 and void.area_m2 == 1e-4
     sym, _ = detectors_for({"area_m2": 1e-4, "electrodes": "Li|LLZO|Li", "electrolyte": "LLZO"})
-    assert sym.strip_sign == 0 and sym.interphase_n == 0.0
+    assert sym.strip_sign == 1 and sym.interphase_n == 0.0  # plating halves are not watched
+    both, _ = detectors_for({"electrodes": "Li|LLZO|Li", "void_watch": "both"})
+    assert both.strip_sign == 0
+    with pytest.raises(ValueError, match="void_watch: 'plating'"):
+        detectors_for({"void_watch": "plating"})
     e, truth = _run(n_cycles=3, void_step=3)
     live_events = _chunked(detectors_for({"area_m2": 1e-4})[0], e, 0)
     assert [(x.kind, x.time) for x in live_events] == [

@@ -40,6 +40,7 @@ def test_ccd_report_opens_with_j_crit_and_failure_mode(tmp_path):
     assert headline(res)[0] == "J_crit = 0.4 mA cm⁻² (failure mode: short)"
     html = write_report(run, res, tmp_path / "rep").read_text(encoding="utf-8")
     assert "ccd_j_crit_mA_cm2" in html and "A/m²" not in html
+    assert "<th>j_mA_cm2 (mA cm⁻²)</th>" in html  # the CCD level table too
 
 
 def test_methods_paragraph_from_protocol_and_data(tmp_path):
@@ -53,3 +54,13 @@ def test_methods_paragraph_from_protocol_and_data(tmp_path):
     assert "plate capacity 1 mAh cm⁻²" in text and "rest 120 s" in text
     assert "set pressure (pressure 5 MPa" in text
     assert "CE = strip / plate" in text
+
+
+def test_li_cu_headline_is_ce_and_li_loss():
+    run, _ = synthetic_run(SynthSpec(n_cycles=4, half_s=1200, rest_s=60, ce=0.9))
+    run.metadata["sample"]["electrodes"] = "Li|LLZO|Cu"
+    res = analyze_run(run)
+    assert res.summary["cell_type"] == "li_cu"
+    line = headline(res)[0]
+    assert line.startswith("CE (strip/plate) mean 90") and "Li inventory lost" in line
+    assert "µm" in line

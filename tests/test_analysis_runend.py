@@ -1,7 +1,5 @@
 """How a run ended: recorded outcomes, shorts in the last seconds, aborts, truncated cycles."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -21,7 +19,7 @@ def _write(tmp_path, electro, events=(), status="success", name="run.h5"):
     with RunWriter(path, {"electro": fields}, sample={"area_m2": 1e-4, "electrolyte": "LLZO"}) as w:
         w.append("electro", {k: electro[k].to_numpy() for k in ("time", *fields)})
         for time, kind, data in events:
-            w.event(time, kind, json.dumps({"text": kind, **data}))
+            w.event(time, kind, kind, data=data)
         w.close(status)
     return path
 

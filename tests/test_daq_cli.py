@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from daq.cli import main
+from daq.documents import StreamDescriptor
 from daq.runfile import RunWriter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,16 +25,18 @@ def test_console_help_lists_subcommands():
 
 def test_info_summarises_a_run(tmp_path, capsys):
     path = tmp_path / "run.h5"
-    with RunWriter(
-        path, {"electro": {"voltage": "V", "current": "A"}}, sample={"area_m2": 1e-4}
-    ) as w:
+    electro = StreamDescriptor.build(
+        "electro", {"voltage": "V", "current": "A"}, "potentiostat", "cell"
+    )
+    with RunWriter(path, [electro], sample={"area_m2": 1e-4}) as w:
         w.append("electro", {"time": np.arange(100.0), "voltage": 0.01, "current": -1e-5})
-        w.event(5.0, "trip", "voltage above 5 V")
+        w.event(5.0, "limit_trip", "voltage above 5 V", data={"quantity": "voltage"})
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     assert "status    success" in out
-    assert "electro: 100 samples, t = 0.000 … 99.000 s" in out
-    assert "trip: 1" in out
+    assert "electro from cell (potentiostat): 100 samples, t = 0.000 … 99.000 s" in out
+    assert "limit_trip: 1" in out
+    assert "limit_trip  voltage above 5 V" in out
 
 
 @pytest.mark.parametrize(

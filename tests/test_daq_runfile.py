@@ -35,7 +35,7 @@ def test_round_trip_with_metadata_units_events_and_frames(tmp_path):
         frame_sources={"tem": (4, 6)},
     ) as writer:
         writer.append("electro", _rows(25_000))
-        writer.event(3.0, "step", "galvanostatic -0.1 mA/cm2", step=1)
+        writer.event(3.0, "step_start", "galvanostatic -0.1 mA/cm2", step=1)
         writer.add_frame("tem", 1.5, np.arange(24, dtype=np.uint16).reshape(4, 6))
     with RunReader(path) as run:
         assert run.status == "success"
@@ -50,7 +50,7 @@ def test_round_trip_with_metadata_units_events_and_frames(tmp_path):
         assert run.station["cell"]["identity"].startswith("KEITHLEY")
         assert run.protocol["source"] == "name: x\n"
         events = run.events()
-        assert events.loc[0, "kind"] == "step" and events.loc[0, "step"] == 1
+        assert events.loc[0, "kind"] == "step_start" and events.loc[0, "step"] == 1
         times, images = run.frames("tem")
         assert times.tolist() == [1.5] and images.shape == (1, 4, 6)
 
@@ -98,7 +98,7 @@ WRITER_SCRIPT = textwrap.dedent(
         w.append("electro", {"time": t, "voltage": t, "current": 0.0, "step": 0, "cycle": 0})
         n += 100
         if n == 5000:
-            w.event(float(n), "marker", "5000 rows appended")
+            w.event(float(n), "decision", "5000 rows appended")
             print("flushed", flush=True)
         time.sleep(0.001)
     """
@@ -148,9 +148,9 @@ def test_sigkill_leaves_readable_interrupted_file(tmp_path):
         assert n >= 5000
         df = run.stream("electro")
         np.testing.assert_array_equal(df["time"], np.arange(n, dtype=float))
-        assert "marker" in run.events()["kind"].tolist()
+        assert "decision" in run.events()["kind"].tolist()
     writer = RunWriter.reopen(path)
-    writer.event(float(n), "segment", "resumed after interruption")
+    writer.event(float(n), "segment_start", "resumed after interruption")
     writer.append("electro", {**_rows(10, start=float(n))})
     writer.close("success")
     with RunReader(path) as run:

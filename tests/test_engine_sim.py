@@ -118,7 +118,7 @@ def test_tem_sequence_on_simulated_holder_with_frames(tmp_path):
         bias = reader.stream("bias")
         frames = len(reader.frame_times("camera"))
         approach = reader.events().query("kind == 'approach'")
-    assert '"contact": true' in approach["message"].iloc[0]
+    assert approach["data"].iloc[0]["contact"] is True
     assert set(bias["voltage"].round(3)) >= {-2.0, 2.0, 10.0}
     plating = bias[bias["voltage"] == -2.0]["current"]
     assert (plating < 0).mean() > 0.5  # Li plates into the tubule under -2 V
@@ -146,7 +146,6 @@ def test_demo_runs_and_reports(tmp_path, capsys):
 
 
 def test_cli_resume_after_sigkill_without_station_file(tmp_path):
-    import json
     import signal
     import subprocess
     import sys
@@ -183,10 +182,6 @@ def test_cli_resume_after_sigkill_without_station_file(tmp_path):
         assert reader.status == "success"
         events = reader.events()
         electro = reader.stream("electro")
-    ends = [
-        json.loads(m)
-        for k, m in zip(events["kind"], events["message"], strict=True)
-        if k == "step_end"
-    ]
+    ends = list(events.loc[events["kind"] == "step_end", "data"])
     assert len(ends) == 10 and len({(e["path"], str(e["state"])) for e in ends}) == 10
     assert set(electro["segment"]) == {0, 1}

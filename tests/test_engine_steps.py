@@ -134,6 +134,45 @@ def test_detector_event_ends_step_and_records_outcome():
     assert col.kinds("detector")[0].data["event"] == "short"
 
 
+class ScriptedCalls:
+    """Reports void-onset calls at given (time, confidence) pairs, in order."""
+
+    def __init__(self, calls: list[tuple[float, float]]) -> None:
+        self.calls = list(calls)
+
+    def update(self, t, v, i):
+        out = []
+        while self.calls and t.size and t[-1] >= self.calls[0][0]:
+            at, conf = self.calls.pop(0)
+            out.append(Event("void_onset", float(t[t >= at][0]), "scripted", {}, conf))
+        return out
+
+
+def test_event_end_condition_can_require_a_minimum_confidence():
+    body = """
+    steps:
+      - type: galvanostatic
+        current: 1 mA
+        end: [{event: void_onset, min_confidence: 0.8}, {time: 100 s}]
+    """
+    result, col, _ = run_yaml(body, detectors=[ScriptedCalls([(30.0, 0.5), (60.0, 0.9)])])
+    assert result.status == "success"
+    ((_, crit, t),) = ends(col)
+    assert crit == "event" and t == pytest.approx(60.0, abs=0.11)  # the 0.5 call did not end it
+    assert [e.data["confidence"] for e in col.kinds("detector")] == [0.5, 0.9]  # both logged
+
+
+def test_min_confidence_only_with_a_detector_event():
+    from pydantic import ValidationError
+
+    from protocols.steps.base import EndCondition
+
+    with pytest.raises(ValidationError, match="'min_confidence' goes only with a detector 'event'"):
+        EndCondition(time="10 s", min_confidence=0.8)
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        EndCondition(event="void_onset", min_confidence=1.5)
+
+
 def test_ccd_polarization_limit_gives_failure_mode():
     # |V| = |I| R grows with J: 100 ohm * 1 cm2 => 0.5 V at 5 A/m2 (0.5 mA/cm2)
     body = """

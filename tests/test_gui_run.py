@@ -39,7 +39,11 @@ def test_pause_resume_abort_from_the_window(window, qtbot, monkeypatch):
         assert reader.status == "aborted"
         rows = reader.stream_length("electro")
         kinds = set(reader.events()["kind"])
+        described = {name: d.role for name, d in reader.descriptors().items()}
     assert rows == window.live.stores["electro"].total > 0
+    # the window plots and maps to roles the streams the engine described (and the file holds)
+    assert window.stream_roles == described and described["electro"] == "potentiostat"
+    assert window.plots.shown_streams == tuple(described)
     assert {"pause", "resume", "abort", "run_end"} <= kinds
     assert not window.protocol_panel.editor.isReadOnly()
     assert window.station_panel.disconnect_button.isEnabled()
@@ -136,3 +140,20 @@ def test_screenshot_of_a_run(window, qtbot, tmp_path):
         assert target.stat().st_size > 10_000
     assert window.shutdown_run()
     assert window.state == "aborted"
+
+
+def test_an_instrument_fault_is_an_alert_in_the_window(qtbot, settings, tmp_path):
+    from daq.documents import EventKind
+    from gui.app import MainWindow
+    from gui.live import LiveData
+    from protocols.engine import EngineEvent
+
+    win = MainWindow(settings, run_folder=tmp_path / "runs")
+    qtbot.addWidget(win)
+    win.live = LiveData(1e-4)
+    text = "potentiostat fetch failed 3 times: timed out"
+    win._on_event(EngineEvent(2.0, EventKind.FAULT, text, -1, {"role": "potentiostat"}))
+    win._on_event(EngineEvent(2.5, EventKind.STEP_START, "main: galvanostatic", 1))
+    assert f"INSTRUMENT FAULT at t = 2.0 s: {text}" in win.banner.text()
+    win.event_log.kind_combo.setCurrentText("important only")
+    assert [row[1] for row in win.event_log.rows()] == ["fault"]

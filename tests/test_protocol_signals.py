@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daq.runfile import RunReader
+from daq.runfile import RunFileError, RunReader
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_STATION = ROOT / "examples" / "stations" / "sim.yaml"
@@ -40,13 +39,26 @@ def start_run(tmp_path: Path, text: str = CYCLING) -> tuple[subprocess.Popen, Pa
          "--sim", "--out", str(runs)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not list(runs.glob("*.h5")):
+    deadline = time.monotonic() + 90
+    while not _recording(runs):  # the engine (and its signal handlers) runs and records
         assert child.poll() is None, child.communicate()
-        assert time.monotonic() < deadline, "no run file"
+        assert time.monotonic() < deadline, "no electro samples recorded"
         time.sleep(0.1)
-    time.sleep(2.0)  # past station opening: the engine (and its signal handlers) runs
     return child, next(runs.glob("*.h5"))
+
+
+def _recording(runs: Path) -> bool:
+    """A run file exists, its engine has started a step and electro samples are on disk."""
+    for path in runs.glob("*.h5"):
+        try:
+            with RunReader(path) as reader:
+                return (
+                    "step_start" in set(reader.events()["kind"])
+                    and len(reader.stream("electro")) > 0
+                )
+        except (OSError, RunFileError, KeyError):  # not yet readable, or no stream yet
+            return False
+    return False
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
@@ -75,7 +87,6 @@ def test_ctrl_c_says_how_long_until_the_pause_and_offers_an_immediate_one(tmp_pa
     assert "\r" not in err  # stderr is a pipe here: plain progress lines, no carriage returns
     with RunReader(path) as reader:
         events = reader.events()
-    pauses = [json.loads(m) for k, m in zip(events["kind"], events["message"], strict=True)
-              if k == "pause"]  # fmt: skip
+    pauses = list(events.loc[events["kind"] == "pause", "data"])
     assert pauses and pauses[0]["kind"] == "immediate"
     assert list(events["kind"])[-2:] == ["abort", "run_end"]

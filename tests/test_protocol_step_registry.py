@@ -24,7 +24,7 @@ def test_every_step_type_is_one_module_with_its_schema_role_and_executor():
     assert set(STEP_TYPES) == {
         "rest", "galvanostatic", "potentiostatic", "current_interrupt", "goto", "signal",
         "set_pressure", "pressure_ramp", "pressure_hold", "set_temperature", "approach",
-        "bias_hold", "bias_pulse_train", "frame_capture", "wait",
+        "bias_hold", "bias_pulse_train", "frame_capture", "wait", "cccv", "constant_gap",
     }  # fmt: skip
     for name, kind in STEP_TYPES.items():
         assert kind.name == name

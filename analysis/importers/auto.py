@@ -41,12 +41,8 @@ def register(importer: Importer, suffixes: tuple[str, ...] = ()) -> None:
 
 def _table_format(path: Path) -> str | None:
     """Which instrument wrote a text/Excel/Parquet table (from its column names)."""
-    from analysis.importers.cyclers import pick_table, read_tables, sniff_cycler
+    from analysis.importers.cyclers import pick_table, read_tables
 
-    if path.suffix.lower() == ".parquet":
-        from analysis.bdf import parquet_columns
-
-        return sniff_cycler(parquet_columns(path))
     return pick_table(path, read_tables(path))[1]
 
 

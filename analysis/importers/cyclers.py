@@ -13,6 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
@@ -137,8 +138,6 @@ def read_excel_tables(path: Path) -> list[Table]:
 
 def _sheet_table(raw: pd.DataFrame) -> Table | None:
     """The data block of one sheet: the first text row followed by a mostly numeric row."""
-    import numpy as np
-
     rows = raw.to_numpy()
     for k in range(min(len(rows) - 1, 200)):
         head = [str(h).strip() for h in rows[k] if isinstance(h, str) and h.strip()]
@@ -159,7 +158,7 @@ def _sheet_table(raw: pd.DataFrame) -> Table | None:
             frame = pd.DataFrame(rows[k + 1 :, keep], columns=[names[j] for j in keep])
             frame = frame.dropna(how="all").reset_index(drop=True)
             lines = np.arange(k + 2, k + 2 + len(frame))
-            return Table(frame, lines, k + 1, [], "xlsx", "")
+            return Table(frame, lines, k + 1, [], "", "")
     return None
 
 
@@ -175,9 +174,21 @@ def read_tables(path: Path) -> list[Table]:
 
 @lru_cache(maxsize=1)
 def _read_tables(path: Path, _size: int, _mtime_ns: int) -> list[Table]:
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls"):
         return read_excel_tables(path)
+    if suffix == ".parquet":
+        return [read_parquet_table(path)]
     return [read_delimited(path)]
+
+
+def read_parquet_table(path: Path) -> Table:
+    """A Parquet file as one table (row k is reported as 'row k + 1')."""
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises its own error types for non-Parquet bytes
+        raise AnalysisError(f"{path}: cannot read as Parquet ({exc})") from None
+    return Table(frame, np.arange(1, len(frame) + 1), 0, [], "", "")
 
 
 def pick_table(path: Path, tables: list[Table]) -> tuple[Table, str | None]:

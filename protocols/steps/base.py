@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from protocols.quantities import (
     ArealCapacity,
     Charge,
+    CRate,
     Current,
     CurrentDensity,
     Duration,
@@ -28,7 +29,7 @@ from protocols.quantities import (
     Voltage,
     VoltageRate,
 )
-from protocols.steps.commands import Plan
+from protocols.steps.commands import Emit, Plan
 
 if TYPE_CHECKING:
     from protocols.model import Limits
@@ -80,6 +81,9 @@ class EndCondition(Strict):
     pressure_above: Pressure | None = None
     pressure_below: Pressure | None = None
     event: DetectorEvent | None = None
+    min_confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="with event: fire only on a call at least this confident"
+    )
     after: Time | None = Field(None, description="arm the condition only after this step time")
     action: Action | None = None
     goto: str | None = None
@@ -95,6 +99,8 @@ class EndCondition(Strict):
             )
         if self.action is not None and self.goto is not None:
             raise ValueError("give either 'action' or 'goto', not both")
+        if self.min_confidence is not None and (self.event is None or self.event == "compliance"):
+            raise ValueError("'min_confidence' goes only with a detector 'event'")
         return self
 
     @property
@@ -137,19 +143,35 @@ class CurrentSource(StepBase):
 
     current: Current | None = None
     current_density: CurrentDensity | None = None
+    c_rate: CRate | None = Field(None, description="'0.1 C' of the sample's nominal capacity")
     voltage_limit: PositiveVoltage | None = Field(None, description="compliance; default limits")
 
     @model_validator(mode="after")
     def _one_current(self):
-        if (self.current is None) == (self.current_density is None):
-            raise ValueError("give exactly one of 'current' or 'current_density'")
+        given = [self.current, self.current_density, self.c_rate]
+        if sum(v is not None for v in given) != 1:
+            raise ValueError("give exactly one of 'current' or 'current_density' (or 'c_rate')")
         return self
 
-    def source_current(self, area: float | None) -> float | None:
-        """The current in A (None: a current density without a sample area)."""
+    def source_current(self, area: float | None, capacity: float | None = None) -> float | None:
+        """The current in A (None: a density without a sample area, a C-rate without capacity)."""
         if self.current is not None:
             return self.current
+        if self.c_rate is not None:
+            return None if capacity is None else self.c_rate * capacity / 3600.0
         return None if area is None else self.current_density * area
+
+
+def resolve_current(step: CurrentSource, ctx: StepContext) -> Plan:
+    """The step's current in A; a C-rate is converted here and logged with its basis."""
+    capacity, basis = ctx.capacity if ctx.capacity is not None else (None, "")
+    current = step.source_current(ctx.area, capacity)
+    if step.c_rate is not None and current is not None:
+        text = (f"{ctx.name}: {step.c_rate:g} C = {current * 1e3:.6g} mA of "
+                f"{capacity / 3.6:.6g} mAh ({basis})")  # fmt: skip
+        yield Emit("c_rate", text, {"c_rate": step.c_rate, "current_A": current,
+                                    "capacity_C": capacity, "basis": basis})  # fmt: skip
+    return current
 
 
 #: criteria an electrochemical source step may end on (each step type narrows or widens this)
@@ -181,6 +203,7 @@ class StepContext:
     name: str
     area: float | None
     limits: Limits
+    capacity: tuple[float, str] | None = None  # nominal capacity (C) and its basis, C-rates
 
 
 @dataclass(frozen=True)

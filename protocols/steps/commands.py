@@ -119,6 +119,13 @@ class SetPressure(Command):
 
 
 @dataclass(frozen=True)
+class HoldGap(Command):
+    """Constant gap: hold the actuator, record the pressure; trip on a rise > ``max_rise`` Pa."""
+
+    max_rise: float | None = None
+
+
+@dataclass(frozen=True)
 class ReadPressure(Command):
     """The present stack pressure; sends a ``PressureReading``."""
 

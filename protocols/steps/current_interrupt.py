@@ -15,6 +15,7 @@ from protocols.steps.base import (
     StepType,
     compliance_voltage,
     needs_voltage_compliance,
+    resolve_current,
 )
 from protocols.steps.commands import Emit, Plan, ReadElectro, Sleep, Source, StopAcquisition
 
@@ -33,7 +34,7 @@ def _ratio(dv: float, current: float) -> float:
 
 
 def execute(step: CurrentInterrupt, ctx: StepContext) -> Plan:
-    current = step.source_current(ctx.area)
+    current = yield from resolve_current(step, ctx)
     yield Source("current", current, compliance_voltage(step, ctx.limits))
     yield Sleep(step.on_time)
     v_on = yield StopAcquisition()

@@ -12,6 +12,7 @@ from protocols.steps.base import (
     StepType,
     compliance_voltage,
     needs_voltage_compliance,
+    resolve_current,
 )
 from protocols.steps.commands import Plan, Source, StopAcquisition, WaitEnd
 
@@ -23,7 +24,8 @@ class Galvanostatic(CurrentSource, Ended):
 
 
 def execute(step: Galvanostatic, ctx: StepContext) -> Plan:
-    yield Source("current", step.source_current(ctx.area), compliance_voltage(step, ctx.limits))
+    current = yield from resolve_current(step, ctx)
+    yield Source("current", current, compliance_voltage(step, ctx.limits))
     fired = yield WaitEnd()
     yield StopAcquisition()
     return fired

@@ -1,0 +1,149 @@
+"""Classify a rise of |V| in a constant-current segment: void divergence, resistance step, or neither.
+
+The void detector calls :func:`judge_rise` when |V| has left its plateau. The window since the
+end of the settle time is binned (at most ``bins`` bins, so the cost does not grow with the
+sampling rate) and compared against a *null* model of what a healthy segment does —
+a constant, a linear drift, logarithmic and exponential relaxations from the step start
+(``ln(x + τ)``, τ = 3, 30, 300 s; ``e^(-x/τ)``, τ = 20, 60, 150, 400 s) and the resistance
+steps already found —
+and two alternatives on top of it:
+
+- a *divergence* starting at x_on, A > 0: ``A·max(0, x - x_on)^p`` (p = 1.5, 2.5, 4) or
+  ``A·(e^(max(0, x - x_on)/τ) - 1)`` (τ = 200, 600 s) — convex;
+- a *step* ``B·[x > x_s]``: a jump in resistance (crack, contact change) or a short releasing.
+
+The F-like statistic of each is its drop in squared error over the residual variance per bin,
+so slow (1/f) wander in the residual lowers it rather than passing as signal. Relaxations,
+drift and steps — concave, linear or discontinuous — are what the null and the step absorb; a
+void is the convex remainder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+VOID, STEP, WAIT, NONE = "void", "step", "wait", "none"
+#: Divergence shapes tried: power-law hinges ("p", exponent) and exponential ones ("e", τ in s).
+_SHAPES = (("p", 1.5), ("p", 2.5), ("p", 4.0), ("e", 200.0), ("e", 600.0))
+_RELAX_LOG_S, _RELAX_EXP_S = (20.0,), (60.0, 300.0)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of :func:`judge_rise`; times in run seconds, ``rise_V`` the fitted excess now."""
+
+    kind: str
+    time: float = float("nan")
+    f_stat: float = 0.0
+    rise_V: float = 0.0
+    slope_V_s: float = 0.0
+
+
+def _binned(t: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means over equal-count bins, the newest sample always in the last bin."""
+    m = max(1, -(-t.size // bins))
+    nb = t.size // m
+    start = t.size - nb * m
+    return t[start:].reshape(nb, m).mean(axis=1), y[start:].reshape(nb, m).mean(axis=1)
+
+
+def _null_basis(x: np.ndarray, steps: list[float]) -> np.ndarray:
+    """Orthonormal basis of the healthy-segment model at segment times ``x`` (s)."""
+    cols = [np.ones_like(x), x / max(float(x[-1]), 1.0)]
+    cols += [np.log(x + tau) for tau in _RELAX_LOG_S]
+    cols += [np.exp(-x / tau) for tau in _RELAX_EXP_S]
+    cols += [(x > s).astype(float) for s in steps]
+    a = np.column_stack(cols)
+    a = a / np.maximum(np.linalg.norm(a, axis=0), 1e-300)
+    u, s, _ = np.linalg.svd(a, full_matrices=False)
+    return u[:, s > 1e-6 * s[0]]
+
+
+def _columns(dx: np.ndarray, shape: tuple[str, float]) -> np.ndarray:
+    """Candidate columns at offsets ``dx`` = x - onset: a step ("s"), power or exponential hinge."""
+    kind, k = shape
+    if kind == "s":
+        return (dx > 0).astype(float)
+    d = np.maximum(dx, 0.0)
+    return d**k if kind == "p" else np.expm1(np.minimum(d / k, 15.0))
+
+
+def _best(
+    q: np.ndarray, y: np.ndarray, x: np.ndarray, cand: np.ndarray, shape: tuple[str, float]
+) -> tuple[float, float, float, np.ndarray]:
+    """Largest squared-error drop of one extra column (a step, or a hinge with positive
+    amplitude) over the onset candidates: (gain, candidate x, amplitude, gain per candidate)."""
+    h = _columns(x[:, None] - cand[None, :], shape)
+    p = 0 if shape[0] == "s" else 1
+    h -= q @ (q.T @ h)
+    num = h.T @ y
+    den = np.einsum("ij,ij->j", h, h)
+    ok = den > 1e-12 * max(float(den.max()), 1e-300)
+    coef = np.where(ok, num / np.where(ok, den, 1.0), 0.0)
+    gain = np.where(ok & ((coef > 0) | (p == 0)), num * coef, 0.0)
+    k = int(np.argmax(gain))
+    return float(gain[k]), float(cand[k]), float(coef[k]), gain
+
+
+def _accelerating(x: np.ndarray, y: np.ndarray, t_min: float = 3.0) -> bool:
+    """Does ``y`` itself curve upward after the fitted onset (quadratic term > ``t_min`` SE)?
+
+    A guard on the raw data: the null model's freedom can let a hinge fit part of a concave
+    relaxation, but a relaxation never accelerates.
+    """
+    if x.size < 5:
+        return False
+    u = (x - x.mean()) / max(float(np.ptp(x)), 1e-9)
+    a = np.column_stack((np.ones_like(u), u, u * u))
+    coef, res, *_ = np.linalg.lstsq(a, y, rcond=None)
+    resid = y - a @ coef
+    s2 = float(resid @ resid) / max(x.size - 3, 1)
+    cov = s2 * np.linalg.pinv(a.T @ a)
+    return bool(coef[2] > t_min * np.sqrt(max(cov[2, 2], 1e-300)))
+
+
+def judge_rise(
+    t: np.ndarray,
+    y: np.ndarray,
+    t_seg: float,
+    steps: list[float],
+    threshold: float,
+    *,
+    f_crit: float,
+    bins: int = 160,
+) -> Verdict:
+    """Judge the window ``t``, ``y`` (polarisation sign(I)·V) of a segment that started at ``t_seg``.
+
+    ``steps`` are run times of resistance steps already found in it; ``threshold`` (V) is the
+    least excess that counts. Void: divergence F >= ``f_crit``, beating the step, with a fitted
+    rise >= ``threshold``. Step: the jump explains more than any divergence and is >= half the
+    threshold. Wait: a convex rise with F >= ``f_crit``/4 that is not yet decisive. Else none.
+    """
+    tb, yb = _binned(t, y, bins)
+    x = tb - t_seg
+    q = _null_basis(x, [s - t_seg for s in steps])
+    if x.size < q.shape[1] + 8:
+        return Verdict(WAIT)
+    yr = yb - q @ (q.T @ yb)
+    cand = x[1:-2]
+    g_s, c_s, b_s, _ = _best(q, yr, x, cand, ("s", 0.0))
+    fits = [(*_best(q, yr, x, cand, shape), shape) for shape in _SHAPES]
+    g_v, c_v, a_v, _, shape = max(fits, key=lambda f: f[0])
+    rss = float(yr @ yr) - max(g_v, g_s)
+    s2 = max(rss / max(x.size - q.shape[1] - 2, 1), 1e-30)
+    f_v, f_s = g_v / s2, g_s / s2
+    now = np.array([x[-1] - c_v, x[-1] - c_v - 1.0])
+    rise, before = a_v * _columns(now, shape)
+    if f_s > f_v and abs(b_s) >= 0.5 * threshold:
+        return Verdict(STEP, t_seg + c_s, f_s, b_s)
+    if f_v >= f_crit and rise >= threshold:
+        after = x > c_v
+        seen = float(yb[-3:].mean() - yb[~after][-3:].mean())  # the rise in the data themselves
+        if seen < threshold or not _accelerating(x[after], yb[after]):
+            return Verdict(WAIT, t_seg + c_v, f_v, rise)
+        return Verdict(VOID, t_seg + c_v, f_v, rise, rise - before)
+    if f_v >= 0.25 * f_crit and a_v > 0:
+        return Verdict(WAIT, t_seg + c_v, f_v, rise)
+    return Verdict(NONE, f_stat=f_v, rise_V=rise)

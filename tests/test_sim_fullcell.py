@@ -1,0 +1,96 @@
+"""Host half cells and LiFePO4 full cells of the twin reproduce the seeds' numbers (issue 14)."""
+
+from __future__ import annotations
+
+import pytest
+
+from daq.station import Station, parse_station_config
+from sim_instruments import calibration_cells as cc
+from sim_instruments.lab import sim_config
+
+
+def test_full_cell_capacity_ce_and_polarization_at_0p1_c():
+    cycles = cc.full_cell_cycles("full_miec", [0.1, 0.1])
+    second = cycles[1]
+    assert second.charge.reached_cutoff and second.discharge.reached_cutoff
+    assert second.discharge_mAh_per_g == pytest.approx(164.0, rel=0.03)
+    assert second.ce == pytest.approx(0.9983, abs=0.001)
+    assert second.polarization_V == pytest.approx(0.25, rel=0.2)
+
+
+def test_capacity_falls_with_c_rate():
+    slow, fast = (cc.full_cell_cycles("full_miec", [r, r])[1] for r in (0.1, 0.2))
+    assert fast.discharge_mAh_per_g == pytest.approx(157.0, rel=0.03)
+    assert fast.discharge_mAh_per_g < slow.discharge_mAh_per_g
+    assert fast.polarization_V > slow.polarization_V
+
+
+def test_2d_control_polarizes_more_and_fades_once_the_excess_is_spent():
+    cycles = cc.full_cell_cycles("full_2d", [0.1] * 5, rest_s=60.0, sample_s=30.0)
+    assert cycles[1].polarization_V == pytest.approx(0.45, rel=0.2)
+    assert cycles[-1].discharge.charge_C < 0.8 * cycles[1].discharge.charge_C
+
+
+@pytest.mark.parametrize(("host", "volts", "ce"), [("miec", 0.039, 0.9712), ("2d", 0.250, 0.7434)])
+def test_half_cell_overpotential_and_ce(host, volts, ce):
+    result = cc.half_cell(host)[-1]
+    assert result.overpotential_V == pytest.approx(volts, rel=0.2)
+    assert result.ce == pytest.approx(ce, abs=0.001)
+
+
+def test_mixed_host_keeps_the_stack_height_2d_foil_swells():
+    for host, swells in (("miec", False), ("2d", True)):
+        clock, world = cc.new_cell_world(f"full_{host}")
+        world.electro_source("current", 0.2 * world.truth()["cathode_capacity_C"] / 3600, 5.0)
+        clock.advance(3600.0)
+        change = world.truth()["stack_thickness_change_m"][-1]
+        assert bool(change > 0.1e-6) is swells, host
+
+
+def test_li_penetration_gives_a_charge_that_never_reaches_the_cutoff():
+    reached, ratio = cc.runaway_charge(0.3 * cc.MAH_PER_CM2, rate=0.2)
+    assert not reached
+    assert ratio > 2.9  # the experiment's 3x time limit ended the charge, not the cut-off
+
+
+def test_no_penetration_reaches_the_cutoff():
+    cycles = cc.full_cell_cycles("full_miec", [0.2], sample_s=60.0)
+    assert cycles[0].charge.reached_cutoff
+
+
+def test_alloy_anode_at_constant_gap_swings_the_pressure_by_mpa():
+    swings = cc.alloy_pressure_swing_MPa(rate=0.2, cycles=2)
+    assert all(0.3 <= s <= 5.0 for s in swings)
+
+
+def test_station_keys_for_the_cells_parse_with_units_and_refuse_bad_ones():
+    cfg = sim_config(
+        {"preset": "peo", "cell": "full_miec", "cathode_loading": "5 mg/cm2",
+         "li_excess": 1, "penetration_after": "1 mAh/cm2"}
+    )  # fmt: skip
+    assert cfg.cathode_loading_kg_per_m2 == pytest.approx(0.05)
+    assert cfg.penetration_after_C_per_m2 == pytest.approx(36000.0)
+    with pytest.raises(ValueError, match="simulation.cathode_loading"):
+        sim_config({"cell": "full_miec", "cathode_loading": "5 mAh"})
+    with pytest.raises(ValueError, match="simulation.cell"):
+        sim_config({"cell": "full_lfp"})
+    with pytest.raises(ValueError, match="simulation.li_excess"):
+        sim_config({"cell": "full_miec", "li_excess": -1})
+
+
+STATION = """\
+name: full-cell
+simulation: {preset: peo, cell: full_miec, area: 1 cm2, seed: 1}
+instruments:
+  cell: {driver: keithley2450, resource: "sim://keithley2450", settings: {voltage_limit: 5 V}}
+"""
+
+
+def test_the_keithley_twin_serves_the_full_cell():
+    with Station.open(parse_station_config(STATION)) as station:
+        cell = station.potentiostat
+        cell.set_current(6.8e-5, voltage_limit=5.0)  # 0.1 C charge of 0.68 mAh
+        station.clock.sleep(600.0)
+        reading = cell.read()
+        assert 3.4 < reading.voltage < 3.7  # on the LFP plateau + polarization
+        assert reading.current == pytest.approx(6.8e-5, rel=0.02)
