@@ -71,13 +71,25 @@ STREAM_ROLE = {
 }
 
 
+def can_sweep(instrument: Any) -> bool:
+    """Whether a potentiostat runs impedance / voltammetry sweeps (a frequency-response
+    analyser, e.g. MethodSCRIPT), not only DC sourcing (e.g. the 2450 SMU)."""
+    return hasattr(instrument, "start_eis")
+
+
+#: streams that need more of their role's instrument than the role itself
+STREAM_CAPABILITY = {"impedance": can_sweep}
+
+
 def stream_descriptors(station: Any) -> list[StreamDescriptor]:
-    """The streams the engine produces on ``station`` (those of the roles it has), each with
-    its fields, units, dtypes, role and instrument: what ``Listener.on_start`` receives."""
+    """The streams the engine produces on ``station`` (those of the roles it has, and of the
+    capabilities its instruments have), each with its fields, units, dtypes, role and
+    instrument: what ``Listener.on_start`` receives."""
     out = []
     for name, fields in STREAMS.items():
         instrument = getattr(station, STREAM_ROLE[name], None)
-        if instrument is not None:
+        capable = STREAM_CAPABILITY.get(name, lambda _: True)
+        if instrument is not None and capable(instrument):
             source = str(getattr(instrument, "name", ""))
             out.append(StreamDescriptor.build(name, fields, STREAM_ROLE[name], source))
     return out
@@ -575,7 +587,7 @@ class Engine:
         pot = "potentiostat"
         if track.sweep is None:
             instrument = self.roles.instrument(pot)
-            if not hasattr(instrument, "start_eis"):
+            if not can_sweep(instrument):
                 raise _End("failed", f"{track.name}: the potentiostat {instrument.name!r} cannot "
                            "run impedance or voltammetry sweeps (e.g. use a MethodSCRIPT one)")  # fmt: skip
             self._stop_buffered()

@@ -65,10 +65,12 @@ def test_sim_serve_prints_resources_and_stops():
     assert "/dev/pts/" in out.stdout
 
 
-def test_open_time_driver_refusal_names_the_station_file_and_line():
+def test_cross_setting_refusal_names_the_station_file_and_line_before_any_open():
     from daq.yamlconfig import ConfigError
 
     text = STATION.replace("{voltage_limit: 5 V}", "{voltage_limit: 6 V, max_voltage: 5 V}")
-    config = parse_station_config(text, "bench.yaml")  # each value alone is in range
-    with pytest.raises(ConfigError, match=r"^bench.yaml:4: instruments.cell: .*voltage_limit"):
-        Station.open(config)
+    # each value alone is in range; together they are not, and the one schema says so at parse
+    with pytest.raises(
+        ConfigError, match=r"^bench.yaml:4: instruments.cell.settings.voltage_limit: above max"
+    ):
+        parse_station_config(text, "bench.yaml")

@@ -1,11 +1,10 @@
-# ruff: noqa: F811 - pytest fixtures imported from gui_support are parameters here
 """The GUI on the MethodSCRIPT station: the latest spectrum appears when a sweep ends."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from gui_support import set_protocol, settings, wait_finished  # noqa: F401 - fixture
+from gui_support import set_protocol, wait_finished
 
 STATION = Path(__file__).resolve().parents[1] / "examples/stations/sim_eis.yaml"
 PROTOCOL = """\
