@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     OUTCOME = "outcome"  # a protocol result such as a CCD failure mode
     SIGNAL = "signal"  # one track signals others
     CURRENT_INTERRUPT = "current_interrupt"  # R_ohmic / R_interfacial from an interrupt step
+    C_RATE = "c_rate"  # a C-rate step's current, worked out from the cell's capacity
     EIS = "eis"  # an impedance sweep's summary (points, complete, DC level, amplitude)
     SWEEP = "sweep"  # an LSV / CV with its scan parameters
     APPROACH = "approach"  # a TEM/STM approach found (or missed) contact
