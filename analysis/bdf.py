@@ -5,7 +5,10 @@ Columns use the BDF preferred labels (``Test Time / s``, ``Voltage / V``, ``Curr
 and ``Discharging Capacity / Ah``, ``Applied Pressure / Pa``, ``Ambient Temperature / degC``).
 BDF's current is positive when it charges the test object, which is ours (I > 0 is anodic at
 the working electrode on the positive lead). Sample, protocol, import facts and events go to a
-JSON sidecar ``<file>.metadata.json``, so a BDF file re-imports to the same analysis.
+JSON sidecar ``<file>.metadata.json``, so a BDF file re-imports to the same analysis. Impedance
+spectra (stream ``impedance``) go to ``<file>.impedance.bdf.csv`` with ``Frequency / Hz``,
+``Real Impedance / ohm``, ``Imaginary Impedance / ohm``, ``Absolute Impedance / ohm``,
+``Phase / deg`` and our ``Sweep Count / 1``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ Q_CHARGE, Q_DISCHARGE = "Charging Capacity / Ah", "Discharging Capacity / Ah"
 PRESSURE, TEMPERATURE = "Applied Pressure / Pa", "Ambient Temperature / degC"
 REQUIRED = (TIME, VOLTAGE, CURRENT)
 SIDECAR = ".metadata.json"
+#: Impedance stream column -> BDF label, for the spectra file beside the time series.
+#: ``Sweep Count / 1`` is ours (BDF has no sweep term): it keeps the sweeps apart on re-import.
+SPECTRA = {
+    "time": TIME,
+    "frequency": "Frequency / Hz",
+    "z_real": "Real Impedance / ohm",
+    "z_imag": "Imaginary Impedance / ohm",
+    "modulus": "Absolute Impedance / ohm",
+    "phase": "Phase / deg",
+    "sweep": "Sweep Count / 1",
+}
 
 
 def sidecar_path(path: Path) -> Path:
@@ -94,20 +108,38 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def write_bdf(
-    run: RunData, path: str | Path, *, steps: pd.DataFrame | None = None, overwrite: bool = False
-) -> tuple[Path, Path]:
-    """Write ``path`` (.csv or .parquet by suffix) and its metadata sidecar; return both paths."""
-    path = Path(path)
-    side = sidecar_path(path)
-    if not overwrite and (path.exists() or side.exists()):
-        raise AnalysisError(f"{path}: already exists (give --overwrite to replace it)")
-    frame = bdf_frame(run, steps)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def spectra_path(path: Path) -> Path:
+    """``run.bdf.csv`` -> ``run.impedance.bdf.csv`` (the spectra beside the time series)."""
+    if ".bdf." in path.name:
+        return path.with_name(path.name.replace(".bdf.", ".impedance.bdf.", 1))
+    return path.with_name(f"{path.stem}.impedance{path.suffix}")
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False)  # shortest exact repr: the round trip is lossless
+
+
+def write_bdf(
+    run: RunData, path: str | Path, *, steps: pd.DataFrame | None = None, overwrite: bool = False
+) -> list[Path]:
+    """Write ``path`` (.csv or .parquet by suffix), its metadata sidecar and, when the run has
+    impedance spectra, the spectra file (BDF impedance labels); return the paths written."""
+    path = Path(path)
+    side = sidecar_path(path)
+    imp = run.streams.get("impedance")
+    spectra = spectra_path(path) if imp is not None and len(imp) else None
+    for p in (path, side, spectra):
+        if p is not None and p.exists() and not overwrite:
+            raise AnalysisError(f"{p}: already exists (give --overwrite to replace it)")
+    frame = bdf_frame(run, steps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_table(frame, path)
+    if spectra is not None:
+        cols = [c for c in SPECTRA if c in imp.columns]
+        _write_table(imp[cols].rename(columns=SPECTRA), spectra)
     meta = {
         "format": "Battery Data Format (Battery Data Alliance), time series",
         "current_sign": "positive charges the test object (anodic at the working electrode)",
@@ -119,9 +151,10 @@ def write_bdf(
         "clock_anchor_utc": run.metadata.get("clock_anchor_utc"),
         "source": run.source,
         "events": run.events.to_dict(orient="list"),
+        "spectra": spectra.name if spectra is not None else None,
     }
     side.write_text(json.dumps(_jsonable(meta), indent=1), encoding="utf-8")
-    return path, side
+    return [p for p in (path, side, spectra) if p is not None]
 
 
 def parquet_columns(path: Path) -> list[str]:
@@ -164,6 +197,7 @@ def read_bdf(path: Path, *, invert_current: bool = False) -> tuple[pd.DataFrame,
         facts["area_m2"] = facts["sample"].get("area_m2")
         keep = ("protocol", "station", "exit_status", "clock_anchor_utc")
         facts["metadata"] = {k: meta[k] for k in keep if meta.get(k) is not None}
+        facts["spectra"] = meta.get("spectra")
         events = meta.get("events") or {}
         if events.get("time"):
             ev = pd.DataFrame(events)
@@ -177,5 +211,24 @@ def read_bdf(path: Path, *, invert_current: bool = False) -> tuple[pd.DataFrame,
         if label in frame.columns:
             values = pd.to_numeric(frame[label], errors="coerce").to_numpy(dtype=float)
             extra[stream] = pd.DataFrame({"time": electro["time"], col: values + offset})
+    if facts.get("spectra"):
+        extra["impedance"] = _read_spectra(path.with_name(facts.pop("spectra")))
     facts["streams"] = extra
     return electro, facts
+
+
+def _read_spectra(path: Path) -> pd.DataFrame:
+    """The impedance stream from a BDF spectra file (labels back to our column names)."""
+    from analysis.importers.cyclers import read_tables
+
+    if not path.is_file():
+        raise AnalysisError(f"{path}: the spectra file named in the metadata is missing")
+    frame = read_tables(path)[0].frame
+    back = {label: col for col, label in SPECTRA.items()}
+    missing = [label for label in (TIME, SPECTRA["frequency"]) if label not in frame.columns]
+    if missing:
+        raise AnalysisError(f"{path}: spectra file lacks {', '.join(map(repr, missing))}")
+    out = frame[[c for c in frame.columns if c in back]].rename(columns=back)
+    if "sweep" in out:
+        out["sweep"] = out["sweep"].astype("int64")
+    return out

@@ -6,29 +6,35 @@ modules import only argparse at load time and their heavy dependencies inside th
 units, instrument faults) print one line and exit non-zero. Anything else is a bug: one line
 with the hint, and the traceback goes to a log file next to the run (``--debug`` shows it instead).
 
-SIGTERM and SIGHUP are handled from the first line of ``main``: before a run's engine installs
-its own policy (abort to the safe state), a signal raises :class:`Terminated`, which unwinds the
-open station (instruments closed) and any half-made run file like any other error, and ``main``
-exits ``128 + signal`` with one line.
+SIGTERM and SIGHUP are handled from the first line of ``main`` (``daq.terminate``): before a
+run's engine installs its own policy (abort to the safe state), a signal raises ``Terminated``,
+which unwinds the open station and any run file like any other error, and ``main`` exits
+``128 + signal`` with one line.
 """
 
 from __future__ import annotations
 
+# ruff: noqa: E402 - the import-time signal policy is set before the other imports
+import os
+import sys
+
+from daq.terminate import exit_quietly_until_main
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "ssbench":
+    exit_quietly_until_main()  # first: a signal during the imports below ends quietly
+
+
 import argparse
 import importlib
 import logging
-import os
-import signal
-import sys
 import tempfile
-import threading
 import traceback
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from daq import __version__
+from daq.terminate import Terminated, terminate_on_signals
 
 #: packages whose ``cli.register`` adds subcommands, in help order
 SUBCOMMAND_MODULES = (
@@ -57,36 +63,6 @@ def user_errors() -> tuple[type[BaseException], ...]:
         except (ImportError, AttributeError):
             continue
     return (ConfigError, RunFileError, UnitError, InstrumentError, FileNotFoundError, *extra)
-
-
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived outside a run's own signal policy (start-up, shut-down)."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(f"terminated by {signal.Signals(signum).name}")
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated(signum)
-
-
-@contextmanager
-def terminate_on_signals() -> Iterator[None]:
-    """SIGTERM/SIGHUP raise :class:`Terminated` while inside (main thread only); restored after.
-
-    Like Ctrl-C, the handler runs between Python bytecodes: a main thread stuck inside C code
-    (h5py looping on a damaged file) runs it only when that call returns; SIGKILL ends it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    wanted = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
-    previous = {signum: signal.signal(signum, _raise_terminated) for signum in wanted}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def log_folder(args: argparse.Namespace) -> Path:
@@ -138,9 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with terminate_on_signals():
             return _main(argv)
-    except Terminated as exc:  # between the handlers' install and _main's own handling
+    except Terminated as exc:  # outside _main's own handling (parsing, importing commands)
         print(f"ssbench: {exc}", file=sys.stderr)
         return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("ssbench: interrupted", file=sys.stderr)
+        return 130
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -129,10 +130,27 @@ def _run(args: argparse.Namespace) -> int:
             raise RunFileError(
                 f"--out {args.out}: cannot create the folder ({exc.strerror})"
             ) from None
-        print(f"recording to: {path}", flush=True)
         listeners, controller = _console(args)
-        output = execute(protocol, text, station, path, listeners, controller=controller)
+        with _safe_on_terminate(station):
+            output = execute(protocol, text, station, path, listeners, controller=controller,
+                             on_created=_announce)  # fmt: skip
     return _report_result(output)
+
+
+def _announce(path: Path) -> None:
+    print(f"recording to: {path}", flush=True)
+
+
+@contextlib.contextmanager
+def _safe_on_terminate(station):
+    """A SIGTERM/SIGHUP outside the engine's own policy still leaves instruments safe."""
+    from daq.terminate import Terminated
+
+    try:
+        yield
+    except Terminated:
+        station.safe_state()
+        raise
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -162,7 +180,9 @@ def _resume(args: argparse.Namespace) -> int:
             return 2
         print(f"recording to: {args.run_file}", flush=True)
         listeners, controller = _console(args)
-        output = resume(args.run_file, station, listeners, controller=controller, force=args.force)
+        with _safe_on_terminate(station):
+            output = resume(args.run_file, station, listeners, controller=controller,
+                            force=args.force)  # fmt: skip
     return _report_result(output)
 
 

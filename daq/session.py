@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -9,9 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daq.documents import StreamDescriptor
 from daq.recording import RunFileRecorder, open_recorder, sample_metadata
 from daq.resume import ResumePoint, resume_point
 from daq.runfile import RunFileError, RunReader, RunWriter
+from daq.terminate import Terminated, deferred_signals
 from protocols.engine import Engine, Listener, RunResult
 from protocols.model import Protocol
 
@@ -40,20 +43,40 @@ def run_file_name(protocol: Protocol, when: datetime | None = None) -> str:
     return f"{stamp}_{slug}.h5"
 
 
+def _ended_early(exc: BaseException, before: str) -> tuple[str, str]:
+    """(status, reason) of a run file closed because ``exc`` came before the engine ran."""
+    if isinstance(exc, Terminated):
+        return before, f"{exc} before the engine started"
+    return "failed", f"{type(exc).__name__}: {exc}"
+
+
 def _engine_run(
     engine: Engine, recorder: RunFileRecorder, controller: Controller | None
 ) -> RunResult:
+    result: RunResult | None = None
     try:
-        if controller is not None:
-            with controller(engine):
-                result = engine.run()
-        else:
+        with controller(engine) if controller is not None else contextlib.nullcontext():
             result = engine.run()
     except BaseException as exc:
-        recorder.close("failed", f"{type(exc).__name__}: {exc}")
+        with deferred_signals():  # a signal as the console policy is removed: the run ended
+            if result is None:
+                recorder.close("failed", f"{type(exc).__name__}: {exc}")
+            else:
+                recorder.close(str(result.status), result.reason)
         raise
-    recorder.close(str(result.status), result.reason)
+    with deferred_signals():
+        recorder.close(str(result.status), result.reason)
     return result
+
+
+class _Announce(Listener):
+    """Calls ``on_created(path)`` at run start, after the recorder (first) made the file."""
+
+    def __init__(self, path: Path, on_created: Callable[[Path], None]) -> None:
+        self.path, self.on_created = path, on_created
+
+    def on_start(self, descriptors: list[StreamDescriptor]) -> None:
+        self.on_created(self.path)
 
 
 def execute(
@@ -64,14 +87,18 @@ def execute(
     listeners: Iterable[Listener] = (),
     controller: Controller | None = None,
     detectors: bool = True,
+    on_created: Callable[[Path], None] | None = None,
 ) -> RunOutput:
-    """Run ``protocol`` on an opened ``station`` into a new run file at ``path``."""
+    """Run ``protocol`` on an opened ``station`` into a new run file at ``path``;
+    ``on_created(path)`` is called once the file exists (the CLI's "recording to" line)."""
     recorder = open_recorder(path, protocol, source_text, station)
+    announce = [] if on_created is None else [_Announce(Path(path), on_created)]
     try:
-        engine = Engine(protocol, station, [recorder, *listeners],
+        engine = Engine(protocol, station, [recorder, *announce, *listeners],
                         detectors=live_detectors(protocol) if detectors else ())  # fmt: skip
     except BaseException as exc:
-        recorder.close("failed", f"{type(exc).__name__}: {exc}")
+        with deferred_signals():
+            recorder.close(*_ended_early(exc, "aborted"))
         raise
     return RunOutput(Path(path), _engine_run(engine, recorder, controller))
 
@@ -116,7 +143,8 @@ def resume(
             restore=point.setpoints,
             time_offset=point.time_offset + 1.0 / protocol.sampling.rate,
         )
-    except BaseException as exc:
-        recorder.close("failed", f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # a signal now leaves the run resumable, as it was
+        with deferred_signals():
+            recorder.close(*_ended_early(exc, "interrupted"))
         raise
     return RunOutput(Path(path), _engine_run(engine, recorder, controller))

@@ -36,7 +36,7 @@ from pydantic import (
 
 from daq.clock import Clock, RealClock, VirtualClock
 from daq.units import Quantity
-from daq.yamlconfig import ConfigError, Key, line_of, load_yaml, parse_yaml, validate
+from daq.yamlconfig import ConfigError, Key, line_of, load_yaml, parse_yaml, shown, validate
 from drivers import registry
 from drivers.roles import (
     BiasHolder,
@@ -132,7 +132,7 @@ class StationConfig(BaseModel):
         """``file:line: field.path: message (got value)``, like every station-file error."""
         line = line_of(self._lines, loc)
         where = f"{self._source}:{line}" if line else self._source
-        got = "" if value is None or isinstance(value, dict | list) else f" (got {value!r})"
+        got = "" if value is None or isinstance(value, dict | list) else f" (got {shown(value)})"
         return f"{where}: {'.'.join(map(str, loc))}: {message}{got}"
 
     def problems(self) -> list[str]:

@@ -24,6 +24,16 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 MAX_NESTING = 100
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters (a 2 MB name stays one
+    readable line)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[:limit]}…{size}"
+
+
 class ConfigError(Exception):
     """One or more problems in a config file; ``str()`` gives one line per problem."""
 
@@ -145,7 +155,7 @@ def format_errors(exc: pydantic.ValidationError, source: str, lines: dict[Key, i
         field = ".".join(str(p) for p in loc) or "(top level)"
         message = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
-        got = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+        got = "" if isinstance(value, dict | list) or value is None else f" (got {shown(value)})"
         out.append(f"{where}: {field}: {message}{got}")
     return out
 

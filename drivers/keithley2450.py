@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from daq.clock import Clock, RealClock
-from daq.units import UnitError, parse_quantity
-from drivers.errors import InstrumentError, InstrumentReportedError, SetpointError
+from drivers.errors import InstrumentError, InstrumentReportedError
 from drivers.roles import ElectroBlock, ElectroReading, Mode, Potentiostat
 from drivers.scpi import parse_bool, parse_error, parse_int, parse_number, parse_table
-from drivers.settings import Setting
+from drivers.settings import Setting, parse_settings, settings_class
 from drivers.transport import RetryPolicy, Transport, VisaTransport
-from drivers.validators import Control, InRange, Integer, OneOf, Symmetric, Validator, check
+from drivers.validators import Control, InRange, OneOf, Symmetric, check
 
 log = logging.getLogger(__name__)
 
@@ -60,103 +58,26 @@ def _fmt(x: float) -> str:
     return f"{x:.9g}"
 
 
-_BOOL_WORDS = (True, False, "true", "false", "yes", "no", "on", "off")
-#: station-file settings schema: one entry per Keithley2450Settings field (station check uses it)
+#: station-file settings, declared once: the station check and the driver both parse with it
 SETTINGS: dict[str, Setting] = {
-    "voltage_limit": Setting("voltage", low=VLIM[0], high=VLIM[1], unit="V"),
-    "current_limit": Setting("current", low=ILIM[0], high=ILIM[1], unit="A"),
-    "max_current": Setting("current", low=0, high=MAX_CURRENT, unit="A"),
-    "max_voltage": Setting("voltage", low=0, high=MAX_VOLTAGE, unit="V"),
+    "voltage_limit": Setting("voltage", low=VLIM[0], high=VLIM[1], unit="V", default=5.0,
+                             at_most="max_voltage"),  # VLIM for open circuit, default compliance
+    "current_limit": Setting("current", low=ILIM[0], high=ILIM[1], unit="A", default=0.01,
+                             at_most="max_current"),  # ILIM default for potentiostatic
+    "max_current": Setting("current", low=0, high=MAX_CURRENT, unit="A", default=MAX_CURRENT),
+    "max_voltage": Setting("voltage", low=0, high=MAX_VOLTAGE, unit="V", default=MAX_VOLTAGE),
     "current_range": Setting("current", low=1e-9, high=MAX_CURRENT, unit="A", words=("auto",)),
     "voltage_range": Setting("voltage", low=1e-3, high=MAX_VOLTAGE, unit="V", words=("auto",)),
-    "nplc": Setting("dimensionless", low=NPLC[0], high=NPLC[1]),
-    "off_mode": Setting(choices=OFF_MODES),
-    "four_wire": Setting(choices=_BOOL_WORDS),
-    "timeout": Setting("time", low=0.01, high=3600, unit="s"),
-    "retries": Setting(type=int),
+    "nplc": Setting("dimensionless", low=NPLC[0], high=NPLC[1], default=1.0),
+    "off_mode": Setting(choices=OFF_MODES, default="HIMP"),
+    "four_wire": Setting(type=bool, default=False),
+    "timeout": Setting("time", low=0.01, high=3600, unit="s", default=2.0),
+    "retries": Setting(type=int, low=1, high=10, default=3),
     "backend": Setting(type=str),
-    "buffer_size": Setting(type=int),
-}
-
-
-@dataclass(frozen=True)
-class Keithley2450Settings:
-    """Station-file settings, parsed to SI (``None`` range = auto range)."""
-
-    voltage_limit: float = 5.0  # VLIM used for open circuit and as default compliance
-    current_limit: float = 0.01  # ILIM default for potentiostatic
-    max_current: float = MAX_CURRENT  # station limit on |I| and ILIM
-    max_voltage: float = MAX_VOLTAGE  # station limit on |V| and VLIM
-    current_range: float | None = None
-    voltage_range: float | None = None
-    nplc: float = 1.0
-    off_mode: str = "HIMP"
-    four_wire: bool = False
-    timeout: float = 2.0
-    retries: int = 3
-    backend: str | None = None
-    buffer_size: int = 1_000_000
-
-    @classmethod
-    def from_station(cls, name: str, settings: dict[str, Any]) -> Keithley2450Settings:
-        """Parse the station ``settings`` mapping; errors name the instrument and the key."""
-        kinds = {key: setting.kind for key, setting in SETTINGS.items() if setting.kind}
-        known = set(SETTINGS)
-        unknown = set(settings) - known
-        if unknown:
-            allowed = "setting names: " + ", ".join(sorted(known))
-            raise SetpointError(name, "settings", ", ".join(sorted(unknown)), allowed)
-        values: dict[str, Any] = {}
-        for key, raw in settings.items():
-            field = f"{name}.settings.{key}"
-            try:
-                if key in ("current_range", "voltage_range") and str(raw).lower() == "auto":
-                    values[key] = None
-                elif key in kinds:
-                    values[key] = parse_quantity(raw, kinds[key], field)
-                elif key == "off_mode":
-                    values[key] = OneOf(OFF_MODES, "2450 output-off states")(name, key, raw)
-                elif key == "four_wire":
-                    values[key] = _as_bool(name, key, raw)
-                elif key in ("retries", "buffer_size"):
-                    values[key] = raw
-                else:  # backend
-                    values[key] = None if raw in (None, "") else str(raw)
-            except UnitError as exc:
-                raise SetpointError(name, key, raw, exc.problem) from None
-        # default compliances never exceed the station limits they must respect
-        values.setdefault("voltage_limit", min(5.0, values.get("max_voltage", MAX_VOLTAGE)))
-        values.setdefault("current_limit", min(0.01, values.get("max_current", MAX_CURRENT)))
-        parsed = cls(**values)
-        parsed.validate(name)
-        return parsed
-
-    def validate(self, name: str) -> None:
-        """Check every setting against the 2450's ranges; SetpointError otherwise."""
-        check(name, "max_current", self.max_current, InRange(0, MAX_CURRENT, "A", "2450"))
-        check(name, "max_voltage", self.max_voltage, InRange(0, MAX_VOLTAGE, "V", "2450"))
-        check(name, "voltage_limit", self.voltage_limit, InRange(*VLIM, "V", "2450 VLIM"))
-        check(name, "voltage_limit", self.voltage_limit, InRange(0, self.max_voltage, "V"))
-        check(name, "current_limit", self.current_limit, InRange(*ILIM, "A", "2450 ILIM"))
-        check(name, "current_limit", self.current_limit, InRange(0, self.max_current, "A"))
-        check(name, "nplc", self.nplc, InRange(*NPLC, "", "2450 NPLC"))
-        check(name, "timeout", self.timeout, InRange(0.01, 3600, "s"))
-        if self.current_range is not None:
-            check(name, "current_range", self.current_range, InRange(1e-9, MAX_CURRENT, "A"))
-        if self.voltage_range is not None:
-            check(name, "voltage_range", self.voltage_range, InRange(1e-3, MAX_VOLTAGE, "V"))
-        check(name, "retries", self.retries, Integer(1, 10))
-        check(name, "buffer_size", self.buffer_size, Integer(10, MAX_BUFFER))
-
-
-def _as_bool(name: str, key: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    return OneOf(("true", "false", "yes", "no", "on", "off"))(name, key, str(raw)) in (
-        "true",
-        "yes",
-        "on",
-    )
+    "buffer_size": Setting(type=int, low=10, high=MAX_BUFFER, default=1_000_000),
+}  # fmt: skip
+#: the parsed settings (SI; ``None`` range = auto range), one field per SETTINGS key
+Keithley2450Settings = settings_class("Keithley2450Settings", SETTINGS)
 
 
 def _range_for(value: float, ranges: tuple[float, ...]) -> float:
@@ -194,7 +115,6 @@ class Keithley2450(Potentiostat):
         self.clock = clock
         self._mode: Mode = "off"
         self._func = "VOLT"  # source function as last programmed
-        self._run_limits: dict[str, list[Validator]] = {}
         self._buffering = False
         self._rate = 0.0
         self._acq_t0 = 0.0
@@ -239,23 +159,6 @@ class Keithley2450(Potentiostat):
 
     # -- validation -------------------------------------------------------------------------------
 
-    def set_run_limits(self, max_current: float | None = None, max_voltage: float | None = None):
-        """Tighten setpoint limits for the present run (``None`` removes that run limit)."""
-        self._run_limits = {}
-        if max_current is not None:
-            check(self.name, "run max_current", max_current, InRange(0, self.settings.max_current))
-            for p in ("current", "current_limit"):
-                self._run_limits[p] = [Symmetric(max_current, "A", "run limit")]
-        if max_voltage is not None:
-            check(self.name, "run max_voltage", max_voltage, InRange(0, self.settings.max_voltage))
-            check(self.name, "run max_voltage", max_voltage, InRange(VLIM[0], MAX_VOLTAGE))
-            for p in ("voltage", "voltage_limit"):
-                self._run_limits[p] = [Symmetric(max_voltage, "V", "run limit")]
-
-    def limits_for(self, parameter: str) -> list[Validator]:
-        """Run limits for ``parameter`` (used by Control descriptors and setpoint checks)."""
-        return self._run_limits.get(parameter, [])
-
     def _check_current(self, current: float) -> float:
         s = self.settings
         validators = [
@@ -265,7 +168,7 @@ class Keithley2450(Potentiostat):
         if s.current_range is not None:
             fixed = _range_for(s.current_range, CURRENT_RANGES) * OVERRANGE
             validators.append(Symmetric(fixed, "A", "fixed current range"))
-        return check(self.name, "current", current, *validators, *self.limits_for("current"))
+        return check(self.name, "current", current, *validators)
 
     def _check_voltage(self, voltage: float) -> float:
         s = self.settings
@@ -276,7 +179,7 @@ class Keithley2450(Potentiostat):
         if s.voltage_range is not None:
             fixed = _range_for(s.voltage_range, VOLTAGE_RANGES) * OVERRANGE
             validators.append(Symmetric(fixed, "V", "fixed voltage range"))
-        return check(self.name, "voltage", voltage, *validators, *self.limits_for("voltage"))
+        return check(self.name, "voltage", voltage, *validators)
 
     def _check_vlim(self, limit: float) -> float:
         return check(
@@ -285,7 +188,6 @@ class Keithley2450(Potentiostat):
             limit,
             InRange(*VLIM, "V", "2450 VLIM"),
             InRange(0, self.settings.max_voltage, "V", "station max_voltage"),
-            *self.limits_for("voltage_limit"),
         )
 
     def _check_ilim(self, limit: float) -> float:
@@ -295,7 +197,6 @@ class Keithley2450(Potentiostat):
             limit,
             InRange(*ILIM, "A", "2450 ILIM"),
             InRange(0, self.settings.max_current, "A", "station max_current"),
-            *self.limits_for("current_limit"),
         )
 
     # -- wire helpers -----------------------------------------------------------------------------
@@ -336,8 +237,6 @@ class Keithley2450(Potentiostat):
         ``voltage_limit`` or the run's voltage limit if that is tighter (a guard, not a
         setpoint: it can only protect more)."""
         guard = self.settings.voltage_limit
-        for validator in self.limits_for("voltage_limit"):
-            guard = min(guard, validator.high)
         self._source("CURR", 0.0, self._check_vlim(guard), "open_circuit")
 
     def set_current(self, current: float, voltage_limit: float) -> None:
@@ -516,20 +415,6 @@ class Keithley2450(Potentiostat):
 
     # -- ranges, snapshot, close ----------------------------------------------------------------
 
-    def set_current_range(self, value: float | None) -> None:
-        """Fixed source+measure current range (None = auto); validated, errors checked."""
-        if value is not None:
-            check(self.name, "current_range", value, InRange(1e-9, MAX_CURRENT, "A", "2450"))
-        self._send_checked(self._range_commands("CURR", value), "current range")
-        self.settings = replace(self.settings, current_range=value)
-
-    def set_voltage_range(self, value: float | None) -> None:
-        """Fixed source+measure voltage range (None = auto); validated, errors checked."""
-        if value is not None:
-            check(self.name, "voltage_range", value, InRange(1e-3, MAX_VOLTAGE, "V", "2450"))
-        self._send_checked(self._range_commands("VOLT", value), "voltage range")
-        self.settings = replace(self.settings, voltage_range=value)
-
     def settings_snapshot(self) -> dict[str, Any]:
         q = self.transport.query
         func = str(q(":SOUR:FUNC?")).strip()
@@ -606,11 +491,11 @@ def open_keithley2450(
 ) -> Keithley2450:
     """Open a 2450 on a VISA ``resource`` with station ``settings``; reset and configure it."""
     clock = clock or RealClock()
-    parsed = Keithley2450Settings.from_station(name, settings or {})
+    parsed = Keithley2450Settings(**parse_settings(name, SETTINGS, settings))
     transport = VisaTransport(
         name,
         resource,
-        backend=parsed.backend,
+        backend=parsed.backend or None,
         timeout_s=parsed.timeout,
         retry=RetryPolicy(attempts=parsed.retries),
         clock=clock,

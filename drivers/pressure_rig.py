@@ -46,7 +46,7 @@ SETTINGS: dict[str, Setting] = {
     "max_pressure": Setting("pressure", required=True, low=0, example="'30 MPa'"),
     "capacity": Setting("force", low=0),
     "trip_force": Setting("force", low=0),
-    "stiffness": Setting("N/m", required=True, low=0, unit="N/m", example="'20 N/um'"),
+    "stiffness": Setting("N/m", required=True, above=0, unit="N/m", example="'20 N/um'"),
     "kp": Setting(type=(int, float)),
     "ki": Setting(type=(int, float)),
     "kd": Setting(type=(int, float)),
@@ -57,11 +57,11 @@ SETTINGS: dict[str, Setting] = {
     "contact_force": Setting("force", low=0),
     "tolerance": Setting("pressure", low=0),
     "settle_time": Setting("time", low=0),
-    "step_size": Setting("length", required=True, low=0, example="'0.1 um'"),
+    "step_size": Setting("length", required=True, above=0, example="'0.1 um'"),
     "release_position": Setting("length"),
     "stuck_readings": Setting(type=int),
     "spike_band": Setting("force", low=0),
-    "period": Setting("time", low=0),
+    "period": Setting("time", above=0),
     "loadcell": _PART,
     "actuator": _PART,
 }
@@ -100,7 +100,7 @@ class LoadCellActuatorRig(PressureRig):
             kp=s.number("kp", 2.0),
             ki=s.number("ki", 1.0),
             kd=s.number("kd", 0.0),
-            stiffness=_stiffness(s),
+            stiffness=s.quantity("stiffness", "N/m", None),
         )
         self.default_rate = s.quantity("ramp_rate", "pressure_rate", 1e6)
         self.max_rate = s.quantity("max_ramp_rate", "pressure_rate", 10e6)
@@ -339,22 +339,6 @@ class LoadCellActuatorRig(PressureRig):
             f"force {force:.1f} N exceeded the trip level {self.trip_force:.1f} N "
             f"(maximum {self.max_force:.1f} N); load released",
         )
-
-
-def _stiffness(s: DriverSettings) -> float:
-    """Stack stiffness estimate in N/m from e.g. ``stiffness: "20 N/um"``."""
-    from daq.units import ureg
-
-    value = s.get("stiffness")
-    if value is None:
-        raise ValueError(f"{s.instrument}: setting 'stiffness' is required (e.g. '20 N/um')")
-    try:
-        q = ureg.Quantity(str(value))
-        return float(q.to("N/m").magnitude)
-    except Exception as exc:
-        raise ValueError(
-            f"{s.instrument}.stiffness: expected a force per length, got {value!r} ({exc})"
-        ) from None
 
 
 def open_loadcell_actuator_rig(name: str, resource: Any, settings: dict[str, Any], clock: Clock):

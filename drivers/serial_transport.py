@@ -204,22 +204,21 @@ def open_serial(
     baudrate: int = 9600,
     timeout_s: float = 1.0,
 ) -> SerialTransport:
-    """A SerialTransport configured from the ``serial`` keys of a station ``settings`` dict."""
-    from daq.units import parse_quantity
+    """A SerialTransport configured from the ``serial`` keys of a station ``settings`` dict
+    (checked and parsed against :data:`drivers.settings.SERIAL`, the one declaration)."""
+    from drivers.settings import SERIAL, parse_settings
 
-    timeout = settings.get("timeout")
-    if timeout is not None:
-        timeout_s = parse_quantity(timeout, "time", f"{instrument}.timeout")
-    retries = settings.get("retries", 2)
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"{instrument}.retries must be a whole number >= 0, got {retries!r}")
+    given = {key: settings[key] for key in SERIAL_KEYS if key in settings}
+    values = parse_settings(instrument, SERIAL, given)
+    timeout_s = timeout_s if values["timeout"] is None else values["timeout"]
+    retries = 2 if values["retries"] is None else values["retries"]
     return SerialTransport(
         instrument,
         resource,
-        baudrate=settings.get("baudrate", baudrate),
-        bytesize=settings.get("bytesize", 8),
-        parity=settings.get("parity", "N"),
-        stopbits=settings.get("stopbits", 1),
+        baudrate=values["baudrate"] or baudrate,
+        bytesize=values["bytesize"] or 8,
+        parity=values["parity"] or "N",
+        stopbits=values["stopbits"] or 1,
         timeout_s=timeout_s,
         read_termination=read_termination,
         write_termination=write_termination,

@@ -28,10 +28,10 @@ OFFSET_MAX_V = 150.0
 #: station-file settings schema (checked by the station check and at open)
 SETTINGS: dict[str, Setting] = {
     "travel": Setting("length", low=0),
-    "coarse_step": Setting("length", required=True, low=0, example="'50 nm'"),
+    "coarse_step": Setting("length", required=True, above=0, example="'50 nm'"),
     "step_voltage": Setting("voltage", low=0),
     "step_frequency": Setting(type=int),
-    "fine_range": Setting("length", required=True, low=0, example="'1 um'"),
+    "fine_range": Setting("length", required=True, above=0, example="'1 um'"),
     "max_bias": Setting("voltage", low=0),
     "max_current": Setting("current", low=0),
     "piezo": Setting(sub=SERIAL),

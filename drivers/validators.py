@@ -5,8 +5,9 @@ the allowed set raises :class:`~drivers.errors.SetpointError` naming instrument,
 value and allowed range, and nothing is sent. Values are never clamped or rounded.
 
 ``Control`` is a descriptor for drivers whose owner exposes ``name`` (the station name),
-``transport`` (a :class:`drivers.transport.Transport`) and optionally ``limits_for(parameter)``
-(run/station limits as extra validators) and ``after_safety_write(command)`` (error queue).
+``transport`` (a :class:`drivers.transport.Transport`) and optionally
+``after_safety_write(command)`` (error queue). Run limits are not here: the engine's safety
+supervisor enforces them, in one layer.
 """
 
 from __future__ import annotations
@@ -167,15 +168,12 @@ class Control:
         self.name = name
 
     def validators_for(self, obj: Any) -> Sequence[Validator]:
-        """The instrument validator plus the owner's configured limits for this parameter."""
+        """The instrument validator of this parameter (bound to ``obj`` when it is a factory)."""
         found: list[Validator] = []
         if isinstance(self.validator, Validator):
             found.append(self.validator)
         elif self.validator is not None:
             found.append(self.validator(obj))
-        limits_for = getattr(obj, "limits_for", None)
-        if limits_for is not None:
-            found.extend(limits_for(self.name))
         return found
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:

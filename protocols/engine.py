@@ -574,7 +574,7 @@ class Engine:
         (cell at open circuit); resuming measures it again from the start, as a new sweep."""
         pot = "potentiostat"
         if track.sweep is None:
-            instrument = self._instrument(pot)
+            instrument = self.roles.instrument(pot)
             if not hasattr(instrument, "start_eis"):
                 raise _End("failed", f"{track.name}: the potentiostat {instrument.name!r} cannot "
                            "run impedance or voltammetry sweeps (e.g. use a MethodSCRIPT one)")  # fmt: skip
@@ -583,26 +583,26 @@ class Engine:
             track.sweep = self._sweep_count
             self._open_circuit_mark(track, command)
             if isinstance(command, c.Impedance):
-                self._call(pot, "start_eis", command.f_start, command.f_end, command.points,
+                self.roles.potentiostat.start_eis(command.f_start, command.f_end, command.points,
                            command.amplitude, command.dc_level, command.galvanostatic,
                            command.max_duration)  # fmt: skip
             else:
                 scans = (command.scans,) if command.kind == "cv" else ()
-                self._call(pot, f"start_{command.kind}", *command.potentials, command.step,
+                getattr(self.roles.potentiostat, f"start_{command.kind}")(*command.potentials, command.step,
                            command.rate, *scans, command.max_duration)  # fmt: skip
 
             def again() -> None:
                 track.sweep = None
 
             track.reapply = again
-        points = self._call(pot, "poll_sweep")
+        points = self.roles.potentiostat.poll_sweep()
         if points:
             self._publish_sweep(track, command, points)
-        if not self._call(pot, "sweep_done"):
+        if not self.roles.potentiostat.sweep_done:
             return False, None
         track.sweep = None
         self._open_circuit_mark(track, command)
-        return True, self._call(pot, "sweep_result")
+        return True, self.roles.potentiostat.sweep_result()
 
     def _open_circuit_mark(self, track: _Track, command: c.Command) -> None:
         """An ``electro`` row (I = 0) where an EIS at open circuit begins and ends, so the
@@ -657,7 +657,7 @@ class Engine:
         elif isinstance(command, c.SetPressure):
             self._pressure_command(command.pressure, command.rate)
         elif isinstance(command, c.HoldGap):
-            self._call("pressure_rig", "hold_gap", command.max_rise)
+            self.roles.pressure_rig.hold_gap(command.max_rise)
         elif isinstance(command, c.ReadPressure):
             return self.roles.pressure_rig.read()
         elif isinstance(command, c.SetTemperature):

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daq.yamlconfig import line_of
+from daq.yamlconfig import line_of, shown
 
 Path = tuple[str | int, ...]
 
@@ -100,7 +100,7 @@ def _message(error: dict[str, Any]) -> str:
         return "a step needs a 'type'"
     message = str(error["msg"])
     if _scalar(value):
-        message += f" (got {value!r})"
+        message += f" (got {shown(value)})"
     return message
 
 

@@ -19,9 +19,11 @@ from protocols.quantities import (
     ArealCapacity,
     ArealMass,
     Charge,
+    Count,
     Frequency,
     Length,
     Mass,
+    Name,
     PositiveCurrent,
     PositiveCurrentDensity,
     PositiveVoltage,
@@ -39,7 +41,7 @@ class Loop(StepBase):
     """Repeat ``steps`` ``count`` times; an innermost loop's iterations count as cycles."""
 
     type: Literal["loop"]
-    count: int = Field(ge=1)
+    count: Count
     steps: list[Step] = Field(min_length=1)
 
 
@@ -184,7 +186,7 @@ class Limits(Strict):
 class Protocol(Strict):
     """A validated protocol (SI floats inside); build with protocols.loader or the builder."""
 
-    name: str
+    name: Name
     description: str = ""
     sample: Sample = Field(default_factory=Sample)
     sampling: Sampling = Field(default_factory=Sampling)

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from protocols.quantities import (
     ArealCapacity,
+    Count,
     Duration,
     Frequency,
     Length,
@@ -119,7 +120,7 @@ class PlatingStripping(_HalfCycles):
 
     type: Literal["plating_stripping"]
     current_density: PositiveCurrentDensity
-    cycles: int = Field(ge=1)
+    cycles: Count
     first: Literal["strip", "plate"] = "strip"
     cutoff: PositiveVoltage | None = Field(None, description="|V| that stops the run")
     eis_every: int | None = Field(None, ge=1, description="an impedance sweep after every N cycles")
@@ -155,7 +156,7 @@ class CCDRamp(_HalfCycles):
     increment: PositiveCurrentDensity | None = None
     factor: float | None = Field(None, gt=1.0)
     maximum: PositiveCurrentDensity
-    cycles_per_step: int = Field(1, ge=1)
+    cycles_per_step: Count = 1
     polarization_limit: PositiveVoltage | None = None
     short_voltage: PositiveVoltage | None = None
     short_after: Duration | None = Field(None, description="arm the short check after this")
@@ -286,7 +287,7 @@ class CECutoff(StepBase):
     current_density: PositiveCurrentDensity
     plate_capacity: ArealCapacity
     cutoff: PositiveVoltage
-    cycles: int = Field(ge=1)
+    cycles: Count
     rest: Duration | None = None
     voltage_limit: PositiveVoltage | None = None
 
@@ -385,7 +386,7 @@ class TEMSequence(StepBase):
     strip_bias: Voltage = 2.0
     plate_time: Duration
     strip_time: Duration
-    cycles: int = Field(ge=1)
+    cycles: Count
     current_limit: PositiveCurrent
     overflow_bias: Voltage | None = None
     overflow_time: Duration | None = None

@@ -76,17 +76,37 @@ def _station_parts(
     for name, inst in config.instruments.items():
         names[inst.role] = name
         found = ranges.setdefault(inst.role, {})
+        schema = _schema(getattr(inst, "driver", ""))
         for key, (role, kind, what) in RANGE_SETTINGS.items():
-            if role == inst.role and key in inst.settings:
+            if role != inst.role:
+                continue
+            if key in inst.settings:
                 value = read(name, key, kind, inst.settings)
-                if value is not None:
-                    found[what] = value
+            else:  # not set in the station file: the instrument's own range (driver schema)
+                declared = schema.get(key)
+                value = None if declared is None else _first(declared.default, declared.high)
+            if value is not None:
+                found[what] = value
         if inst.role == "pressure_rig" and {"capacity", "area"} <= set(inst.settings):
             force = read(name, "capacity", "force", inst.settings)
             area = read(name, "area", "area", inst.settings)
             if force is not None and area is not None:
                 found["pressure"] = min(found.get("pressure", float("inf")), force / area)
     return names, ranges
+
+
+def _schema(driver: str) -> dict[str, Any]:
+    """The driver's declared settings schema ({} for an unknown driver or one without)."""
+    from drivers import registry
+
+    try:
+        return dict(registry.lookup(driver).settings_schema() or {})
+    except KeyError:
+        return {}
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
 
 
 def _setpoints(protocol: Protocol, ins: Instr) -> dict[tuple[str, float], None]:

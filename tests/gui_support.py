@@ -1,14 +1,9 @@
-"""Shared pieces of the GUI tests: an offscreen window on the built-in simulated station."""
+"""Shared pieces of the GUI tests: protocols and helpers (the fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
+from pathlib import Path
 
 CYCLING = """\
 name: gui cycling
@@ -37,45 +32,6 @@ steps:
 
 def cycling(cycles: int) -> str:
     return CYCLING.replace("CYCLES", str(cycles))
-
-
-@pytest.fixture
-def settings(tmp_path):
-    """QSettings in a temp INI file, so tests never touch the user's settings."""
-    from PySide6.QtCore import QSettings
-
-    return QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def window(qtbot, settings, tmp_path, monkeypatch):
-    """Main window connected to the built-in simulated station (virtual clock, full speed).
-
-    Questions are answered "yes" and warnings dismissed unless a test says otherwise: pytest-qt
-    closes the window before fixtures are torn down, and a modal dialog would block offscreen.
-    """
-    from gui.app import MainWindow
-    from gui.station_panel import BUILTIN_STATION
-
-    monkeypatch.setattr("gui.app.confirm", lambda *a: True)
-    monkeypatch.setattr("gui.app.warn", lambda *a: None)
-
-    win = MainWindow(settings, run_folder=tmp_path / "runs")
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    assert win.station_panel.load(BUILTIN_STATION)
-    win.station_panel.speed.setValue(0)
-    win.station_panel.connect_station()
-    qtbot.waitUntil(lambda: win.station_panel.station is not None, timeout=20_000)
-    yield win
-    if win.worker.running:
-        win.shutdown_run()
-    station = win.station_panel.station
-    if station is not None:
-        win.station_panel.station = None
-        station.close()
-    win.station_panel.worker.shutdown()
 
 
 def set_protocol(win, text: str) -> None:

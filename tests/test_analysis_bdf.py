@@ -51,7 +51,7 @@ def test_li_metal_run_round_trips_through_bdf(tmp_path, suffix):
 def test_cathode_export_has_the_bda_labels_and_metadata(tmp_path):
     run = import_file(cf.arbin_csv(tmp_path), area_m2=1e-4, sample={"name": "cell 7"})
     res = analyze_run(run)
-    out, side = bdf.write_bdf(run, tmp_path / "c.bdf.csv", steps=res.steps)
+    out, side = bdf.write_bdf(run, tmp_path / "c.bdf.csv", steps=res.steps)  # no spectra
     frame = pd.read_csv(out)
     labels = {"Test Time / s", "Voltage / V", "Current / A", "Step Count / 1", "Unix Time / s"}
     assert labels <= set(frame.columns)
@@ -82,3 +82,37 @@ def test_export_cli_writes_bdf_and_tables(tmp_path, capsys):
     assert {"q_plate_mAh", "q_strip_mAh", "ce_pct"} <= set(cycles.columns)
     assert main(["export", str(h5), "--format", "tables-xlsx", "-o", str(tmp_path / "t.xlsx")]) == 0
     assert set(pd.read_excel(tmp_path / "t.xlsx", sheet_name=None)) == {"steps", "cycles"}
+
+
+def test_impedance_spectra_round_trip_with_bda_labels(tmp_path):
+    run, _ = synthetic_run(SynthSpec(n_cycles=2, half_s=600, rest_s=60))
+    f = np.logspace(6, -1, 15)
+    z = 50 + 200 / (1 + 1j * f / 1e3)
+    sweeps = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "time": t0 + np.arange(f.size),
+                    "frequency": f,
+                    "z_real": z.real,
+                    "z_imag": z.imag,
+                    "modulus": np.abs(z),
+                    "phase": np.degrees(np.angle(z)),
+                    "sweep": k + 1,
+                }
+            )  # fmt: skip
+            for k, t0 in enumerate((10.0, 1500.0))
+        ],
+        ignore_index=True,
+    )
+    run.streams["impedance"] = sweeps
+    paths = bdf.write_bdf(run, tmp_path / "e.bdf.csv")
+    assert [p.name for p in paths] == [
+        "e.bdf.csv",
+        "e.bdf.csv.metadata.json",
+        "e.impedance.bdf.csv",
+    ]
+    labels = pd.read_csv(paths[2]).columns
+    assert {"Frequency / Hz", "Real Impedance / ohm", "Imaginary Impedance / ohm"} <= set(labels)
+    back = import_file(paths[0], area_m2=None).streams["impedance"]
+    pd.testing.assert_frame_equal(back[sweeps.columns], sweeps, check_dtype=False)

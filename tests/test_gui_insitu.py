@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from gui_support are parameters here
 """In situ view on the simulated TEM holder + camera: frames beside the traces, time linking."""
 
 from __future__ import annotations
@@ -6,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gui_support import set_protocol, settings, wait_finished  # noqa: F401 - fixture
+from gui_support import set_protocol, wait_finished
 
-TEM_STATION = (Path(__file__).resolve().parents[1] / "examples/stations/sim_tem.yaml").read_text()
+TEM_STATION = Path(__file__).resolve().parents[1] / "examples/stations/sim_tem.yaml"
 TEM_PROTOCOL = """\
 name: tem
 sampling: {rate: 5 Hz, slow_rate: 1 Hz}
@@ -19,20 +18,9 @@ steps:
 """
 
 
-def test_frames_follow_the_plots_and_back(qtbot, settings, tmp_path, monkeypatch):
-    from gui.app import MainWindow
-
-    monkeypatch.setattr("gui.app.confirm", lambda *a: True)
-    station = tmp_path / "tem.yaml"
-    station.write_text(TEM_STATION)
-    win = MainWindow(settings, run_folder=tmp_path / "runs")
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    assert win.station_panel.load(station)
-    win.station_panel.speed.setValue(0)
-    win.station_panel.connect_station()
-    qtbot.waitUntil(lambda: win.station_panel.station is not None, timeout=20_000)
+@pytest.mark.parametrize("gui_station", [TEM_STATION])
+def test_frames_follow_the_plots_and_back(qtbot, window):
+    win = window
     set_protocol(win, TEM_PROTOCOL)
     assert win.start_run()
     assert win.insitu.isVisibleTo(win)
@@ -60,7 +48,3 @@ def test_frames_follow_the_plots_and_back(qtbot, settings, tmp_path, monkeypatch
     assert recorded is not None and len(recorded) == len(frames)
     win.browser.plots.time_clicked.emit(t)
     assert win.browser.insitu.slider.value() == 3
-    station_obj = win.station_panel.station
-    win.station_panel.station = None
-    station_obj.close()
-    win.station_panel.worker.shutdown()

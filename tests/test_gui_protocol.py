@@ -1,10 +1,9 @@
-# ruff: noqa: F811 - pytest fixtures imported from gui_support are parameters here
 """Protocol panel (validation at the line, template forms, limits), settings, event-log filter."""
 
 from __future__ import annotations
 
 import pytest
-from gui_support import cycling, settings  # noqa: F401 - fixture
+from gui_support import cycling
 
 from gui.forms import LIMIT_FIELDS, TEMPLATE_FIELDS
 
@@ -76,7 +75,7 @@ def test_limits_are_shown_and_applied(panel):
     assert len(LIMIT_FIELDS) == len(edits)
 
 
-def test_window_remembers_station_and_protocol(qtbot, settings, tmp_path, monkeypatch):  # noqa: F811
+def test_window_remembers_station_and_protocol(qtbot, settings, tmp_path, monkeypatch):
     from gui.app import MainWindow
     from gui.station_panel import BUILTIN_STATION
 

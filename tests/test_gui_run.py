@@ -1,18 +1,9 @@
-# ruff: noqa: F811 - pytest fixtures imported from gui_support are parameters here
 """GUI end to end on the simulated station: start, pause, resume, abort, trip, run file, browser."""
 
 from __future__ import annotations
 
 import numpy as np
-from gui_support import (  # noqa: F401 - fixtures
-    TRIP,
-    cycling,
-    screenshot_targets,
-    set_protocol,
-    settings,
-    wait_finished,
-    window,
-)
+from gui_support import TRIP, cycling, screenshot_targets, set_protocol, wait_finished
 
 
 def _kinds(win) -> list[str]:

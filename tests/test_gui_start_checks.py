@@ -1,9 +1,8 @@
-# ruff: noqa: F811 - pytest fixtures imported from gui_support are parameters here
 """Start refuses, like ``ssbench run``, a protocol that validate() finds problems with."""
 
 from __future__ import annotations
 
-from gui_support import cycling, set_protocol, settings, window  # noqa: F401 - fixtures
+from gui_support import cycling, set_protocol
 
 OVER_LIMIT = """\
 name: gui over limit

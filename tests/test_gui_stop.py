@@ -1,11 +1,10 @@
-# ruff: noqa: F811 - pytest fixtures imported from gui_support are parameters here
 """Stop (F8 / toolbar) on the simulated station: the step in progress finishes, then the run
 ends as ``stopped`` with a complete run file."""
 
 from __future__ import annotations
 
 import pytest
-from gui_support import set_protocol, settings, wait_finished, window  # noqa: F401 - fixtures
+from gui_support import set_protocol, wait_finished
 
 THREE_STEPS = """\
 name: gui stop

@@ -60,6 +60,27 @@ def test_sigterm_while_a_command_starts_exits_cleanly_with_one_line(tmp_path):
     assert done.stderr.strip() == "ssbench: terminated by SIGTERM"
 
 
+SIGNAL_WHILE_PARSING = textwrap.dedent("""
+    import os, signal, sys
+    import daq.cli as cli
+    build = cli.build_parser
+    def build_after_a_signal():  # the signal lands while the subcommands load
+        os.kill(os.getpid(), int(sys.argv[1]))
+        return build()
+    cli.build_parser = build_after_a_signal
+    sys.exit(cli.main(["drivers"]))
+""")
+
+
+@pytest.mark.parametrize(("signum", "line"), [(signal.SIGINT, "ssbench: interrupted"),
+                                              (signal.SIGTERM, "ssbench: terminated by SIGTERM")])  # fmt: skip
+def test_a_signal_while_the_subcommands_load_is_one_line(signum, line):
+    done = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_PARSING, str(int(signum))],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 128 + signum
+    assert done.stderr.strip() == line
+
+
 def test_main_restores_the_signal_handlers_it_installs():
     before = signal.getsignal(signal.SIGTERM)
     assert main(["drivers"]) == 0
@@ -205,3 +226,111 @@ def test_a_frozen_load_cell_ends_the_settle_wait_at_once_with_the_reason(tmp_pat
         assert reader.status == "failed" and "frozen for" in reader.exit_reason
         end = reader.events().query("kind == 'run_end'")["time"].iloc[0]
     assert end < 60.0  # not the 600 s settle timeout
+
+
+# -- driver settings: one schema for the station check and the driver ------------------------------
+
+
+def test_zero_stiffness_is_refused_naming_the_limit():
+    message = _station_error(SIM_STATION.replace("stiffness: 10 N/um", "stiffness: 0 N/um"))
+    assert message.endswith(
+        "instruments.press.settings.stiffness: must be greater than 0 N/m (got '0 N/um')"
+    )
+
+
+@pytest.mark.parametrize(("retries", "problem"), [(50, "above the instrument's maximum 10"),
+                                                  (0, "below the allowed minimum 1")])  # fmt: skip
+def test_the_2450_retries_are_checked_alike_by_the_station_check_and_the_driver(retries, problem):
+    from drivers.keithley2450 import SETTINGS
+    from drivers.settings import parse_settings
+
+    text = SIM_STATION.replace(
+        "voltage_limit: 5 V", f"voltage_limit: 5 V\n      retries: {retries}"
+    )
+    assert f"instruments.cell.settings.retries: {problem} (got {retries})" in _station_error(text)
+    with pytest.raises(ValueError, match=f"cell.retries: {problem}"):
+        parse_settings("cell", SETTINGS, {"retries": retries})
+
+
+def test_a_compliance_above_the_station_maximum_is_refused_by_the_station_check_too():
+    text = SIM_STATION.replace("voltage_limit: 5 V", "voltage_limit: 5 V\n      max_voltage: 3 V")
+    assert "instruments.cell.settings.voltage_limit: above max_voltage (3 V)" in _station_error(
+        text
+    )
+
+
+# -- run start-up: range checks, the "recording to" line, a signal before the engine runs ----------
+
+BIG = """name: big
+sample: {area: 1 cm2}
+steps:
+  - {type: galvanostatic, current: 1e30 A, voltage_limit: 2 V, end: [{time: 1 s}]}
+"""
+
+
+def test_setpoints_beyond_the_instruments_range_are_refused_before_any_file(tmp_path, capsys):
+    protocol = tmp_path / "big.yaml"
+    protocol.write_text(BIG)
+    station = str(ROOT / "examples/stations/sim.yaml")
+    assert main(["validate", str(protocol), "--station", station]) == 1
+    assert "current 1e+33 mA is beyond the 'cell' range 1050 mA" in capsys.readouterr().out
+    out = tmp_path / "runs"
+    assert main(["run", str(protocol), "--station", station, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "beyond the 'cell' range 1050 mA (not started)" in err
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_no_recording_to_line_for_a_run_file_that_is_never_made(tmp_path, capsys):
+    station = tmp_path / "station.yaml"
+    fault = "  faults:\n    actuator: [{kind: error, match: deviceid, times: -1}]\n"
+    station.write_text(SIM_STATION.replace("  seed: 1\n", "  seed: 1\n" + fault))
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(REST % "1 s")
+    out = tmp_path / "runs"
+    assert main(["run", str(protocol), "--station", str(station), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "recording to" not in captured.out
+    assert "press.actuator: instrument error" in captured.err
+    assert list(out.glob("*.h5")) == []
+
+
+SIGNAL_IN_STARTUP = textwrap.dedent("""
+    import os, signal, sys
+    import daq.session as session
+    def detectors_after_a_signal(protocol):  # SIGTERM once the file exists, before the engine
+        os.kill(os.getpid(), signal.SIGTERM)
+        return []
+    session.live_detectors = detectors_after_a_signal
+    from daq.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_sigterm_between_file_and_engine_closes_the_file_aborted_with_the_reason(tmp_path):
+    protocol = tmp_path / "p.yaml"
+    protocol.write_text(REST % "1 s")
+    out = tmp_path / "runs"
+    argv = ["run", str(protocol), "--station", str(ROOT / "examples/stations/sim.yaml"),
+            "--out", str(out), "--quiet"]  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", SIGNAL_IN_STARTUP, *argv], capture_output=True,
+                          text=True, timeout=180, cwd=ROOT)  # fmt: skip
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "ssbench: terminated by SIGTERM"
+    assert "Traceback" not in done.stderr
+    (path,) = out.glob("*.h5")
+    with RunReader(path) as reader:
+        assert reader.status == "aborted"
+        assert reader.exit_reason == "terminated by SIGTERM before the engine started"
+
+
+def test_counts_beyond_ten_million_and_huge_names_are_refused_naming_the_limit():
+    loop = ("name: %s\nsample: {area: 1 cm2}\nsteps:\n  - type: loop\n    count: %s\n"
+            "    steps:\n      - {type: rest, end: [{time: 1 s}]}\n")  # fmt: skip
+    assert _protocol_error(loop % ("x", "10000000000")) == (
+        "p.yaml:5: steps[0].count: Input should be less than or equal to 10000000 (got 10000000000)"
+    )
+    message = _protocol_error(loop % ("x" * 2_000_000, "3"))
+    assert message.startswith("p.yaml:1: name: String should have at most 200 characters (got 'xx")
+    assert message.endswith("… (2000000 characters))") and len(message) < 300
+    load_protocol_text(loop % ("x", "10000000"))

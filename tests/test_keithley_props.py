@@ -17,7 +17,7 @@ from drivers.scpi import parse_bool, parse_error, parse_int, parse_number, parse
 from drivers.validators import AllOf, InRange, Integer, OneOf, Symmetric
 from sim_instruments.keithley2450 import ReadingBuffer
 from sim_instruments.keithley2450 import _fmt as emulator_format
-from sim_instruments.scpi import compile_pattern, split_outside_quotes
+from sim_instruments.scpi import ScpiError, compile_pattern, split_outside_quotes
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 bounds = st.tuples(finite, finite).map(sorted)
@@ -143,8 +143,9 @@ def test_split_keeps_quoted_separators(chars):
     text = "".join(chars)
     try:
         parts = split_outside_quotes(text, ",")
-    except Exception:
-        return  # unterminated string: refused as a syntax error
+    except ScpiError as exc:  # unterminated string: refused as a syntax error
+        assert exc.code == -102
+        return
     assert ",".join(parts) == text
 
 

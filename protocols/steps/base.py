@@ -21,6 +21,7 @@ from protocols.quantities import (
     Current,
     CurrentDensity,
     Duration,
+    Name,
     PositiveCurrent,
     PositiveVoltage,
     Pressure,
@@ -126,7 +127,7 @@ class RecordRule(Strict):
 class StepBase(Strict):
     """Fields every step may carry: a goto label, a record rule and free metadata."""
 
-    label: str | None = None
+    label: Name | None = None
     record: RecordRule | None = None
     meta: dict[str, str | int | float] = Field(default_factory=dict)
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
-from protocols.quantities import Duration, PositiveCurrent, Voltage
+from protocols.quantities import Count, Duration, PositiveCurrent, Voltage
 from protocols.steps.base import StepBase, StepContext, StepType
 from protocols.steps.commands import Plan, SetBias, Sleep
 
@@ -19,7 +17,7 @@ class BiasPulseTrain(StepBase):
     low: Voltage
     high_time: Duration
     low_time: Duration
-    count: int = Field(ge=1)
+    count: Count
     current_limit: PositiveCurrent
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from protocols.quantities import Name
 from protocols.steps.base import StepBase, StepContext, StepType
 from protocols.steps.commands import Plan, Signal
 
@@ -12,7 +13,7 @@ class SignalStep(StepBase):
     """Emit a named event that steps on other tracks can wait for."""
 
     type: Literal["signal"]
-    name: str
+    name: Name
 
 
 def execute(step: SignalStep, ctx: StepContext) -> Plan:
