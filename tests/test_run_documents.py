@@ -177,12 +177,14 @@ def test_engine_describes_the_streams_of_the_station_before_anything_else():
     Engine(load_protocol_text(TWO_STEPS), station, [listener]).run()
     descriptors = listener.order[0]
     assert [(d.name, d.role, d.instrument) for d in descriptors] == [
-        ("electro", "potentiostat", "cell2"), ("pressure", "pressure_rig", "rig")]  # fmt: skip
+        ("electro", "potentiostat", "cell2"), ("pressure", "pressure_rig", "rig"),
+        ("impedance", "potentiostat", "cell2")]  # fmt: skip
     assert listener.order[1] == "segment_start"
     assert all(isinstance(e.kind, EventKind) for e in listener.events)
-    for desc in descriptors:  # every published sample block matches its descriptor
-        block = listener.blocks[desc.name][0]
-        assert set(block) == set(desc.field_names)
+    described = {d.name: d for d in descriptors}
+    assert listener.blocks  # every published sample block matches its stream's descriptor
+    for name, blocks in listener.blocks.items():
+        assert all(set(b) == set(described[name].field_names) for b in blocks)
 
 
 def test_recorder_stores_the_engine_descriptors_and_resume_checks_them(tmp_path):
@@ -196,7 +198,8 @@ def test_recorder_stores_the_engine_descriptors_and_resume_checks_them(tmp_path)
         stored = run.descriptors()
         events = run.events()
     assert {n: (d.role, d.instrument) for n, d in stored.items()} == {
-        "electro": ("potentiostat", "cell"), "pressure": ("pressure_rig", "press")}  # fmt: skip
+        "electro": ("potentiostat", "cell"), "pressure": ("pressure_rig", "press"),
+        "impedance": ("potentiostat", "cell")}  # fmt: skip
     assert stored["electro"].units["voltage"] == "V" and stored["pressure"].units["force"] == "N"
     ends = events[events["kind"] == "step_end"]
     assert ends["data"].iloc[0]["track"] == "main" and "state" in ends["data"].iloc[0]
@@ -206,7 +209,8 @@ def test_recorder_stores_the_engine_descriptors_and_resume_checks_them(tmp_path)
         f.attrs["writer_host"] = "another-host"
     out = resume(path, FakeStation(clock, FakePotentiostat(clock)), detectors=False)
     with RunReader(path) as run:
-        assert run.stream_names == ["electro", "pressure"] and run.status == out.result.status
+        assert run.stream_names == ["electro", "impedance", "pressure"]
+        assert run.status == out.result.status
 
 
 def test_an_instrument_fault_that_ends_the_run_is_logged_as_fault():
@@ -250,7 +254,7 @@ def test_resuming_on_a_station_with_a_new_stream_fails_cleanly(tmp_path):
     out = resume(path, FakeStation.full(), detectors=False)
     assert out.result.status == "failed" and "which the file lacks" in out.result.reason
     with RunReader(path) as run:
-        assert run.status == "failed" and run.stream_names == ["electro"]
+        assert run.status == "failed" and run.stream_names == ["electro", "impedance"]
         assert run.stream_length("electro") > 0
 
 
@@ -304,3 +308,21 @@ def test_an_event_table_without_data_gets_empty_data_and_exports(tmp_path):
     with RunReader(write_run(run, tmp_path / "x.h5")) as stored:
         ev = stored.events()
     assert list(ev["message"]) == ["ccd"] and list(ev["data"]) == [{}]
+
+
+def test_every_kind_a_step_emits_is_an_event_kind():
+    """Steps log through ``Emit(kind, …)``; each kind they name must be one the file accepts."""
+    import ast
+    from pathlib import Path
+
+    steps = Path(__file__).parent.parent / "protocols" / "steps"
+    for module in steps.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Emit"
+            ):
+                assert isinstance(node.args[0], ast.Constant), (
+                    f"{module.name}: Emit kind not a literal"
+                )
+                EventKind.parse(node.args[0].value, f"{module.name}:{node.lineno}")
