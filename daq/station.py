@@ -90,6 +90,11 @@ class InstrumentConfig(BaseModel):
         return registry.lookup(self.driver).role
 
     @property
+    def settings_schema(self) -> dict[str, Any]:
+        """The driver's declared settings (instrument ranges and defaults); {} if it has none."""
+        return dict(registry.lookup(self.driver).settings_schema() or {})
+
+    @property
     def simulated(self) -> bool:
         resources = self.resource.values() if isinstance(self.resource, dict) else [self.resource]
         return any(r.startswith(SIM_SCHEME) for r in resources)

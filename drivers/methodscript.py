@@ -40,6 +40,7 @@ from drivers.methodscript_packets import Package, format_number, parse_error, pa
 from drivers.roles import ElectroBlock, ElectroReading, Mode, Potentiostat
 from drivers.serial_transport import SerialTransport, open_serial
 from drivers.settings import SERIAL, DriverSettings, Setting
+from drivers.sweeps import OCV_SETTLE_S, eis_duration_estimate, voltammetry_points
 from drivers.validators import InRange, Integer, Symmetric, check
 
 #: instrument ranges (EmStat4-class module) used for validation before anything is sent
@@ -51,10 +52,6 @@ MAX_POINTS = 1000
 MIN_INTERVAL_S = 1e-3
 #: an open-ended source is a loop this long, aborted when the setpoint changes (11.6 days)
 OPEN_ENDED_RUN_S = 1e6
-#: sweep-time estimate per frequency point: max(2 periods, 0.1 s) + 0.05 s settling
-EIS_PERIODS_PER_POINT, EIS_MIN_POINT_S, EIS_OVERHEAD_S = 2.0, 0.1, 0.05
-#: default time an EIS "at open circuit" measures the OCV first (setting ``ocv_settle``)
-OCV_SETTLE_S = 1.0
 #: wall seconds a poll waits for a sweep point that is due by the estimate (virtual clocks:
 #: the twin sends it within milliseconds; on a real clock the next poll picks it up)
 STREAM_WAIT_S = 0.25
@@ -152,21 +149,6 @@ class _Loop:
     t0: float
     samples: list[tuple[float, float, float, bool]] = field(default_factory=list)
     ended: bool = False
-
-
-def voltammetry_points(kind: str, potentials: list[float] | tuple[float, ...], step: float,
-                       scans: int = 1) -> int:  # fmt: skip
-    """Points of an LSV (begin, end) or CV (begin, vertex1, vertex2, back to begin per scan)."""
-    values = list(potentials)
-    legs = zip(values, [*values[1:], values[0]], strict=True)
-    path = abs(values[1] - values[0]) if kind == "lsv" else sum(abs(b - a) for a, b in legs)
-    return max(round(path * scans / step), 1) + 1
-
-
-def eis_duration_estimate(f_start: float, f_end: float, points: int) -> float:
-    """Seconds a sweep of ``points`` log-spaced frequencies takes (low frequencies dominate)."""
-    freqs = np.logspace(math.log10(f_start), math.log10(f_end), points) if points > 1 else [f_start]  # fmt: skip
-    return float(sum(max(EIS_PERIODS_PER_POINT / f, EIS_MIN_POINT_S) + EIS_OVERHEAD_S for f in freqs))  # fmt: skip
 
 
 class MethodScriptPotentiostat(Potentiostat):

@@ -157,7 +157,7 @@ class _DryRun:
 def sweep_duration(cmd: c.Impedance | c.Voltammetry) -> float:
     """Expected run time of a sweep on a MethodSCRIPT-class instrument (the driver's estimate;
     low frequencies dominate an impedance sweep, plus the OCV measured first at open circuit)."""
-    from drivers.methodscript import OCV_SETTLE_S, eis_duration_estimate, voltammetry_points
+    from drivers.sweeps import OCV_SETTLE_S, eis_duration_estimate, voltammetry_points
 
     if isinstance(cmd, c.Impedance):
         ocv = OCV_SETTLE_S if cmd.dc_level is None and not cmd.galvanostatic else 0.0

@@ -76,7 +76,7 @@ def _station_parts(
     for name, inst in config.instruments.items():
         names[inst.role] = name
         found = ranges.setdefault(inst.role, {})
-        schema = _schema(getattr(inst, "driver", ""))
+        schema = getattr(inst, "settings_schema", {})  # the driver's ranges, from the station
         for key, (role, kind, what) in RANGE_SETTINGS.items():
             if role != inst.role:
                 continue
@@ -93,16 +93,6 @@ def _station_parts(
             if force is not None and area is not None:
                 found["pressure"] = min(found.get("pressure", float("inf")), force / area)
     return names, ranges
-
-
-def _schema(driver: str) -> dict[str, Any]:
-    """The driver's declared settings schema ({} for an unknown driver or one without)."""
-    from drivers import registry
-
-    try:
-        return dict(registry.lookup(driver).settings_schema() or {})
-    except KeyError:
-        return {}
 
 
 def _first(*values: float | None) -> float | None:

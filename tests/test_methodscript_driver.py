@@ -15,8 +15,8 @@ from drivers.errors import (
     InstrumentTimeout,
     SetpointError,
 )
-from drivers.methodscript import eis_duration_estimate
 from drivers.registry import open_driver
+from drivers.sweeps import eis_duration_estimate
 from sim_instruments.faults import Fault
 from sim_instruments.lineserver import PtyLineServer, TcpLineServer
 from sim_instruments.methodscript import MethodScriptEmulator

@@ -10,8 +10,8 @@ from protocols_fakes import FakeStation
 from protocols_helpers import run_yaml
 
 from daq.clock import VirtualClock
-from drivers.methodscript import OCV_SETTLE_S, eis_duration_estimate
 from drivers.registry import open_driver
+from drivers.sweeps import OCV_SETTLE_S, eis_duration_estimate
 from protocols.estimate import estimate
 from protocols.loader import ProtocolError, load_protocol_text
 from protocols.templates import PlatingStripping, PressureSchedule

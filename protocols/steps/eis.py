@@ -88,7 +88,7 @@ def execute(step: Eis, ctx: StepContext) -> Plan:
 
 def check(step: Eis, limits) -> list[str]:
     """A ``max_duration`` shorter than the sweep itself is a mistake, found before the run."""
-    from drivers.methodscript import eis_duration_estimate
+    from drivers.sweeps import eis_duration_estimate
 
     takes = eis_duration_estimate(step.f_start, step.f_end, step.n_points)
     if step.max_duration is not None and takes > step.max_duration:

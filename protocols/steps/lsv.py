@@ -37,7 +37,7 @@ def report(sweep: Any, ctx: StepContext, kind: str, step: Any) -> Plan:
 
 def duration_check(step: Any, limits) -> list[str]:
     """A ``max_duration`` shorter than the sweep itself is a mistake, found before the run."""
-    from drivers.methodscript import voltammetry_points
+    from drivers.sweeps import voltammetry_points
 
     kind = step.type
     potentials = (
