@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import wait_for_recording
 
 from daq.cli import main
-from daq.runfile import RunFileError, RunReader
+from daq.runfile import RunReader
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_STATION = ROOT / "examples" / "stations" / "sim.yaml"
@@ -155,30 +156,6 @@ steps:
     assert float(row["eta_plate_median_mV"]) < 0
 
 
-def _wait_for(pattern: str, folder: Path, timeout: float = 30.0) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = list(folder.glob(pattern))
-        if found:
-            return found[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no {pattern} in {folder} after {timeout} s")
-
-
-def _wait_for_event(path: Path, kind: str, child: subprocess.Popen, timeout: float = 90.0) -> None:
-    """Poll the run file (SWMR) until the engine logged ``kind``; the child must stay alive."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert child.poll() is None, f"the run ended before a {kind!r} event"
-        try:
-            if kind in _events(path):
-                return
-        except (OSError, RunFileError):  # between the writer's flushes
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"no {kind!r} event in {path} after {timeout} s")
-
-
 def _start_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     proto = _write(tmp_path / "cycling.yaml", CYCLING % ("1 min", 4))
     runs = tmp_path / "runs"
@@ -186,8 +163,7 @@ def _start_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
         [*SSBENCH, "run", str(proto), "--station", str(SIM_STATION), "--sim", "--out", str(runs)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
-    path = _wait_for("*.h5", runs)
-    _wait_for_event(path, "step_start", child)  # the engine (and its Ctrl-C handler) runs
+    path = wait_for_recording(runs, child)  # the engine (and its Ctrl-C handler) runs
     return child, path
 
 
@@ -199,7 +175,7 @@ def _events(path: Path) -> list[str]:
 def test_ctrl_c_pauses_asks_and_resumes_to_the_end(tmp_path):
     child, path = _start_run(tmp_path)
     child.send_signal(signal.SIGINT)
-    _wait_for_event(path, "pause", child)  # the deferred pause is reached at the step's end
+    wait_for_recording(path.parent, child, "pause")  # the deferred pause: at the step's end
     assert child.poll() is None  # Ctrl-C pauses, it does not kill
     out, err = child.communicate("r\n", timeout=60)
     assert child.returncode == 0, err[-500:]

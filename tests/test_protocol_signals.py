@@ -6,12 +6,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from cli_support import wait_for_recording
 
-from daq.runfile import RunFileError, RunReader
+from daq.runfile import RunReader
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_STATION = ROOT / "examples" / "stations" / "sim.yaml"
@@ -39,26 +39,7 @@ def start_run(tmp_path: Path, text: str = CYCLING) -> tuple[subprocess.Popen, Pa
          "--sim", "--out", str(runs)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while not _recording(runs):  # the engine (and its signal handlers) runs and records
-        assert child.poll() is None, child.communicate()
-        assert time.monotonic() < deadline, "no electro samples recorded"
-        time.sleep(0.1)
-    return child, next(runs.glob("*.h5"))
-
-
-def _recording(runs: Path) -> bool:
-    """A run file exists, its engine has started a step and electro samples are on disk."""
-    for path in runs.glob("*.h5"):
-        try:
-            with RunReader(path) as reader:
-                return (
-                    "step_start" in set(reader.events()["kind"])
-                    and len(reader.stream("electro")) > 0
-                )
-        except (OSError, RunFileError, KeyError):  # not yet readable, or no stream yet
-            return False
-    return False
+    return child, wait_for_recording(runs, child)  # the engine (and its handlers) runs
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
