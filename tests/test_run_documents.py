@@ -14,7 +14,7 @@ from daq.documents import EventKind, FieldSpec, StreamDescriptor
 from daq.h5recover import clear_consistency_flags
 from daq.runfile import FORMAT_VERSION, RunFileError, RunReader, RunWriter
 from daq.session import execute, resume
-from protocols.engine import Engine
+from protocols.engine import Engine, stream_descriptors
 from protocols.loader import load_protocol_text
 
 ELECTRO = {"voltage": "V", "current": "A", "step": ""}
@@ -177,14 +177,28 @@ def test_engine_describes_the_streams_of_the_station_before_anything_else():
     Engine(load_protocol_text(TWO_STEPS), station, [listener]).run()
     descriptors = listener.order[0]
     assert [(d.name, d.role, d.instrument) for d in descriptors] == [
-        ("electro", "potentiostat", "cell2"), ("pressure", "pressure_rig", "rig"),
-        ("impedance", "potentiostat", "cell2")]  # fmt: skip
+        ("electro", "potentiostat", "cell2"), ("pressure", "pressure_rig", "rig")]  # fmt: skip
     assert listener.order[1] == "segment_start"
     assert all(isinstance(e.kind, EventKind) for e in listener.events)
     described = {d.name: d for d in descriptors}
     assert listener.blocks  # every published sample block matches its stream's descriptor
     for name, blocks in listener.blocks.items():
         assert all(set(b) == set(described[name].field_names) for b in blocks)
+
+
+class _SweepingPotentiostat(FakePotentiostat):
+    """A potentiostat with a frequency-response analyser (it can start an EIS sweep)."""
+
+    def start_eis(self, *args) -> None:
+        raise AssertionError("not started in this test")
+
+
+def test_only_a_potentiostat_that_can_sweep_gets_an_impedance_stream():
+    clock = FakeStation().clock
+    dc_only = stream_descriptors(FakeStation(clock, FakePotentiostat(clock)))
+    sweeping = stream_descriptors(FakeStation(clock, _SweepingPotentiostat(clock, name="fra")))
+    assert [d.name for d in dc_only] == ["electro"]
+    assert [(d.name, d.instrument) for d in sweeping] == [("electro", "fra"), ("impedance", "fra")]
 
 
 def test_recorder_stores_the_engine_descriptors_and_resume_checks_them(tmp_path):
@@ -198,8 +212,7 @@ def test_recorder_stores_the_engine_descriptors_and_resume_checks_them(tmp_path)
         stored = run.descriptors()
         events = run.events()
     assert {n: (d.role, d.instrument) for n, d in stored.items()} == {
-        "electro": ("potentiostat", "cell"), "pressure": ("pressure_rig", "press"),
-        "impedance": ("potentiostat", "cell")}  # fmt: skip
+        "electro": ("potentiostat", "cell"), "pressure": ("pressure_rig", "press")}  # fmt: skip
     assert stored["electro"].units["voltage"] == "V" and stored["pressure"].units["force"] == "N"
     ends = events[events["kind"] == "step_end"]
     assert ends["data"].iloc[0]["track"] == "main" and "state" in ends["data"].iloc[0]
@@ -209,7 +222,7 @@ def test_recorder_stores_the_engine_descriptors_and_resume_checks_them(tmp_path)
         f.attrs["writer_host"] = "another-host"
     out = resume(path, FakeStation(clock, FakePotentiostat(clock)), detectors=False)
     with RunReader(path) as run:
-        assert run.stream_names == ["electro", "impedance", "pressure"]
+        assert run.stream_names == ["electro", "pressure"]
         assert run.status == out.result.status
 
 
@@ -254,7 +267,7 @@ def test_resuming_on_a_station_with_a_new_stream_fails_cleanly(tmp_path):
     out = resume(path, FakeStation.full(), detectors=False)
     assert out.result.status == "failed" and "which the file lacks" in out.result.reason
     with RunReader(path) as run:
-        assert run.status == "failed" and run.stream_names == ["electro", "impedance"]
+        assert run.status == "failed" and run.stream_names == ["electro"]
         assert run.stream_length("electro") > 0
 
 
