@@ -642,9 +642,17 @@ class Engine:
                                         "z_imag": zi, "modulus": np.hypot(zr, zi),
                                         "phase": np.degrees(np.arctan2(zi, zr)), "dc_level": dc,
                                         "step": step, "cycle": cycle, "sweep": track.sweep})  # fmt: skip
-        else:
-            self._publish("electro", {"time": t, "voltage": col("da"), "current": col("ba"),
-                                      "step": step, "cycle": cycle, "segment": self.segment})  # fmt: skip
+        else:  # voltammetry points pass the safety supervisor like any electro sample
+            v, i = col("da"), col("ba")
+
+            def publish(keep: np.ndarray) -> None:
+                self._publish("electro", {"time": t[keep], "voltage": v[keep], "current": i[keep],
+                                          "step": step, "cycle": cycle, "segment": self.segment})  # fmt: skip
+
+            trip = self.supervisor.electro(t, v, i)
+            if trip is not None:  # safe state, then every point up to the crossing one
+                self._trip(trip, lambda: publish(t <= trip.time))
+            publish(np.ones(len(t), bool))
 
     def _ready(self, command: c.WaitUntil | c.WaitSignal) -> bool:
         if isinstance(command, c.WaitSignal):

@@ -60,6 +60,19 @@ def test_validate_estimates_the_sweep_and_the_engine_takes_that_long(twin):
     assert [e.data["technique"] for e in col.kinds("sweep")] == ["lsv"]
 
 
+def test_a_current_limit_trips_in_the_middle_of_a_voltammetry_sweep(twin):
+    head = HEAD.replace("current: 10 mA", "current: 1 mA")
+    body = "steps:\n  - {type: lsv, begin: 0 V, end: 0.8 V, scan_rate: 50 mV/s, step: 10 mV}\n"
+    result, col, _ = run_yaml(body, twin[1], head=head)
+    assert result.status == "tripped" and "current" in result.reason, result
+    electro = col.stream("electro")
+    crossing = np.flatnonzero(np.abs(electro["current"]) > 1e-3)
+    assert len(crossing) == 1 and crossing[0] == len(electro["current"]) - 1  # stops there
+    assert electro["voltage"][-1] < 0.8  # the sweep did not run to its end
+    (trip,) = col.kinds("limit_trip")
+    assert trip.data["quantity"] == "current" and trip.data["sample_time"] == electro["time"][-1]
+
+
 def test_abort_during_a_sweep_leaves_the_cell_at_open_circuit(twin):
     world, station = twin
 
