@@ -99,6 +99,8 @@ def test_eis_on_a_potentiostat_without_eis_fails_with_a_clear_reason():
     ("{type: eis, mode: galvanostatic, f_start: 1 kHz, f_end: 1 Hz, points: 5, amplitude: 1 mV}", "galvanostatic EIS takes current_amplitude"),
     ("{type: eis, f_start: 100 kHz, f_end: 1 mHz, points: 10, amplitude: 10 mV, max_duration: 1 min}", "longer than max_duration"),
     ("{type: eis, f_start: 100 kHz per s, f_end: 1 Hz, points: 10, amplitude: 10 mV}", "frequency"),
+    ("{type: eis, f_start: 1 kHz, f_end: 1 Hz, points: 5, amplitude: 20 mV, dc_voltage: 0.99 V}", "beyond the voltage limits"),
+    ("{type: eis, mode: galvanostatic, f_start: 1 kHz, f_end: 1 Hz, points: 5, current_amplitude: 2 mA, dc_current: 9 mA}", "beyond the current limit"),
 ])  # fmt: skip
 def test_bad_eis_steps_are_refused_with_the_reason(step, message):
     with pytest.raises(ProtocolError, match=message):

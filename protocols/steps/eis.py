@@ -87,13 +87,27 @@ def execute(step: Eis, ctx: StepContext) -> Plan:
 
 
 def check(step: Eis, limits) -> list[str]:
-    """A ``max_duration`` shorter than the sweep itself is a mistake, found before the run."""
+    """Found before the run: a ``max_duration`` shorter than the sweep itself, and a DC level
+    whose excitation peaks reach beyond the run's voltage or current limits."""
     from drivers.sweeps import eis_duration_estimate
 
+    problems = []
     takes = eis_duration_estimate(step.f_start, step.f_end, step.n_points)
     if step.max_duration is not None and takes > step.max_duration:
-        return [f"the sweep takes about {takes:.0f} s, longer than max_duration {step.max_duration:g} s"]  # fmt: skip
-    return []
+        problems.append(f"the sweep takes about {takes:.0f} s, longer than max_duration {step.max_duration:g} s")  # fmt: skip
+    if step.mode == "potentiostatic" and step.dc_voltage is not None and limits.voltage is not None:
+        low, high = step.dc_voltage - step.amplitude, step.dc_voltage + step.amplitude
+        if (limits.voltage.min is not None and low < limits.voltage.min) or (
+            limits.voltage.max is not None and high > limits.voltage.max
+        ):
+            problems.append(f"dc_voltage {step.dc_voltage:g} V ± amplitude {step.amplitude:g} V "
+                            "reaches beyond the voltage limits")  # fmt: skip
+    if step.mode == "galvanostatic" and limits.current is not None:
+        peak = abs(step.dc_current or 0.0) + step.current_amplitude
+        if peak > limits.current:
+            problems.append(f"dc_current ± current_amplitude reaches {peak:g} A, beyond the "
+                            f"current limit {limits.current:g} A")  # fmt: skip
+    return problems
 
 
 STEP = StepType(Eis, "potentiostat", execute, check=check)
