@@ -27,7 +27,8 @@ def write_run(run: RunData, path: str | Path, *, overwrite: bool = False) -> Pat
         path,
         spec,
         sample=sample,
-        station={"import": run.metadata.get("import", {})},
+        # what the instrument recorded about the test (e.g. Arbin's metadata file) beside the import
+        station={k: run.metadata[k] for k in ("import", "arbin") if k in run.metadata},
         overwrite=overwrite,
     ) as writer:
         for name, df in run.streams.items():

@@ -184,3 +184,49 @@ def test_analyze_and_import_accept_folders_of_exports(tmp_path, capsys):
     assert sorted(p.name for p in runs.glob("*.h5")) == ["arbin_units_utf-8.h5", "neware.h5"]
     assert main(["import", str(src), "--area", "1 cm2", "-o", str(tmp_path / "x.h5")]) == 2
     assert "a folder of exports needs -o FOLDER" in capsys.readouterr().err
+
+
+ARBIN_METADATA = (
+    "Test_ID,Device_ID,IV_Ch_ID,First_Start_DateTime,Schedule_File_Name,Item_ID,Resumed_Times,"
+    "Last_End_DateTime,Databases,Grade_ID,Has_Aux,Has_Special,Schedule_Version,"
+    "Log_Aux_Data_Flag,Log_Special_Data_Flag,Rowstate,Canconfig_Filename,m_ncanconfigMD5,Value,"
+    "Value2\n"
+    "417,101,3,1700000000.5,Li_LLZO_ccd.sdx,cell-B07,1,1700086400,ArbinMasterData,0,0,0,"
+    "Schedule Version 8.00,0,0,0,,,0,0\n"
+)
+
+
+def test_arbin_metadata_file_beside_the_export_is_read(tmp_path):
+    data = cf.arbin_csv(tmp_path, units=False)
+    (tmp_path / f"{data.stem}_Metadata.csv").write_text(ARBIN_METADATA, encoding="utf-8")
+    run = import_file(data, area_m2=1e-4)
+    meta = run.metadata["arbin"]
+    assert meta["test_id"] == 417 and meta["channel"] == 3 and meta["item_id"] == "cell-B07"
+    assert meta["schedule"] == "Li_LLZO_ccd.sdx" and meta["resumed_times"] == 1
+    assert meta["first_start_unix_s"] == 1700000000.5
+    assert meta["first_start_utc"].startswith("2023-11-14T22:13:20.5")
+    assert meta["file"] == f"{data.stem}_Metadata.csv"
+    from analysis.importers.auto import collect_exports  # the metadata is not an export itself
+
+    assert collect_exports(tmp_path) == [data]
+
+
+def test_an_arbin_metadata_file_without_its_row_is_an_error_naming_it(tmp_path):
+    data = cf.arbin_csv(tmp_path, units=False)
+    bad = tmp_path / f"{data.stem}_Metadata.csv"
+    bad.write_text(ARBIN_METADATA.splitlines()[0] + "\n", encoding="utf-8")
+    with pytest.raises(AnalysisError, match=f"{bad.name}: no header row followed by numeric rows"):
+        import_file(data, area_m2=1e-4)
+
+
+def test_without_a_metadata_file_the_arbin_export_imports_as_before(tmp_path):
+    run = import_file(cf.arbin_csv(tmp_path, units=False), area_m2=1e-4)
+    assert "arbin" not in run.metadata
+
+
+def test_a_file_named_like_arbin_metadata_but_not_one_is_refused_naming_it(tmp_path):
+    data = cf.arbin_csv(tmp_path, units=False)
+    other = tmp_path / f"{data.stem}_Metadata.csv"
+    other.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(AnalysisError, match=f"{other.name}:1: not an Arbin metadata file"):
+        import_file(data, area_m2=1e-4)

@@ -51,9 +51,12 @@ def _cycler(name: str) -> Importer:
         return _table_format(path) == name
 
     def read(path: Path, invert_current: bool = False) -> tuple[pd.DataFrame, dict]:
+        from analysis.importers.arbin_metadata import read_metadata
         from analysis.importers.cyclers import MAPS, read_cycler
 
-        return read_cycler(path, MAPS[name], invert_current=invert_current), {}
+        electro = read_cycler(path, MAPS[name], invert_current=invert_current)
+        beside = read_metadata(path) if name == "arbin" else {}
+        return electro, ({"metadata": {"arbin": beside}} if beside else {})
 
     return Importer(name, recognise, read, by_columns=True)
 
