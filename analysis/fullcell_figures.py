@@ -36,38 +36,44 @@ def _charge(samples) -> np.ndarray:
     return np.concatenate(([0.0], np.cumsum(dq))) / fullcell.MAH
 
 
-def profiles(run: RunData, res: RunAnalysis, path: Path) -> Path | None:
-    """Voltage against capacity (mAh) of the charge and discharge of selected cycles."""
+def _halves_figure(
+    run: RunData, res: RunAnalysis, path: Path, xy, labels: dict[str, str]
+) -> Path | None:
+    """One line per charge / discharge half of the selected cycles; ``xy(half_cycle_samples)``
+    gives the (x, y) to draw, or None when the half has too little data."""
     picks = selected_cycles(res)
     if not picks:
         return None
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for n, cycle in enumerate(picks):
         for half, style in HALVES:
-            s = fullcell.half_cycle(run.electro, res.steps, cycle, half)
-            if len(s) > 1:
-                ax.plot(_charge(s), s["voltage"], style, color=f"C{n}",
-                        label=f"cycle {cycle} {half}")  # fmt: skip
-    ax.set(xlabel="capacity (mAh)", ylabel="V (V)", title="Voltage profiles")
+            line = xy(fullcell.half_cycle(run.electro, res.steps, cycle, half))
+            if line is not None:
+                ax.plot(*line, style, color=f"C{n}", label=f"cycle {cycle} {half}")
+    ax.set(**labels)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def profiles(run: RunData, res: RunAnalysis, path: Path) -> Path | None:
+    """Voltage against capacity (mAh) of the charge and discharge of selected cycles."""
+
+    def xy(s):
+        return (_charge(s), s["voltage"]) if len(s) > 1 else None
+
+    labels = {"xlabel": "capacity (mAh)", "ylabel": "V (V)", "title": "Voltage profiles"}
+    return _halves_figure(run, res, path, xy, labels)
 
 
 def dqdv_figure(run: RunData, res: RunAnalysis, path: Path) -> Path | None:
     """dQ/dV (mAh/V) of the charge and discharge of the selected cycles."""
-    picks = selected_cycles(res)
-    if not picks:
-        return None
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for n, cycle in enumerate(picks):
-        for half, style in HALVES:
-            curve = fullcell.dqdv(fullcell.half_cycle(run.electro, res.steps, cycle, half))
-            if len(curve):
-                ax.plot(curve["voltage"], curve["dqdv"] / fullcell.MAH, style, color=f"C{n}",
-                        label=f"cycle {cycle} {half}")  # fmt: skip
-    ax.set(xlabel="V (V)", ylabel="dQ/dV (mAh/V)", title="Differential capacity")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+
+    def xy(s):
+        curve = fullcell.dqdv(s)
+        return (curve["voltage"], curve["dqdv"] / fullcell.MAH) if len(curve) else None
+
+    labels = {"xlabel": "V (V)", "ylabel": "dQ/dV (mAh/V)", "title": "Differential capacity"}
+    return _halves_figure(run, res, path, xy, labels)
 
 
 def pressure_soc(run: RunData, res: RunAnalysis, path: Path) -> Path | None:
