@@ -1,13 +1,18 @@
 """Command-line companions of a run: a progress bar and Ctrl-C handling.
 
-First Ctrl-C: a deferred pause (at the end of the step in progress; the expected wait is
-shown) and a prompt (``i`` pause now, ``r`` resume, ``s`` stop after the current step, ``a``
-abort); the progress line stays quiet while the prompt waits. Second Ctrl-C: abort (safe state, data kept). SIGTERM and SIGHUP (a ``kill``, a
-closed terminal or ssh session) abort the same way. Never an undefined state.
+First Ctrl-C (SIGINT): a deferred pause (at the end of the step in progress; the expected
+wait is shown). On a terminal a prompt follows (``i`` pause now, ``r`` resume, ``s`` stop after
+the current step, ``a`` abort) and the progress line stays quiet while it waits; with no
+terminal on standard input (a script, a pipe, ``/dev/null``) nobody could answer, so one line
+says how to go on instead: SIGUSR1 resumes, a second SIGINT or SIGTERM aborts. Second Ctrl-C:
+abort (safe state, data kept). SIGTERM and SIGHUP (a ``kill``, a closed terminal or ssh
+session) abort the same way. SIGUSR1 resumes a paused or pausing run, terminal or not. Never
+an undefined state.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -97,6 +102,21 @@ class ProgressBar(Listener):
             self.stream.write("\n")
 
 
+def _no_terminal_hint() -> str:
+    """How to go on from a pause when nobody can answer a prompt (stdin is not a terminal)."""
+    pid = os.getpid()
+    return (f"no terminal on standard input: resume with `kill -USR1 {pid}`, abort with a second "
+            f"Ctrl-C (`kill -INT {pid}`) or `kill {pid}`\n")  # fmt: skip
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is an open terminal (a closed or missing stdin is not)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):  # closed
+        return False
+
+
 def _granted(request) -> bool:
     """Make an engine request; a refused one (illegal in the run's state) is said, not raised."""
     try:
@@ -117,17 +137,21 @@ def interactive(
     presses = {"n": 0}
     prompting = prompting or threading.Event()
 
-    def ask() -> None:
-        prompting.set()
+    def announce() -> None:
         sys.stderr.write("\nCtrl-C: pausing at the end of the current step "
                          f"{_until_pause(engine.time_to_step_end())}; the cell runs until then\n")  # fmt: skip
+        sys.stderr.flush()
+
+    def ask() -> None:
+        prompting.set()
+        announce()
         try:
             while True:
                 sys.stderr.write(PROMPT)
                 sys.stderr.flush()
                 answer = stdin.readline().strip().lower()
-                if not answer:  # EOF or empty: keep asking only on a terminal
-                    if not stdin.isatty():
+                if not answer:  # EOF or empty: keep asking only while it is a terminal
+                    if not _is_terminal(stdin):
                         return
                     continue
                 if answer[0] == "i":
@@ -145,7 +169,18 @@ def interactive(
         if presses["n"] > 1:
             _granted(engine.abort)
         elif _granted(engine.pause):
-            threading.Thread(target=ask, daemon=True, name="pause-prompt").start()
+            if _is_terminal(stdin):
+                threading.Thread(target=ask, daemon=True, name="pause-prompt").start()
+            else:  # nobody could answer a prompt
+                announce()
+                sys.stderr.write(_no_terminal_hint())
+                sys.stderr.flush()
+
+    def on_resume(signum, frame) -> None:
+        if _granted(engine.resume):
+            presses["n"] = 0
+            sys.stderr.write("SIGUSR1: resuming\n")
+            sys.stderr.flush()
 
     def on_terminate(signum, frame) -> None:
         _granted(lambda: engine.abort(f"aborted by {signal.Signals(signum).name}"))
@@ -154,8 +189,9 @@ def interactive(
         yield engine
         return
     handlers = {signal.SIGINT: on_sigint, signal.SIGTERM: on_terminate}
-    if hasattr(signal, "SIGHUP"):  # POSIX: the terminal closed
+    if hasattr(signal, "SIGHUP"):  # POSIX: the terminal closed; SIGUSR1: resume from a script
         handlers[signal.SIGHUP] = on_terminate
+        handlers[signal.SIGUSR1] = on_resume
     previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     try:
         yield engine
