@@ -24,6 +24,7 @@ from typing import TextIO
 from daq.documents import EventKind as K
 from protocols.engine import Engine, EngineEvent, Listener, Progress
 from protocols.estimate import hms
+from protocols.pace import PaceMeter, show_pace
 from protocols.runstate import RequestRefused
 
 PROMPT = "[i]mmediate pause (sources off now), [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
@@ -46,11 +47,12 @@ class ProgressBar(Listener):
     elsewhere (a log, a pipe) a plain line at the start, at the end and whenever
     ``max(every_s, every_fraction × expected duration)`` of run time has passed since the last
     one: every minute or every 1 %, whichever is less often, so a log shows life at least
-    every 1 % of a long run without flooding a short one."""
+    every 1 % of a long run without flooding a short one. A ``simulated`` run's line shows its
+    pace ("870× real time") over the last seconds of wall time."""
 
     def __init__(self, stream: TextIO | None = None, width: int = 24, min_interval: float = 0.2,
                  prompting: threading.Event | None = None, every_s: float = 60.0,
-                 every_fraction: float = 0.01) -> None:  # fmt: skip
+                 every_fraction: float = 0.01, simulated: bool = False) -> None:  # fmt: skip
         stream = stream or sys.stderr  # the stderr of now, not of import time
         self.stream, self.width, self.min_interval = stream, width, min_interval
         self.prompting = prompting or threading.Event()
@@ -59,6 +61,8 @@ class ProgressBar(Listener):
         self._last = 0.0
         self._logged: float | None = None  # run time of the last plain line
         self._logged_end = False
+        self._meter = PaceMeter() if simulated else None
+        self._pace = ""
 
     def _plain_due(self, progress: Progress) -> bool:
         """Whether a plain (non-terminal) line is due for ``progress``."""
@@ -71,10 +75,13 @@ class ProgressBar(Listener):
 
     def _line(self, progress: Progress) -> str:
         steps = ", ".join(f"{k}: {v}" for k, v in progress.current.items())
+        pace = f" {self._pace}" if self._pace else ""
         return (f"{progress.fraction:4.0%} t={hms(progress.elapsed)} left~{hms(progress.remaining)} "
-                f"{progress.state} {steps}")  # fmt: skip
+                f"{progress.state}{pace} {steps}")  # fmt: skip
 
     def on_progress(self, progress: Progress) -> None:
+        if self._meter is not None:
+            self._pace = show_pace(self._meter.add(progress.elapsed))
         if not self.tty:
             if self._plain_due(progress):
                 self._logged = progress.elapsed
