@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise
+from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise, refine_onset
 from daq.debounce import sustained
 
 
@@ -166,8 +166,10 @@ class VoidOnsetDetector:
         f_crit: float = 40.0,
         window_s: float = 1800.0,
         interphase_n: float = 0.0,
+        onset_rise: float = 0.01,
     ) -> None:
         self.area_m2 = area_m2
+        self.onset_rise = onset_rise
         self.interphase_n = interphase_n
         self._t_first: float | None = None
         self.strip_sign = strip_sign
@@ -252,15 +254,15 @@ class VoidOnsetDetector:
 
     def _judge(self, seg: _VoidSegment, upto: int) -> Verdict:
         tt, yy, _ = seg.window(upto)
-        verdict = judge_rise(tt, yy, seg.t0, seg.steps, seg.threshold, f_crit=self.f_crit)
-        recent = tt >= tt[-1] - self.window_s
-        if verdict.kind == VOID and not recent.all():
-            # the onset from the recent window only: old structure (steps, wander) cannot pull it
-            near = judge_rise(tt[recent], yy[recent], seg.t0, seg.steps, seg.threshold, f_crit=0.0)
-            if near.kind == VOID:
-                verdict = Verdict(
-                    VOID, near.time, verdict.f_stat, verdict.rise_V, verdict.slope_V_s
-                )
+        at = self.onset_rise * seg.plateau
+        verdict = judge_rise(
+            tt, yy, seg.t0, seg.steps, seg.threshold, f_crit=self.f_crit, onset_excess=at
+        )
+        if verdict.kind == VOID:
+            recent = tt >= tt[-1] - self.window_s  # old structure (steps, wander) cannot pull it
+            t_on = refine_onset(tt[recent], yy[recent], seg.t0, seg.steps, at)
+            if t_on is not None:
+                verdict = Verdict(VOID, t_on, verdict.f_stat, verdict.rise_V, verdict.slope_V_s)
         if verdict.kind == VOID and self.interphase_n > 0:
             age = max(float(tt[-1]) - self._t_first, 1.0)
             if verdict.slope_V_s / (seg.plateau + verdict.rise_V) <= self.interphase_n / age:

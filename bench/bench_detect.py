@@ -25,6 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from analysis_simgrid import void_onsets  # noqa: E402
+
 from analysis.detect import ShortDetector, VoidOnsetDetector  # noqa: E402
 from analysis.synthetic import SynthSpec, synthetic_run  # noqa: E402
 from analysis.validation.scoring import (  # noqa: E402
@@ -47,12 +49,12 @@ def sim_truth(truth: dict, j: float, area: float, watch: str = "we") -> Truth:
     signs = np.where(np.arange(n) % 2 == 0, -1.0, 1.0)
     out = Truth(edges[:-1], signs * j * area)
     hard = truth["hard_short_time"]
-    onsets = truth["void_onset_times_we"]
-    if watch == "both":
-        onsets = sorted(onsets + truth["void_onset_times_ce"])
+    we = void_onsets(truth, "we", list(range(1, n, 2)))
+    ce = void_onsets(truth, "ce", list(range(0, n, 2)))
+    onsets = sorted(we + ce) if watch == "both" else we
     out.void_onsets = [t for t in onsets if hard is None or t < hard]
     out.void_halves = [out.half_of(t) for t in out.void_onsets]
-    out.ce_void_onsets = list(truth["void_onset_times_ce"])
+    out.ce_void_onsets = ce
     if truth["short_time"] is not None:
         out.soft_shorts = [(truth["short_time"], hard if hard is not None else edges[-1])]
     out.hard_short = hard

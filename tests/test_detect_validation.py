@@ -38,8 +38,11 @@ def test_truth_is_consistent_and_reproducible(seed):
     again, _ = make_trace(seed)
     assert e.equals(again)
     assert np.all(np.diff(e["time"].to_numpy()) > 0)
-    for t_on, half in zip(truth.void_onsets, truth.void_halves, strict=True):
+    for t_on, half, start in zip(
+        truth.void_onsets, truth.void_halves, truth.void_starts, strict=True
+    ):
         assert truth.half_of(t_on) == half and truth.half_current_A[half] > 0  # WE strips
+        assert truth.half_starts[half] <= start < t_on  # the 1 % crossing follows the start
     for t_on in truth.ce_void_onsets:
         assert truth.half_current_A[truth.half_of(t_on)] < 0
     assert all(a < b <= e["time"].iat[-1] + 120 for a, b in truth.soft_shorts)
