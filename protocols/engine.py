@@ -563,11 +563,22 @@ class Engine:
             except StopIteration as stop:
                 self._finish_step(track, stop.value)
                 return
+            if isinstance(command, c.WaitEnd) and command.extra:
+                self._rearm(track, command.extra)
             if command.blocking:
                 track.waiting, track.wait_t0 = command, self.now()
                 track.wait_paused, reply = self._paused_total, None
             else:
                 reply = self._do(track, command)
+
+    @staticmethod
+    def _rearm(track: _Track, extra: tuple) -> None:
+        """Watch the step's own end conditions plus this wait's ``extra`` (a CC-CV's cut-off,
+        then its taper); a fired extra of an earlier wait is forgotten, a fired own one kept."""
+        watch, own = track.watch, list(track.instr.step.end)
+        watch.conditions = [*own, *extra]
+        if watch.fired is not None and not any(watch.fired.condition is o for o in own):
+            watch.fired = None
 
     def _waited(self, track: _Track) -> tuple[bool, Any]:
         """(done, reply) of the waiting command of ``track`` at this tick."""

@@ -3,11 +3,17 @@
 The plan a step yields (the same generator the engine runs) is interpreted without hardware:
 a wait on end conditions lasts until the earliest time, charge or capacity condition reachable
 at the sourced current, and that condition's action is followed (gotos and stops honoured);
-sleeps take their time; an ideal rig reaches a commanded pressure at the commanded rate (at
+a constant-current step ending on a voltage cut-off (or a CV taper) is *estimated* from the
+capacity basis: the bench keeps the charge stored since the start, q, in a window [0, Q]
+(Q: the sample's capacity basis; without one, [-inf, 0], so a strip to a cut-off returns what
+was plated), and the cut-off is reached when the current has moved q to the window's end:
+time = capacity x depth / |I| with depth the share of the window left (a CV phase counts
+zero); sleeps take their time; an ideal rig reaches a commanded pressure at the commanded rate (at
 once without one); a wait for a signal lasts until the signalling track's step. Waits on
 measurements (voltage, dV/dt, detector events, a rig or controller reading, contact) are
-listed as open-ended and count as zero: the estimate is then a lower bound. The same dry run
-lists every setpoint a step commands, which ``validate`` checks.
+listed as open-ended and count as zero: the estimate is then a lower bound; a time guard that
+stops the run is not taken as the end of a step that waits on such measurements. The same dry
+run lists every setpoint a step commands, which ``validate`` checks.
 """
 
 from __future__ import annotations
@@ -39,10 +45,11 @@ class Estimate:
     step_count: int
     open_ended: list[str] = field(default_factory=list)
     unbounded: bool = False
+    estimated: list[str] = field(default_factory=list)  # cut-off steps timed from the capacity
 
     @property
     def exact(self) -> bool:
-        return not self.open_ended and not self.unbounded
+        return not self.open_ended and not self.unbounded and not self.estimated
 
 
 def hms(seconds: float) -> str:
@@ -62,12 +69,21 @@ def _condition_time(cond: EndCondition, current: float | None, area: float | Non
     return None
 
 
+#: criteria a constant-current step reaches at the end of the capacity window, by the current's sign
+CUTOFF_CRITERIA = {1: ("voltage_above", "abs_voltage_above"), -1: ("voltage_below",)}
+#: criteria the dry run cannot time (they wait on a measurement)
+MEASURED = frozenset({"voltage_above", "voltage_below", "abs_voltage_above", "abs_voltage_below",
+                      "dvdt_above", "dvdt_below", "current_above", "current_below",
+                      "pressure_above", "pressure_below", "event"})  # fmt: skip
+
+
 @dataclass
 class DryBench:
     """The ideal bench a dry run acts on: the stack pressure (Pa) and signals (run time, s)."""
 
     pressure: float = 0.0
     signals: dict[str, float] = field(default_factory=dict)
+    stored: float = 0.0  # charge passed since the track's start (C): the capacity window's q
 
 
 @dataclass
@@ -81,6 +97,7 @@ class StepRun:
     setpoints: list[c.Setpoint] = field(default_factory=list)
     open_ended: bool = False
     ended: c.EndRun | None = None
+    estimated: bool = False  # its end is a cut-off timed from the capacity basis
 
 
 def context(protocol: Protocol, ins: Instr) -> StepContext:
@@ -96,12 +113,61 @@ class _DryRun:
         self.ctx, self.bench, self.t0 = ctx, bench, t0
         self.run = StepRun()
         self.current: float | None = None  # sourced current, A (None: not fixed)
+        self.mode = ""  # the latest Source's mode
         self.settled_at = 0.0  # step time the ideal rig reaches its latest setpoint
 
     def wait(self, seconds: float) -> None:
         if self.current:
             self.run.charge += self.current * seconds
+            self.bench.stored += self.current * seconds
         self.run.duration += seconds
+
+    def cutoff_time(self, cond: EndCondition, nearest: float | None) -> float | None:
+        """Step time at which ``cond`` is expected: a CV taper at once (counted as zero); the
+        ``nearest`` cut-off in the current's direction when the current has moved the stored
+        charge to the end of the capacity window. Without a capacity basis only a strip that
+        moves on (no stop, no goto) is timed: it returns what was plated."""
+        current = self.current
+        if self.mode == "voltage" and cond.criterion == "current_below":
+            return 0.0
+        if not current or cond.criterion not in CUTOFF_CRITERIA[1 if current > 0 else -1]:
+            return None
+        basis = self.ctx.capacity[0] if self.ctx.capacity is not None else None
+        if cond.value != nearest or (basis is None and (cond.action == "stop" or cond.goto)):
+            return None
+        stored = self.bench.stored
+        if current > 0:
+            depth = (basis if basis is not None else 0.0) - stored
+        else:
+            depth = None if basis is None else stored
+        if depth is None or depth <= 1e-12 * (basis or 1.0):
+            return None
+        return max(depth / abs(current), cond.after or 0.0)
+
+    def wait_end(self, conditions: list[EndCondition]) -> Fired | None:
+        """The end condition expected first: timed ones, then cut-offs timed from the capacity
+        basis (a tie goes to a timed one, then to the first listed, as in the engine)."""
+        run = self.run
+        sign = 1 if (self.current or 0.0) > 0 else -1
+        levels = [c.value for c in conditions if c.criterion in CUTOFF_CRITERIA[sign]]
+        nearest = (min if sign > 0 else max)(levels, default=None)
+        found = []
+        for k, cond in enumerate(conditions):
+            d = _condition_time(cond, self.current, self.ctx.area)
+            estimated = d is None and (d := self.cutoff_time(cond, nearest)) is not None
+            if d is not None:
+                found.append((d, estimated, k, cond))
+        untimed = any(cond.criterion in MEASURED for cond in conditions) and not any(
+            f[1] for f in found
+        )
+        if found:
+            d, estimated, _, cond = min(found, key=lambda f: f[:3])
+            if not (untimed and cond.action == "stop"):
+                self.wait(d)
+                run.estimated |= estimated
+                return Fired(cond, self.t0 + run.duration, cond.value)
+        run.open_ended = True
+        return None
 
     def __call__(self, cmd: c.Command, step) -> object:
         run = self.run
@@ -109,14 +175,7 @@ class _DryRun:
         if isinstance(cmd, c.Sleep):
             self.wait(cmd.seconds)
         elif isinstance(cmd, c.WaitEnd):
-            timed = [(d, cond) for cond in step.end
-                     if (d := _condition_time(cond, self.current, self.ctx.area)) is not None]  # fmt: skip
-            if not timed:
-                run.open_ended = True
-                return None
-            d, cond = min(timed, key=lambda pair: pair[0])
-            self.wait(d)
-            return Fired(cond, self.t0 + run.duration, cond.value)
+            return self.wait_end([*step.end, *cmd.extra])
         elif isinstance(cmd, c.WaitUntil):
             if cmd.what == "pressure_settled" and cmd.since_command:
                 self.wait(max(self.settled_at - run.duration, 0.0))
@@ -129,6 +188,7 @@ class _DryRun:
             return True
         elif isinstance(cmd, c.Source):
             self.current = {"current": cmd.value, "open_circuit": 0.0}.get(cmd.mode)
+            self.mode = cmd.mode
         elif isinstance(cmd, c.StopAcquisition):
             return _NAN
         elif isinstance(cmd, c.ReadElectro):
@@ -216,13 +276,14 @@ class _Walker:
         self.programs = programs
         self.bench = DryBench()
         self.open_ended: dict[str, None] = {}
+        self.estimated: dict[str, None] = {}
 
     def walk(self, name: str, start: TrackState | None = None) -> _Track:
         """Dry-run one track from the beginning or from ``start`` (a copy is walked)."""
         program = self.programs[name]
         state = TrackState.from_json(start.to_json()) if start is not None else TrackState()
         out = _Track()
-        self.bench.pressure = 0.0
+        self.bench.pressure = self.bench.stored = 0.0
         ins = settle(program, state)
         seen: set[tuple] = set()  # the walk is deterministic: a repeated state loops forever
         while ins is not None:
@@ -235,6 +296,8 @@ class _Walker:
             run = dry_run(self.protocol, ins, self.bench, out.t)
             if run.open_ended:
                 self.open_ended[ins.name] = None
+            if run.estimated:
+                self.estimated[ins.name] = None
             if run.charge < 0:
                 out.plated -= run.charge
             else:
@@ -265,6 +328,7 @@ def estimate(
     names = list(programs) if start is None else list(start)
     for _ in range(3):
         walker.open_ended.clear()
+        walker.estimated.clear()
         walker.bench.signals.update(dict.fromkeys(signalled, 0.0))
         results = {name: walker.walk(name, start and start[name]) for name in names}
     stops = [r.stop for r in results.values() if r.stop is not None]
@@ -278,4 +342,5 @@ def estimate(
         step_count=sum(r.steps for r in results.values()),
         open_ended=list(walker.open_ended),
         unbounded=any(r.unbounded for r in results.values()),
+        estimated=list(walker.estimated),
     )

@@ -217,13 +217,14 @@ class _Compiler:
                     )
         if self._needs_area(step) and self.protocol.sample.area is None:
             self.issues.append(Issue(path, "current density or areal capacity needs sample.area"))
-        if (
-            getattr(step, "c_rate", None) is not None
-            and self.protocol.sample.capacity_basis() is None
-        ):
-            self.issues.append(Issue((*path, "c_rate"), "a C-rate needs the capacity basis: "
-                "sample.cathode (or working) with mass_loading or mass and specific_capacity, "
-                "or sample.nominal_capacity"))  # fmt: skip
+        for name in ("c_rate", "taper_c_rate"):
+            if (
+                getattr(step, name, None) is not None
+                and self.protocol.sample.capacity_basis() is None
+            ):
+                self.issues.append(Issue((*path, name), "a C-rate needs the capacity basis: "
+                    "sample.cathode (or working) with mass_loading or mass and specific_capacity, "
+                    "or sample.nominal_capacity"))  # fmt: skip
         if kind.check is not None:
             self.issues += [Issue(path, text) for text in kind.check(step, self.protocol.limits)]
 

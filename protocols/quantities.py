@@ -90,6 +90,10 @@ Frequency = quantity("frequency", "positive")
 ArealMass = quantity("areal_mass", "positive")
 Mass = quantity("mass", "positive")
 SpecificCapacity = quantity("specific_capacity", "positive")
+#: a share in (0, 1]: '80 %' or 0.8
+Fraction = Annotated[
+    float, BeforeValidator(_quantity_parser("dimensionless", "positive")), Field(le=1.0)
+]
 
 
 def _c_rate(value: object) -> float:

@@ -43,7 +43,7 @@ class ValidationReport:
 
     def lines(self) -> list[str]:
         e = self.estimate
-        bound = "" if e.exact else "at least "
+        bound = "at least " if e.open_ended or e.unbounded else "about " if e.estimated else ""
         out = [
             f"expected duration: {bound}{hms(e.duration)} (h:mm:ss) ({e.step_count} steps)",
             f"charge: plated {format_quantity(e.charge_plated, 'charge', 'mAh')}, "
@@ -54,6 +54,10 @@ class ValidationReport:
         if e.open_ended:
             shown = ", ".join(e.open_ended[:5]) + (" ..." if len(e.open_ended) > 5 else "")
             out.append(f"{len(e.open_ended)} step(s) end on measurements only: {shown}")
+        if e.estimated:
+            out.append(f"estimate: {len(e.estimated)} step(s) ending on a voltage cut-off or CV "
+                       "taper are timed from the capacity basis (time = capacity x depth / "
+                       "current; CV phases count zero), not measured")  # fmt: skip
         out += [f"problem: {p}" for p in self.problems]
         return out
 

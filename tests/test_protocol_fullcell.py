@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 from protocols_fakes import FakeCell, FakeStation
 from protocols_helpers import run_yaml
 
-from protocols.loader import load_protocol_text
+from protocols.estimate import estimate
+from protocols.loader import load_protocol, load_protocol_text
 from protocols.program import compile_protocol
+from protocols.validate import validate
 
 HEAD = """\
 name: t
@@ -80,30 +83,66 @@ def test_charge_cutoff_ends_the_step_at_the_crossing_sample():
     assert v[-1] > 3.85 and (v[:-1] <= 3.85).all()  # the last sample kept is the crossing one
 
 
-def test_cccv_holds_the_voltage_by_compliance_and_ends_on_the_taper_current():
-    def cccv(t, v, i):  # CC until 3.85 V at 45 s, then the current decays (tau 20 s)
-        i = np.where(t < 45.0, i, i * np.exp(-(t - 45.0) / 20.0))
-        return np.minimum(3.4 + 0.01 * t, 3.85), i
+def cc_then_cv(start: float, slope: float, level: float, tau: float = 20.0):
+    """A cell whose V moves at ``slope`` V/s from ``start`` under CC; held at ``level`` (CV)
+    its current decays with ``tau`` from the CC current."""
+    t_cv = (level - start) / slope
 
+    def script(t, v, i):
+        if np.allclose(v, level):  # potentiostatic at the CV level: the current tapers
+            i_cc = np.sign(slope) * CAPACITY_C / 3600.0
+            return v, i_cc * np.exp(-(t - t_cv) / tau)
+        return start + slope * t, i
+
+    return script, t_cv
+
+
+@pytest.mark.parametrize(
+    ("rate", "level", "slope", "taper"),
+    [("1 C", 3.85, 0.01, "taper_current: 0.068 mA"),
+     ("-1 C", 2.5, -0.01, "taper_c_rate: C/10")],
+    ids=["charge-taper-current", "discharge-taper-c-rate"],
+)  # fmt: skip
+def test_cccv_switches_to_cv_at_the_crossing_and_ends_on_the_taper(rate, level, slope, taper):
+    script, t_cv = cc_then_cv(3.4, slope, level)
     result, col, st = run_yaml(
-        "steps: [{type: cccv, c_rate: 1 C, voltage: 3.85 V, taper_current: 0.068 mA,"
-        " end: [{time: 1 h}]}]",
-        FakeStation.full(FakeCell(script=cccv)),
+        f"steps: [{{type: cccv, c_rate: {rate}, voltage: {level} V, {taper}, end: [{{time: 1 h}}]}}]",
+        FakeStation.full(FakeCell(script=script)),
         head=HEAD,
     )
+    assert result.status == "success", result
     current = CAPACITY_C / 3600.0
-    assert ("set_current", (pytest.approx(current), 3.85)) in st.potentiostat.calls
+    calls = [c for c in st.potentiostat.calls if c[0] in ("set_current", "set_voltage")]
+    assert calls[0] == ("set_current", (pytest.approx(np.sign(slope) * current), 4.2))
+    assert calls[1] == ("set_voltage", (level, pytest.approx(current)))
+    v = col.stream("electro")["voltage"]
+    cc = v[v != level]
+    assert (np.sign(slope) * (cc[:-1] - level) < 0).all()  # CC up to the crossing sample only
     ((criterion, t),) = ends(col)
     assert criterion == "current_below"
-    assert t == pytest.approx(45.0 + 20.0 * np.log(current / 0.068e-3), abs=0.2)
+    assert t == pytest.approx(t_cv + 20.0 * np.log(10.0), abs=0.25)  # |I| from 0.68 to 0.068 mA
+    rates = col.kinds("c_rate")
+    if "c_rate" in taper:
+        assert rates[-1].data["current_A"] == pytest.approx(0.1 * CAPACITY_C / 3600.0)
+        assert "4 mg/cm2" in rates[-1].data["basis"]
 
 
-def test_cccv_refuses_a_current_that_drives_away_from_the_voltage():
-    with pytest.raises(Exception, match="same sign"):
-        load_protocol_text(
-            HEAD + "steps: [{type: cccv, c_rate: -0.1 C, voltage: 3.85 V, taper_current: 0.01 mA}]",
-            "t.yaml",
-        )
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [("voltage: 3.85 V", "exactly one of 'taper_current' or 'taper_c_rate'"),
+     ("voltage: 3.85 V, taper_current: 0.01 mA, taper_c_rate: C/20", "exactly one"),
+     ("voltage: 3.85 V, taper_c_rate: 0 C", "C-rate")],
+)  # fmt: skip
+def test_cccv_needs_exactly_one_taper(fields, message):
+    with pytest.raises(Exception, match=message):
+        load_protocol_text(HEAD + f"steps: [{{type: cccv, c_rate: 0.1 C, {fields}}}]", "t.yaml")
+
+
+def test_a_taper_c_rate_without_a_capacity_basis_is_refused():
+    text = ("name: t\nsample: {area: 1 cm2}\nlimits: {voltage: {max: 4.2 V}}\n"
+            "steps: [{type: cccv, current: 0.1 mA, voltage: 3.85 V, taper_c_rate: C/20}]")  # fmt: skip
+    with pytest.raises(Exception, match="taper_c_rate.*C-rate needs the capacity basis"):
+        load_protocol_text(text, "t.yaml")
 
 
 def body(**extra) -> str:
@@ -151,3 +190,126 @@ def test_rate_test_and_cc_cv_variant_expand():
     assert [s.step.type for s in steps[::2]] == ["cccv"] * 3
     with pytest.raises(Exception, match="discharge_cutoff must be below"):
         load_protocol_text(HEAD + body(discharge_cutoff="4 V"), "t.yaml")
+
+
+def discharging_cell(cross_after: float):
+    """Charges to 3.9 V at once; on discharge V falls from 3.4 V and crosses 2.5 V after
+    ``cross_after`` s of discharge (a cell that delivers that share of its nominal time)."""
+    start: list[float] = []
+
+    def script(t, v, i):
+        if (i >= 0).all():
+            return np.full_like(t, 3.9), i
+        start.append(float(t[0])) if not start else None
+        return 3.4 - 0.9 * (t - start[0]) / cross_after, i
+
+    return script
+
+
+@pytest.mark.parametrize(("share", "status"), [(0.5, "stopped"), (0.95, "success")])
+def test_stop_on_fade_stops_a_discharge_short_of_the_share_of_the_basis(share, status):
+    nominal = 3600.0 / 10.0  # s at 10 C
+    result, col, _ = run_yaml(
+        body(c_rate="10 C", cycles=1, stop_on_fade="80 %") + "\nsampling: {rate: 1 Hz}\n",
+        FakeStation.full(FakeCell(script=discharging_cell(share * nominal))),
+        head=HEAD,
+    )
+    assert result.status == status, result
+    (end,) = [e for e in col.kinds("step_end") if e.data.get("criterion") == "voltage_below"]
+    e = col.stream("electro")
+    below = e["time"][(e["current"] < 0) & (e["voltage"] < 2.5)]
+    assert end.data["at"] == below[0]  # the step ended at the crossing sample
+    start = next(
+        x.time for x in col.kinds("step_start") if x.data["meta"].get("phase") == "discharge"
+    )
+    assert end.data["at"] - start == pytest.approx(share * nominal, abs=2.1)  # 1 Hz sampling
+    results = [o["result"] for o in result.outcomes]
+    assert results == (["capacity_fade"] if status == "stopped" else [])
+
+
+def test_stop_on_fade_expands_to_an_armed_cutoff_and_a_stop():
+    p = load_protocol_text(HEAD + body(stop_on_fade="80 %", formation_cycles=1), "t.yaml")
+    steps = [s.step for s in compile_protocol(p)["main"].steps()]
+    formation, cycling = steps[1], steps[3]
+    assert len(formation.end) == 2  # formation discharges are not judged
+    armed, stop, _ = cycling.end
+    assert armed.voltage_below == stop.voltage_below == 2.5
+    assert armed.after == pytest.approx(0.8 * 3600 / 0.2) and armed.action is None
+    assert stop.action == "stop" and stop.result == "capacity_fade" and stop.after is None
+    with pytest.raises(Exception, match="not with cv_discharge"):
+        load_protocol_text(
+            HEAD + body(stop_on_fade="80 %", cv_taper_c_rate="C/20", cv_discharge="true"), "t.yaml"
+        )
+    with pytest.raises(Exception, match="cv_discharge needs a taper"):
+        load_protocol_text(HEAD + body(cv_discharge="true"), "t.yaml")
+
+
+def test_cv_discharge_option_makes_both_halves_cccv():
+    p = load_protocol_text(HEAD + body(cv_taper_c_rate="C/20", cv_discharge="true"), "t.yaml")
+    charge, discharge = (s.step for s in list(compile_protocol(p)["main"].steps())[:2])
+    assert (charge.type, charge.voltage, charge.taper_c_rate) == ("cccv", 3.85, 0.05)
+    assert (discharge.type, discharge.voltage, discharge.c_rate) == ("cccv", 2.5, -0.2)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_cutoff_ended_cycles_are_estimated_from_the_capacity_basis():
+    p = load_protocol(ROOT / "examples/protocols/full_cell_lfp_50_cycles.yaml")
+    e = estimate(p)
+    assert e.duration == pytest.approx(50 * (2 * 36000.0 + 2 * 600.0))  # 10 h per half at 0.1 C
+    assert e.charge_stripped == pytest.approx(50 * CAPACITY_C)
+    assert e.estimated and not e.open_ended and not e.exact
+    lines = validate(p).lines()
+    assert lines[0].startswith("expected duration: about 1016:40:00")
+    assert any(line.startswith("estimate: ") and "capacity basis" in line for line in lines)
+
+
+def test_estimate_follows_the_stored_charge_and_counts_cv_phases_as_zero():
+    p = load_protocol_text(
+        HEAD + "steps:\n  - {type: galvanostatic, c_rate: 0.5 C, end: [{time: 1 h}]}\n"
+        "  - {type: rate_test, c_rates: [1 C, 2 C], charge_cutoff: 3.85 V, discharge_cutoff: 2.5 V,"
+        " cv_taper_c_rate: C/20}\n",
+        "t.yaml",
+    )
+    e = estimate(p)
+    # 1 h at 0.5 C leaves half the window: CC charge 0.5 h at 1 C, CV 0; discharge 1 h at 1 C;
+    # then 0.5 h charge and 0.5 h discharge at 2 C
+    assert e.duration == pytest.approx(3600 + 1800 + 3600 + 1800 + 1800)
+    assert e.estimated and not e.open_ended
+
+
+def test_fade_and_runaway_guards_do_not_end_the_estimate():
+    p = load_protocol_text(HEAD + body(stop_on_fade="80 %", rest="10 min"), "t.yaml")
+    e = estimate(p)
+    assert e.duration == pytest.approx(3 * (2 * 18000.0 + 2 * 600.0))  # 3 cycles at 0.2 C
+
+
+def test_without_a_basis_a_stop_guard_is_not_taken_as_the_end_of_a_cutoff_step():
+    p = load_protocol_text(
+        "name: t\nsample: {area: 1 cm2}\nlimits: {voltage: {max: 4.2 V}}\nsteps:\n"
+        "  - {type: galvanostatic, current: 0.1 mA, end: [{voltage_above: 3.85 V}, {time: 6 h, action: stop}]}\n"
+        "  - {type: rest, end: [{time: 10 min}]}\n",
+        "t.yaml",
+    )
+    e = estimate(p)
+    assert e.duration == pytest.approx(600.0) and e.open_ended == ["steps[0]"]
+    assert validate(p).lines()[0].startswith("expected duration: at least 0:10:00")
+
+
+def test_a_strip_to_a_cutoff_without_a_basis_returns_what_was_plated():
+    p = load_protocol(ROOT / "examples/protocols/half_cell_host_ce.yaml")
+    e = estimate(p)
+    assert e.duration == pytest.approx(3 * (12 * 3600 + 12 * 3600 + 2 * 300))
+    assert e.charge_stripped == pytest.approx(e.charge_plated)
+
+
+@pytest.mark.parametrize(
+    "example", sorted((ROOT / "examples/protocols").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_validate_gives_every_example_a_duration(example):
+    e = estimate(load_protocol(example))
+    assert e.duration > 0 and not e.unbounded
+    if example.stem in ("full_cell_lfp_short", "full_cell_lfp_50_cycles", "half_cell_host_ce",
+                        "alloy_constant_gap"):  # fmt: skip
+        assert not e.open_ended and e.estimated

@@ -50,9 +50,13 @@ class Sleep(Command):
 
 @dataclass(frozen=True)
 class WaitEnd(Command):
-    """Wait until one of the step's end conditions fires. Sends the ``Fired`` condition."""
+    """Wait until one of the step's end conditions fires. Sends the ``Fired`` condition.
+
+    ``extra``: end conditions the plan adds at run time (a C-rate taper converted to a current
+    with the capacity basis), watched after the step's own."""
 
     blocking: ClassVar[bool] = True
+    extra: tuple[Any, ...] = ()  # EndCondition (protocols.steps.base imports this module)
 
 
 @dataclass(frozen=True)
