@@ -99,6 +99,11 @@ class Sweep:
     current: np.ndarray
     complete: bool
 
+    def until(self, t: float) -> Sweep:
+        """The points measured up to run time ``t`` (an end condition's crossing point)."""
+        keep = self.time <= t
+        return Sweep(self.time[keep], self.potential[keep], self.current[keep], self.complete)
+
 
 @dataclass
 class SweepRun:
@@ -313,16 +318,16 @@ class MethodScriptPotentiostat(Potentiostat):
                                    max_duration, float(dc_level), float(amplitude)))  # fmt: skip
         return float(sum(per_point))
 
-    def start_lsv(self, begin: float, end: float, step: float, rate: float,
+    def start_lsv(self, start: float, stop: float, step: float, rate: float,
                   max_duration: float | None = None) -> float:  # fmt: skip
-        """Start a linear sweep ``begin`` -> ``end`` V in ``step`` V steps at ``rate`` V/s."""
-        return self._start_voltammetry("lsv", [begin, end], step, rate, "", max_duration)
+        """Start a linear sweep ``start`` -> ``stop`` V in ``step`` V steps at ``rate`` V/s."""
+        return self._start_voltammetry("lsv", [start, stop], step, rate, "", max_duration)
 
-    def start_cv(self, begin: float, vertex1: float, vertex2: float, step: float, rate: float,
+    def start_cv(self, start: float, vertex1: float, vertex2: float, step: float, rate: float,
                  scans: int = 1, max_duration: float | None = None) -> float:  # fmt: skip
-        """Start a cyclic sweep begin -> vertex1 -> vertex2 (-> begin), ``scans`` times."""
+        """Start a cyclic sweep start -> vertex1 -> vertex2 (-> start), ``scans`` times."""
         scans = check(self.name, "scans", scans, Integer(1, 100, "", "instrument"))
-        return self._start_voltammetry("cv", [begin, vertex1, vertex2], step, rate,
+        return self._start_voltammetry("cv", [start, vertex1, vertex2], step, rate,
                                        f" {int(scans)}i", max_duration, int(scans))  # fmt: skip
 
     def poll_sweep(self) -> list[tuple[float, dict[str, float]]]:
@@ -414,7 +419,7 @@ class MethodScriptPotentiostat(Potentiostat):
 
     def _start_voltammetry(self, kind: str, potentials: list[float], step: float, rate: float,
                            suffix: str, max_duration: float | None, scans: int = 1) -> float:  # fmt: skip
-        names = ("begin", "vertex1", "vertex2") if len(potentials) == 3 else ("begin", "end")
+        names = ("start", "vertex1", "vertex2") if len(potentials) == 3 else ("start", "stop")
         values = [self._voltage(n, v) for n, v in zip(names, potentials, strict=True)]
         step = check(self.name, "step", step, InRange(1e-6, 1.0, "V", "instrument range"))
         rate = check(self.name, "rate", rate, InRange(1e-6, 10.0, "V/s", "instrument range"))

@@ -15,7 +15,7 @@ OCV_SETTLE_S = 1.0
 
 def voltammetry_points(kind: str, potentials: list[float] | tuple[float, ...], step: float,
                        scans: int = 1) -> int:  # fmt: skip
-    """Points of an LSV (begin, end) or CV (begin, vertex1, vertex2, back to begin per scan)."""
+    """Points of an LSV (start, stop) or CV (start, vertex1, vertex2, back to start per scan)."""
     values = list(potentials)
     legs = zip(values, [*values[1:], values[0]], strict=True)
     path = abs(values[1] - values[0]) if kind == "lsv" else sum(abs(b - a) for a, b in legs)

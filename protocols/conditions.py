@@ -98,6 +98,9 @@ class EndWatch:
         if c in ("current_above", "current_below"):
             ai = np.abs(i)
             return (ai > cond.value if c == "current_above" else ai < cond.value), ai
+        if c in ("current_density_above", "current_density_below") and self.area:
+            j = np.abs(i) / self.area
+            return (j > cond.value if c == "current_density_above" else j < cond.value), j
         if c in ("dvdt_above", "dvdt_below") and dvdt is not None:
             valid = np.isfinite(dvdt)
             a = np.abs(np.where(valid, dvdt, 0.0))
@@ -157,6 +160,8 @@ _CRITERION_UNITS = {
     "abs_voltage_above": ("voltage", "V"), "abs_voltage_below": ("voltage", "V"),
     "dvdt_above": ("voltage_rate", "mV/s"), "dvdt_below": ("voltage_rate", "mV/s"),
     "current_above": ("current", "mA"), "current_below": ("current", "mA"),
+    "current_density_above": ("current_density", "mA/cm2"),
+    "current_density_below": ("current_density", "mA/cm2"),
     "pressure_above": ("pressure", "MPa"), "pressure_below": ("pressure", "MPa"),
 }  # fmt: skip
 

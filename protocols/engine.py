@@ -31,7 +31,7 @@ from protocols.record import RecordFilter
 from protocols.runstate import ExitStatus, RequestRefused, RunControl, RunState
 from protocols.safety import Supervisor, Trip
 from protocols.steps import commands as c
-from protocols.steps.base import Ended, RecordRule
+from protocols.steps.base import Ending, RecordRule
 from protocols.steps.registry import STEP_TYPES
 from protocols.validate import limit_bounds, show
 
@@ -456,7 +456,7 @@ class Engine:
         if track.role == "potentiostat":
             self.supervisor.reset_step(self.now())
         track.watch = (
-            EndWatch(list(step.end), self.now(), self.area) if isinstance(step, Ended) else None
+            EndWatch(list(step.end), self.now(), self.area) if isinstance(step, Ending) else None
         )
         track.reapply = None
         track.waiting = None
@@ -619,13 +619,22 @@ class Engine:
 
             track.reapply = again
         points = self.roles.potentiostat.poll_sweep()
-        if points:
-            self._publish_sweep(track, command, points)
+        fired = self._publish_sweep(track, command, points) if points else None
+        watch = track.watch
+        if fired is None and watch is not None:
+            fired = watch.clock(self.now())
+        if fired is not None:  # an end condition: stop at the crossing, the cell at open circuit
+            self.roles.potentiostat.stop_sweep()
         if not self.roles.potentiostat.sweep_done:
             return False, None
         track.sweep = None
         self._open_circuit_mark(track, command)
-        return True, self.roles.potentiostat.sweep_result()
+        result = self.roles.potentiostat.sweep_result()
+        if isinstance(command, c.Impedance):
+            return True, result
+        if fired is not None:
+            result = result.until(fired.time)
+        return True, (result, fired)
 
     def _open_circuit_mark(self, track: _Track, command: c.Command) -> None:
         """An ``electro`` row (I = 0) where an EIS at open circuit begins and ends, so the
@@ -638,8 +647,9 @@ class Engine:
                                       "current": [0.0], "step": self._owner_step("potentiostat"),
                                       "cycle": self._cycle_number(track), "segment": self.segment})  # fmt: skip
 
-    def _publish_sweep(self, track: _Track, command: c.Command, points: list) -> None:
-        """Sweep points into the ``impedance`` stream (EIS) or ``electro`` (LSV / CV)."""
+    def _publish_sweep(self, track: _Track, command: c.Command, points: list) -> Fired | None:
+        """Sweep points into the ``impedance`` stream (EIS) or ``electro`` (LSV / CV); an
+        LSV / CV point that fires an end condition is the last one recorded (returned)."""
         t = np.array([p[0] for p in points], dtype=float)
 
         def col(code: str) -> np.ndarray:
@@ -653,17 +663,19 @@ class Engine:
                                         "z_imag": zi, "modulus": np.hypot(zr, zi),
                                         "phase": np.degrees(np.arctan2(zi, zr)), "dc_level": dc,
                                         "step": step, "cycle": cycle, "sweep": track.sweep})  # fmt: skip
-        else:  # voltammetry points pass the safety supervisor like any electro sample
-            v, i = col("da"), col("ba")
+            return None
+        v, i = col("da"), col("ba")  # voltammetry: the safety supervisor, then the end conditions
 
-            def publish(keep: np.ndarray) -> None:
-                self._publish("electro", {"time": t[keep], "voltage": v[keep], "current": i[keep],
-                                          "step": step, "cycle": cycle, "segment": self.segment})  # fmt: skip
+        def publish(keep: np.ndarray) -> None:
+            self._publish("electro", {"time": t[keep], "voltage": v[keep], "current": i[keep],
+                                      "step": step, "cycle": cycle, "segment": self.segment})  # fmt: skip
 
-            trip = self.supervisor.electro(t, v, i)
-            if trip is not None:  # safe state, then every point up to the crossing one
-                self._trip(trip, lambda: publish(t <= trip.time))
-            publish(np.ones(len(t), bool))
+        trip = self.supervisor.electro(t, v, i)
+        if trip is not None:  # safe state, then every point up to the crossing one
+            self._trip(trip, lambda: publish(t <= trip.time))
+        fired = track.watch.samples(t, v, i) if track.watch is not None else None
+        publish(t <= fired.time if fired is not None else np.ones(len(t), bool))
+        return fired
 
     def _ready(self, command: c.WaitUntil | c.WaitSignal) -> bool:
         if isinstance(command, c.WaitSignal):

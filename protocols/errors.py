@@ -84,6 +84,9 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
 
 
+_MISSING = "required field is missing"
+
+
 def _message(error: dict[str, Any]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -91,7 +94,7 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
     if kind == "missing":
-        return "required field is missing"
+        return _MISSING
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "union_tag_invalid":
@@ -104,9 +107,30 @@ def _message(error: dict[str, Any]) -> str:
     return message
 
 
+def _renamed(path: Path, data: Any) -> str | None:
+    """For an unknown field of a step: its present name when the step type renamed it."""
+    from protocols.steps.registry import STEP_TYPES
+
+    node = data
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    kind = STEP_TYPES.get(node.get("type")) if isinstance(node, dict) else None
+    return kind.renamed.get(str(path[-1])) if kind is not None and path else None
+
+
 def from_validation_error(exc: ValidationError, data: Any) -> list[Issue]:
-    """Pydantic errors -> issues with document paths and one-phrase messages."""
-    return [
-        Issue(_data_path(tuple(error["loc"]), data), _message(error))
-        for error in exc.errors(include_url=False)
-    ]
+    """Pydantic errors -> issues with document paths and one-phrase messages (a field under
+    its former name says so, and its present name is then not also reported missing)."""
+    issues, renamed = [], set()
+    for error in exc.errors(include_url=False):
+        path = _data_path(tuple(error["loc"]), data)
+        now = _renamed(path, data) if error["type"] == "extra_forbidden" else None
+        if now is not None:
+            renamed.add((*path[:-1], now))
+            issues.append(Issue(path, f"'{path[-1]}' was renamed: write '{now}' (docs/protocols.md)"))  # fmt: skip
+        else:
+            issues.append(Issue(path, _message(error)))
+    return [i for i in issues if not (i.path in renamed and i.message == _MISSING)]

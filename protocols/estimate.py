@@ -206,7 +206,14 @@ class _DryRun:
             self.bench.signals[cmd.name] = self.t0 + run.duration
         elif isinstance(cmd, c.Impedance | c.Voltammetry):
             self.current = 0.0 if isinstance(cmd, c.Impedance) else None  # I(V) unknown
-            self.wait(min(sweep_duration(cmd), cmd.max_duration or math.inf))
+            takes = min(sweep_duration(cmd), cmd.max_duration or math.inf)
+            timed = [(cond.time, cond) for cond in getattr(step, "end", ())
+                     if cond.time is not None and cond.time < takes]  # fmt: skip
+            if isinstance(cmd, c.Voltammetry) and timed:  # a time end stops it earlier
+                d, cond = min(timed, key=lambda pair: pair[0])
+                self.wait(d)
+                return None, Fired(cond, self.t0 + run.duration, cond.value)
+            self.wait(takes)
         elif not isinstance(
             cmd, (c.SetTemperature, c.SetBias, c.Capture, c.Emit, c.EndRun, c.HoldGap)
         ):

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from protocols.errors import Issue, Path, ProtocolError, format_path
 from protocols.model import Loop, Protocol, validate_steps
-from protocols.steps.base import Ended
+from protocols.steps.base import Ending
 from protocols.steps.registry import STEP_TYPES
 from protocols.templates import TEMPLATES
 
@@ -203,7 +203,7 @@ class _Compiler:
 
     def _check_step(self, step: Any, path: Path, inside_loop: bool) -> None:
         kind = STEP_TYPES[step.type]
-        if isinstance(step, Ended):
+        if isinstance(step, Ending):
             allowed = kind.criteria
             for k, cond in enumerate(step.end):
                 where = (*path, "end", k)
@@ -232,7 +232,8 @@ class _Compiler:
     def _needs_area(step: Any) -> bool:
         if getattr(step, "current_density", None) is not None:
             return True
-        return isinstance(step, Ended) and any(c.capacity is not None for c in step.end)
+        per_area = ("capacity", "current_density_above", "current_density_below")
+        return isinstance(step, Ending) and any(c.criterion in per_area for c in step.end)
 
     def _check_labels(self, program: Program) -> None:
         for ins in program.instrs:
@@ -240,7 +241,7 @@ class _Compiler:
                 self.issues.append(
                     Issue((*ins.path, "target"), self._unknown(program, ins.step.target))
                 )
-            if ins.kind == "step" and isinstance(ins.step, Ended):
+            if ins.kind == "step" and isinstance(ins.step, Ending):
                 for k, cond in enumerate(ins.step.end):
                     if cond.goto is not None and cond.goto not in program.labels:
                         self.issues.append(

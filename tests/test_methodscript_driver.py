@@ -126,7 +126,7 @@ BAD_CALLS = [
     ("measure_eis", (1e5, 1.0, 10.0, 0.01), "points"),
     ("measure_eis", (1e5, 1.0, 10, 0.5), "amplitude"),
     ("measure_eis", (1e5, 1.0, 10, 0.01, 2.5), "dc_level"),
-    ("measure_lsv", (0.0, 2.5, 0.01, 0.1), "end"),
+    ("measure_lsv", (0.0, 2.5, 0.01, 0.1), "stop"),
     ("measure_lsv", (0.0, 0.5, 0.01, 100.0), "rate"),
     ("measure_cv", (0.0, 0.5, -0.5, 0.01, 0.1, 0), "scans"),
     ("start_buffered", (5000.0,), "rate"),

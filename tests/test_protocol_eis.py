@@ -40,7 +40,7 @@ def twin():
 
 def test_validate_estimates_the_sweep_and_the_engine_takes_that_long(twin):
     world, station = twin
-    body = f"steps:\n  - {SWEEP}\n  - {{type: lsv, begin: 0 V, end: 20 mV, scan_rate: 10 mV/s, step: 5 mV}}\n"  # fmt: skip
+    body = f"steps:\n  - {SWEEP}\n  - {{type: lsv, start: 0 V, stop: 20 mV, scan_rate: 10 mV/s, step: 5 mV}}\n"  # fmt: skip
     protocol = load_protocol_text(HEAD + body, "t.yaml")
     expected = eis_duration_estimate(1e5, 1.0, 21) + OCV_SETTLE_S + 5 * 0.5
     assert estimate(protocol).duration == pytest.approx(expected, rel=1e-6)
@@ -62,7 +62,7 @@ def test_validate_estimates_the_sweep_and_the_engine_takes_that_long(twin):
 
 def test_a_current_limit_trips_in_the_middle_of_a_voltammetry_sweep(twin):
     head = HEAD.replace("current: 10 mA", "current: 1 mA")
-    body = "steps:\n  - {type: lsv, begin: 0 V, end: 0.8 V, scan_rate: 50 mV/s, step: 10 mV}\n"
+    body = "steps:\n  - {type: lsv, start: 0 V, stop: 0.8 V, scan_rate: 50 mV/s, step: 10 mV}\n"
     result, col, _ = run_yaml(body, twin[1], head=head)
     assert result.status == "tripped" and "current" in result.reason, result
     electro = col.stream("electro")
@@ -71,6 +71,67 @@ def test_a_current_limit_trips_in_the_middle_of_a_voltammetry_sweep(twin):
     assert electro["voltage"][-1] < 0.8  # the sweep did not run to its end
     (trip,) = col.kinds("limit_trip")
     assert trip.data["quantity"] == "current" and trip.data["sample_time"] == electro["time"][-1]
+
+
+def test_an_lsv_ends_at_the_current_density_onset_and_the_cell_goes_to_open_circuit(twin):
+    world, station = twin
+    body = """steps:
+  - type: lsv
+    start: 0 V
+    stop: 0.8 V
+    scan_rate: 50 mV/s
+    step: 5 mV
+    end: [{current_density_above: 0.2 mA/cm2, result: onset}]
+  - {type: rest, end: [{time: 2 s}]}
+"""
+    result, col, _ = run_yaml(body, station, head=HEAD)
+    assert result.status == "success", result
+    end = next(e for e in col.kinds("step_end") if e.data["path"] == "steps[0]")
+    assert end.data["criterion"] == "current_density_above" and end.data["value"] > 2.0  # A/m2
+    electro = col.stream("electro")
+    swept = np.asarray(electro["step"]) == end.step
+    amps, volts = np.abs(electro["current"])[swept], electro["voltage"][swept]
+    crossing = np.flatnonzero(amps > 2.0e-4)  # 0.2 mA/cm2 over 1 cm2
+    assert len(crossing) == 1 and crossing[0] == len(amps) - 1  # the last point is the crossing
+    assert end.data["at"] == pytest.approx(np.asarray(electro["time"])[swept][-1])
+    assert 0.0 < volts[-1] < 0.8  # the electrolyte was not driven to the sweep's end
+    (sweep,) = col.kinds("sweep")
+    assert not sweep.data["complete"] and sweep.data["points"] == len(amps)
+    assert sweep.data["start"] == 0.0 and sweep.data["stop"] == 0.8
+    assert [o["result"] for o in result.outcomes] == ["onset"]
+    rest = np.asarray(electro["step"]) == end.step + 1
+    assert np.allclose(np.asarray(electro["current"])[rest], 0.0)  # open circuit afterwards
+
+
+def test_a_cv_ends_on_time_and_the_estimate_knows(twin):
+    body = """steps:
+  - {type: cv, start: 0 V, vertex1: 50 mV, vertex2: -50 mV, scan_rate: 10 mV/s, step: 5 mV,
+     scans: 3, end: [{time: 4 s}]}
+"""
+    protocol = load_protocol_text(HEAD + body, "t.yaml")
+    assert estimate(protocol).duration == pytest.approx(4.0)
+    result, col, _ = run_yaml(body, twin[1], head=HEAD)
+    assert result.status == "success", result
+    (end,) = col.kinds("step_end")
+    assert end.data["criterion"] == "time"
+    assert col.stream("electro")["time"][-1] <= end.data["at"] + 1e-9
+
+
+@pytest.mark.parametrize(("step", "line", "message"), [
+    ("{type: lsv, begin: 0 V, stop: 1 V, scan_rate: 1 mV/s}", 5,
+     "steps[0].begin: 'begin' was renamed: write 'start'"),
+    ("{type: lsv, start: 0 V, end: 1 V, scan_rate: 1 mV/s}", 5,
+     "steps[0].end: 'end' is the list of end conditions"),
+    ("{type: cv, begin: 0 V, vertex1: 1 V, vertex2: 0 V, scan_rate: 1 mV/s}", 5,
+     "steps[0].begin: 'begin' was renamed: write 'start'"),
+    ("{type: lsv, start: 0 V, stop: 1 V, scan_rate: 1 mV/s, end: [{pressure_above: 1 MPa}]}", 5,
+     "'pressure_above' cannot end a lsv step"),
+])  # fmt: skip
+def test_sweep_fields_under_their_old_names_are_refused_naming_file_line_field(step, line, message):
+    with pytest.raises(ProtocolError) as info:
+        load_protocol_text(HEAD + f"steps:\n  - {step}\n", "t.yaml")
+    assert any(text.startswith(f"t.yaml:{line}:") and message in text for text in info.value.lines()), info.value  # fmt: skip
+    assert not any("start: required" in text for text in info.value.lines())
 
 
 def test_abort_during_a_sweep_leaves_the_cell_at_open_circuit(twin):

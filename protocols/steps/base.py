@@ -8,8 +8,8 @@ End conditions are a list, the first to fire ends the step with its action: ``ne
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,6 +23,7 @@ from protocols.quantities import (
     Duration,
     Name,
     PositiveCurrent,
+    PositiveCurrentDensity,
     PositiveVoltage,
     Pressure,
     Time,
@@ -58,6 +59,8 @@ CRITERIA: dict[str, str] = {
     "dvdt_below": "|dV/dt| < value",
     "current_above": "|I| > value",
     "current_below": "|I| < value",
+    "current_density_above": "|I| / sample area > value",
+    "current_density_below": "|I| / sample area < value",
     "pressure_above": "P > value",
     "pressure_below": "P < value",
     "event": "a live detector reports the event",
@@ -78,6 +81,8 @@ class EndCondition(Strict):
     dvdt_below: VoltageRate | None = None
     current_above: PositiveCurrent | None = None
     current_below: PositiveCurrent | None = None
+    current_density_above: PositiveCurrentDensity | None = None
+    current_density_below: PositiveCurrentDensity | None = None
     pressure_above: Pressure | None = None
     pressure_below: Pressure | None = None
     event: DetectorEvent | None = None
@@ -132,7 +137,13 @@ class StepBase(Strict):
     meta: dict[str, str | int | float] = Field(default_factory=dict)
 
 
-class Ended(StepBase):
+class Ending(StepBase):
+    """A step that may end early on one of its end conditions (a sweep also ends by itself)."""
+
+    end: list[EndCondition] = Field(default_factory=list)
+
+
+class Ended(Ending):
     """A step that runs until one of its end conditions fires."""
 
     end: list[EndCondition] = Field(min_length=1)
@@ -174,6 +185,9 @@ def resolve_current(step: CurrentSource, ctx: StepContext) -> Plan:
     return current
 
 
+#: criteria on the measured current (a potential-controlled step may end on them)
+CURRENT_CRITERIA = frozenset({"current_above", "current_below", "current_density_above",
+                              "current_density_below"})  # fmt: skip
 #: criteria an electrochemical source step may end on (each step type narrows or widens this)
 ELECTRO_CRITERIA = frozenset({"time", "charge", "capacity", "voltage_above", "voltage_below",
                               "abs_voltage_above", "abs_voltage_below", "dvdt_above", "dvdt_below",
@@ -212,6 +226,9 @@ class StepType:
 
     ``execute(step, ctx)`` returns the step's plan; ``None`` marks a control instruction the
     compiler resolves (``goto``). ``check(step, limits)`` returns problems pydantic cannot see.
+    ``technique(step)`` names the sweep technique the step needs of its potentiostat (``eis``,
+    ``geis``, ``lsv``, ``cv``; see drivers.roles.SWEEP_TECHNIQUES), None for none. ``renamed``
+    maps a field's former spelling to its present one (an error then names both).
     """
 
     model: type[StepBase]
@@ -219,6 +236,8 @@ class StepType:
     execute: Callable[[Any, StepContext], Plan] | None
     criteria: frozenset[str] = frozenset()
     check: Callable[[Any, Limits], list[str]] | None = None
+    technique: Callable[[Any], str | None] | None = None
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -203,8 +203,9 @@ class Impedance(Command):
 
 @dataclass(frozen=True)
 class Voltammetry(Command):
-    """An LSV (``potentials`` = begin, end) or CV (begin, vertex1, vertex2) in ``step`` V steps
-    at ``rate`` V/s; sends the measured ``Sweep``. Points go to the ``electro`` stream."""
+    """An LSV (``potentials`` = start, stop) or CV (start, vertex1, vertex2) in ``step`` V steps
+    at ``rate`` V/s; sends (the measured ``Sweep``, the step's end condition that stopped it or
+    None), or None in the dry run. Points go to the ``electro`` stream."""
 
     blocking: ClassVar[bool] = True
     kind: Literal["lsv", "cv"]
