@@ -40,26 +40,45 @@ def _records(path: str, args: argparse.Namespace):
         from analysis.load import load_run
 
         run = load_run(path)
-        return sweeps_of(run), (run.metadata.get("sample") or {}).get("area_m2")
-    return read_spectra(path, args.format, args.map), None
+        return sweeps_of(run), (run.metadata.get("sample") or {}).get("area_m2"), _onsets(run)
+    return read_spectra(path, args.format, args.map), None, None
+
+
+def _onsets(run):
+    """The run's analysis events (voltage-based void onsets), None when it cannot be analysed."""
+    from analysis.errors import AnalysisError
+    from analysis.pipeline import analyze_run
+
+    if "electro" not in run.streams:
+        return None
+    try:
+        return analyze_run(run).events
+    except AnalysisError:
+        return None
 
 
 def _eis(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from analysis.errors import AnalysisError
-    from analysis.impedance_report import drt_figure, interface_figure, spectra_figure
+    from analysis.impedance_report import (
+        beside_voltage_onsets,
+        drt_figure,
+        interface_figure,
+        spectra_figure,
+    )
     from analysis.impedance_table import drt_peaks_table, impedance_table, interface_rises
     from daq.units import parse_quantity
 
     out = Path(args.out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     area = parse_quantity(args.area, "area", "--area") if args.area else None
-    records, found_area = [], None
+    records, found_area, events = [], None, None
     for path in args.paths:
-        found, run_area = _records(path, args)
+        found, run_area, run_events = _records(path, args)
         records += found
         found_area = found_area or run_area
+        events = run_events if len(args.paths) == 1 else None  # onsets belong to one run
     area = area or found_area
     if not records:
         raise AnalysisError(f"{', '.join(args.paths)}: no impedance sweeps found")
@@ -83,7 +102,7 @@ def _eis(args: argparse.Namespace) -> int:
             print(f"{peak.sweep:>7g} {peak.peak:>5g} {peak.tau_s:>11.4g} {peak.frequency_Hz:>11.4g} "
                   f"{peak.r_ohm:>10.4g}{where}")  # fmt: skip
     for rise in interface_rises(table):
-        print(rise.message)
+        print(beside_voltage_onsets(rise.message, rise.time_s, events))
     for note in table.get("note", []):
         if note:
             print(f"warning: {note}")

@@ -151,7 +151,7 @@ def interface_figure(table: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
-def _beside_voltage_onsets(message: str, time_s: float, events: pd.DataFrame | None) -> str:
+def beside_voltage_onsets(message: str, time_s: float, events: pd.DataFrame | None) -> str:
     """The void signature's message with the voltage-based void onsets before it."""
     if events is None or "kind" not in events:
         return message
@@ -188,7 +188,7 @@ def impedance_section(run: RunData, folder: Path, circuit: str | None = None,
         parts.append(f"<img src='figures/{d_fig.name}' alt='DRT'>")
     peaks = drt_peaks_table(records)
     peaks.to_csv(folder / "drt_peaks.csv", index=False)
-    rises = [_beside_voltage_onsets(r.message, r.time_s, events) for r in interface_rises(table)]
+    rises = [beside_voltage_onsets(r.message, r.time_s, events) for r in interface_rises(table)]
     notes = rises + [n for n in table.get("note", []) if n]
     parts += [f"<p class='warn'>{html.escape(n)}</p>" for n in notes]
     shown = table.drop(columns=["note"], errors="ignore")

@@ -14,14 +14,18 @@ from typing import Any
 
 from daq.clock import Clock
 from drivers.errors import InstrumentError, InstrumentReportedError
-from drivers.pressure_rig import SensorFault
+from drivers.pressure_rig import ForceLimitExceeded, SensorFault
 from drivers.roles import PressureReading, PressureRig
 from drivers.serial_transport import SerialTransport, open_serial
 from drivers.settings import SERIAL, DriverSettings, Setting
 from drivers.validators import InRange, check
 
-ERROR_CODES = {7: "overload: force above the controller's rating, regulation stopped"}
-MODES = ("REG", "HLD", "EXH")
+ERROR_CODES = {
+    7: "overload: force above the controller's rating, regulation stopped",
+    8: "constant gap: the pressure rose past the rise limit, load released",
+}
+GAP_TRIPPED = 8
+MODES = ("REG", "HLD", "GAP", "EXH")
 
 
 @dataclass(frozen=True)
@@ -105,15 +109,20 @@ class PressureControllerRig(PressureRig):
 
         return self.transport.query(command, parse)
 
-    def _frame(self, body: str) -> ControllerFrame:
-        """Send ``body`` (absolute, idempotent commands only) and parse the data frame."""
+    def _frame(self, body: str, errors: bool = True) -> ControllerFrame:
+        """Send ``body`` (absolute, idempotent commands only) and parse the data frame; an
+        error code in it raises (unless ``errors`` is False: a release works whatever it says)."""
         command = f"{self.unit}{body}"
 
         def parse(line: str) -> ControllerFrame:
             if line.strip() == "?":
                 raise InstrumentReportedError(self.name, 0, "command not understood", command)
             frame = parse_frame(line, self.unit)
-            if frame.error:
+            if frame.error == GAP_TRIPPED and errors:
+                raise ForceLimitExceeded(self.name, f"pressure {frame.pressure / 1e6:.3f} MPa rose "
+                                         "past the constant-gap limit; the controller released "
+                                         "the load")  # fmt: skip
+            if frame.error and errors:
                 text = ERROR_CODES.get(frame.error, "controller error")
                 raise InstrumentReportedError(self.name, frame.error, text, command)
             self._same = self._same + 1 if line == self._last_line else 0
@@ -202,6 +211,24 @@ class PressureControllerRig(PressureRig):
         self._frame("HP")
         self._settled_since = None
 
+    def hold_gap(self, max_rise: float | None = None) -> None:
+        """Constant gap on the controller itself (``GP``): it holds the actuator and releases the
+        load (error E08, raised as ForceLimitExceeded by the next poll) once the pressure rises
+        more than ``max_rise`` Pa above the present one. Verified: mode GAP, and the frame's
+        setpoint field shows the trip pressure."""
+        if max_rise is not None:
+            check(self.name, "max_rise", max_rise,
+                  InRange(0.0, self.max_pressure, "Pa", "controller and station maximum"))  # fmt: skip
+        before = self._frame("").pressure
+        frame = self._frame("GP" if max_rise is None else f"GP {max_rise / 1e6:.6f}")
+        trip = self.device_max if max_rise is None else min(before + max_rise, self.device_max)
+        if frame.mode != "GAP" or abs(frame.setpoint - trip) > 0.01e6 + 1e-3 * trip:
+            raise InstrumentError(
+                self.name, f"constant gap (trip at {trip:.0f} Pa) not taken: frame shows {frame}"
+            )
+        self._settled_since = None
+        self._fault = None
+
     def release(self) -> None:
         """Exhaust to zero load: verified (released and back at zero position), retried, loud."""
         self.transport.verified_write(f"{self.unit}EX", self._released, "release the stack load")
@@ -210,7 +237,7 @@ class PressureControllerRig(PressureRig):
     def _released(self) -> bool:
         deadline = self.clock.now() + self.release_timeout
         while True:
-            frame = self._frame("")
+            frame = self._frame("", errors=False)
             if frame.mode == "EXH" and frame.position <= 0.0:
                 return True
             if self.clock.now() >= deadline or frame.mode != "EXH":

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from daq.documents import EventKind
+from daq.recording import sample_metadata
 from gui.bridge import RunWorker
 from gui.browser import RunBrowser, link_time
 from gui.event_log import EventLog
@@ -241,7 +242,7 @@ class MainWindow(QMainWindow):
         self.run_folder.mkdir(parents=True, exist_ok=True)
         path = self.run_folder / run_file_name(protocol)
         self.station_panel.set_run_active(True)
-        self.live = LiveData(protocol.sample.area)
+        self.live = LiveData(protocol.sample.area, sample=sample_metadata(protocol))
         self.stream_roles = {}
         self.plots.set_data(self.live)
         source = station.frame_source

@@ -50,8 +50,9 @@ def link_time(plots: LivePlots, insitu: InSituView) -> None:
 
 def live_data_from_run(run: Any) -> LiveData:
     """Feed a loaded RunData into the same bounded stores the live view uses."""
-    area = (run.metadata.get("sample") or {}).get("area_m2")
-    data = LiveData(float(area) if area else None)
+    sample = run.metadata.get("sample") or {}
+    area = sample.get("area_m2")
+    data = LiveData(float(area) if area else None, sample=sample)
     for ev in run.events.itertuples(index=False):
         data.add_event(float(ev.time), str(ev.kind), str(ev.message), ev.data)
     for name, df in run.streams.items():

@@ -5,6 +5,10 @@ as samples arrive: a half cycle is a run of current of one sign (strip: I > 0, p
 its charge and mean |V| are summed, and consecutive strip and plate halves pair into a cycle.
 The live overpotential is the half cycle's mean |V| (the offline analysis refines it to the
 plateau median, analysis/overpotential.py); CE_n = Q_strip / Q_plate (analysis/ce.py).
+A cell with a cathode (a full cell: the sample names one, analysis/cell.py) also gets the
+offline analysis's own per-cycle table, :class:`analysis.cycle_live.LiveCycleTable`: charge
+and discharge capacity (mAh/g of active material when the sample gives the mass) and CE =
+discharge / charge, one row as each cycle ends.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from analysis import fullcell
+from analysis.cell import cell_kind
+from analysis.cycle_live import LiveCycleTable
 from daq.documents import EventKind
 from gui.tracestore import TraceStore
 
@@ -187,6 +194,14 @@ class CycleAccumulator:
         }
 
 
+def full_cell_table(sample: dict[str, Any], area_m2: float | None) -> LiveCycleTable | None:
+    """The per-cycle capacity table for a sample with a cathode (run-file SI keys), else None."""
+    if cell_kind(sample).kind != "cathode":
+        return None
+    mass, _ = fullcell.sample_basis(sample, area_m2)
+    return LiveCycleTable(mass, area_m2)
+
+
 @dataclass
 class Marker:
     time: float
@@ -197,11 +212,17 @@ class Marker:
 class LiveData:
     """All traces of one run, the per-cycle table and the event markers."""
 
-    def __init__(self, area_m2: float | None, raw_capacity: int | None = None) -> None:
+    def __init__(
+        self,
+        area_m2: float | None,
+        raw_capacity: int | None = None,
+        sample: dict[str, Any] | None = None,
+    ) -> None:
         self.area = area_m2
         kw = {} if raw_capacity is None else {"raw_capacity": raw_capacity}
         self.stores = {name: TraceStore(ch, **kw) for name, ch in STREAM_CHANNELS.items()}
         self.cycles = CycleAccumulator(area_m2)
+        self.capacity = full_cell_table(sample or {}, area_m2)
         self.markers: list[Marker] = []
         self.generation = 0  # bumped on every change, so views redraw only when needed
 
@@ -220,6 +241,8 @@ class LiveData:
             i = col("current")
             values = {"voltage": col("voltage"), "current_density": i / (self.area or 1.0)}
             self.cycles.add(t, values["voltage"], i)
+            if self.capacity is not None:
+                self.capacity.add(t, values["voltage"], i)
         else:
             values = {c: col(c) for c in store.channels}
         store.append(t, values)
@@ -238,6 +261,8 @@ class LiveData:
 
     def finish(self) -> None:
         self.cycles.finish()
+        if self.capacity is not None:
+            self.capacity.finish()
         self.generation += 1
 
     def time_range(self) -> tuple[float, float] | None:

@@ -1,5 +1,7 @@
 """Live plots: V, J, pressure and temperature against time; V against areal capacity per half
-cycle; overpotential and CE per cycle; markers for step changes, trips, void onset and shorts.
+cycle; overpotential and CE per cycle (for a cell with a cathode: charge and discharge
+capacity and CE = discharge / charge per cycle, from analysis's own cycle table, one point as
+each cycle ends); markers for step changes, trips, void onset and shorts.
 
 Every redraw asks each :class:`~gui.tracestore.TraceStore` for the visible time range at one
 min/max pair per pixel column, so the cost of a frame does not grow with the run. Time is shown
@@ -99,6 +101,15 @@ class LivePlots(pg.GraphicsLayoutWidget):
                                             symbolBrush="#d62728", name="strip")  # fmt: skip
         self.eta_plate = self.eta_plot.plot(pen="#1f77b4", symbol="s", symbolSize=5,
                                             symbolBrush="#1f77b4", name="plate")  # fmt: skip
+        self.cycle_capacity_plot = pg.PlotItem()
+        _label(self.cycle_capacity_plot, "left", "capacity (mAh/g)")
+        self.cycle_capacity_plot.setTitle("capacity per cycle", size="9pt")
+        self.cycle_capacity_plot.showGrid(x=True, y=True, alpha=0.3)
+        self.cycle_capacity_plot.addLegend(offset=(5, 5))
+        self.q_charge = self.cycle_capacity_plot.plot(pen="#d62728", symbol="o", symbolSize=5,
+                                                      symbolBrush="#d62728", name="charge")  # fmt: skip
+        self.q_discharge = self.cycle_capacity_plot.plot(pen="#1f77b4", symbol="s", symbolSize=5,
+                                                         symbolBrush="#1f77b4", name="discharge")  # fmt: skip
         self.ce_plot = self.right.addPlot(row=2, col=0)
         _label(self.ce_plot, "left", "CE (%)")
         _label(self.ce_plot, "bottom", "cycle")
@@ -108,7 +119,7 @@ class LivePlots(pg.GraphicsLayoutWidget):
         self.shown_streams = tuple(dict.fromkeys(s for s, *_ in TIME_PLOTS))
         self.set_streams(self.shown_streams)
         self._drawn: tuple | None = None
-        self._cycles_drawn = -1
+        self._cycles_drawn: tuple[int, int] | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
@@ -145,11 +156,26 @@ class LivePlots(pg.GraphicsLayoutWidget):
         self.right.setMaximumWidth(560)
 
     def set_data(self, data: LiveData | None) -> None:
-        """Show ``data`` (a new run or a run opened in the browser)."""
+        """Show ``data`` (a new run or a run opened in the browser): a cell with a cathode
+        shows its capacity per cycle where a Li-metal cell shows its overpotentials."""
         self.data = data
         self._drawn = None
-        self._cycles_drawn = -1
-        for plot in (*self.time_plots.values(), self.capacity_plot, self.eta_plot, self.ce_plot):
+        self._cycles_drawn = None
+        full = data is not None and data.capacity is not None
+        shown, hidden = (
+            (self.cycle_capacity_plot, self.eta_plot)
+            if full
+            else (self.eta_plot, self.cycle_capacity_plot)
+        )
+        if hidden in self.right.items:
+            self.right.removeItem(hidden)
+        if shown not in self.right.items:
+            self.right.addItem(shown, row=1, col=0)
+        self.ce_plot.setXLink(shown)
+        _label(self.ce_plot, "left", "CE = discharge / charge (%)" if full else "CE (%)")
+        if full:
+            _label(self.cycle_capacity_plot, "left", f"capacity ({data.capacity.unit()[1]})")
+        for plot in (*self.time_plots.values(), self.capacity_plot, shown, self.ce_plot):
             plot.enableAutoRange()
         self.refresh()
 
@@ -209,7 +235,9 @@ class LivePlots(pg.GraphicsLayoutWidget):
             self.live_curve.setData(live[1] / C_M2_PER_MAH_CM2, live[2])
         else:
             self.live_curve.setData([], [])
-        if acc.closed == self._cycles_drawn:
+        full = self.data.capacity
+        drawn = (acc.closed, 0 if full is None else len(full.table))
+        if drawn == self._cycles_drawn:
             return
         while len(self.cycle_curves) < len(acc.curves):
             self.cycle_curves.append(self.capacity_plot.plot())
@@ -219,12 +247,31 @@ class LivePlots(pg.GraphicsLayoutWidget):
             item.setData(x / C_M2_PER_MAH_CM2, y)
         for item in self.cycle_curves[len(acc.curves) :]:
             item.setData([], [])
-        table = acc.table()
-        for item, y in ((self.eta_strip, table["eta_strip"]), (self.eta_plate, table["eta_plate"]),
+        if full is not None:
+            self._draw_full_cell_cycles()
+        else:
+            table = acc.table()
+            for item, y in ((self.eta_strip, table["eta_strip"]), (self.eta_plate, table["eta_plate"]),
+                            (self.ce_curve, table["ce"] * 100.0)):  # fmt: skip
+                ok = np.isfinite(y)
+                item.setData(table["cycle"][ok], y[ok])
+        self._cycles_drawn = drawn
+
+    def _draw_full_cell_cycles(self) -> None:
+        """Charge and discharge capacity and CE of each completed cycle (analysis's table)."""
+        table = self.data.capacity.table
+        if table.empty:
+            for item in (self.q_charge, self.q_discharge, self.ce_curve):
+                item.setData([], [])
+            return
+        suffix, _ = self.data.capacity.unit()
+        cycle = table["cycle"].to_numpy(dtype=float)
+        for item, y in ((self.q_charge, table[f"q_charge{suffix}"]),
+                        (self.q_discharge, table[f"q_discharge{suffix}"]),
                         (self.ce_curve, table["ce"] * 100.0)):  # fmt: skip
+            y = y.to_numpy(dtype=float)
             ok = np.isfinite(y)
-            item.setData(table["cycle"][ok], y[ok])
-        self._cycles_drawn = acc.closed
+            item.setData(cycle[ok], y[ok])
 
     # -- cursor ----------------------------------------------------------------------------
     def _clicked(self, event) -> None:

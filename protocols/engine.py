@@ -264,6 +264,7 @@ class Engine:
         self._acq_t0 = 0.0
         self._priming = 0  # depth of step starts applied within one tick (see _prime)
         self._next_slow = 0.0
+        self._settled_at_poll = False  # the rig's settled flag as of the latest slow poll
         # the rig's software force loop runs at its own period (drivers expose ``period``)
         rig = getattr(station, "pressure_rig", None)
         self._rig_period = (
@@ -793,7 +794,7 @@ class Engine:
     def _settled(self) -> bool:
         """Rig settled, judged only on a poll made after the latest command."""
         return (self._pressure_commanded_at is not None and self._last_slow_poll > self._pressure_commanded_at
-                and bool(self.roles.pressure_rig.settled))  # fmt: skip
+                and self._settled_at_poll)  # fmt: skip
 
     # -- acquisition -------------------------------------------------------------------------
     def _stop_buffered(self) -> None:
@@ -902,6 +903,9 @@ class Engine:
         self._last_slow_poll = now
         if self._rig_period is not None:
             r = self.roles.pressure_rig.read()
+            # settled is judged at the reading that is recorded, so a step that waited for it
+            # starts after a pressure sample showing the settled value (not one read earlier)
+            self._settled_at_poll = bool(self.roles.pressure_rig.settled)
             t, p = np.array([now]), np.array([r.pressure])
             row = {"time": t, "pressure": p, "force": r.force, "position": r.position,
                    "setpoint": self._pressure_setpoint, "step": self._owner_step("pressure_rig"),

@@ -282,11 +282,12 @@ class PressureControllerEmulator(LineDevice):
         self.serial = serial
         self.setpoint_Pa = 0.0
         self.active_setpoint_Pa = 0.0  # ramped setpoint the loop follows now
-        self.mode = "HLD"  # REG (regulating), HLD (hold position), EXH (released)
+        self.mode = "HLD"  # REG (regulating), HLD (hold position), GAP (constant gap), EXH
         self.error_code = 0
+        self.gap_trip_Pa = max_pressure_Pa  # constant gap: release above this pressure
         self.target = world.actuator_steps()
         self._integral = 0.0  # N*s
-        self._last_force = 0.0
+        self._last_force = world.load_cell_force_N()  # measured at power-up
         self._polls = FrozenReading()
         self._loop = ClockedLoop(world.clock, period_s, self._tick, "press-ctl", step_first=False)
 
@@ -310,6 +311,9 @@ class PressureControllerEmulator(LineDevice):
         """
         force = self.world.load_cell_force_N()
         self._last_force = force
+        if self.mode == "GAP" and force / self.area_m2 > self.gap_trip_Pa:
+            self.mode, self.error_code = "EXH", 8  # the cell pushed past the rise limit
+            self.setpoint_Pa = self.active_setpoint_Pa = 0.0
         if self.mode == "EXH":
             if self.target != 0:
                 self.world.actuator_move_steps(-self.target)
@@ -335,13 +339,18 @@ class PressureControllerEmulator(LineDevice):
             self.target += steps
 
     # -- protocol -----------------------------------------------------------------------------
+    def _force(self) -> float:
+        """The force the controller reports: its loop's latest reading while it runs."""
+        return self._last_force if self._loop.running else self.world.load_cell_force_N()
+
     def _frame(self) -> str:
-        force = self._last_force if self._loop.running else self.world.load_cell_force_N()
+        force = self._force()
         pressure_MPa = force / self.area_m2 / 1e6
         position_mm = self.world.actuator_steps() * self.world.actuator_step_size_m() * 1e3
+        setpoint = self.gap_trip_Pa if self.mode == "GAP" else self.setpoint_Pa
         return (
             f"{self.unit_id} {force:+010.2f} {pressure_MPa:+08.3f} "
-            f"{self.setpoint_Pa / 1e6:+08.3f} {position_mm:+09.4f} {self.mode}"
+            f"{setpoint / 1e6:+08.3f} {position_mm:+09.4f} {self.mode}"
             + (f" E{self.error_code:02d}" if self.error_code else "")
         )
 
@@ -359,6 +368,8 @@ class PressureControllerEmulator(LineDevice):
         if body == "HP":
             self.mode = "HLD"
             return self._frame()
+        if body.startswith("GP"):
+            return self._hold_gap(body[2:])
         if body == "EX":
             self.mode = "EXH"
             self.setpoint_Pa = self.active_setpoint_Pa = 0.0
@@ -389,6 +400,23 @@ class PressureControllerEmulator(LineDevice):
             self.active_setpoint_Pa = self.world.load_cell_force_N() / self.area_m2
         self.setpoint_Pa = value_MPa * 1e6
         self.mode = "REG"
+        self.start()
+        return self._frame()
+
+    def _hold_gap(self, text: str) -> str:
+        """``GP [<MPa>]``: hold the actuator; release (E08) once the pressure rises more than
+        <MPa> above the present one (no argument: above MAX)."""
+        try:
+            rise = float(text) * 1e6 if text.strip() else None
+        except ValueError:
+            return "?"
+        if rise is not None and not 0.0 <= rise <= self.max_pressure_Pa:
+            return "?"
+        baseline = self._force() / self.area_m2
+        self.gap_trip_Pa = (
+            self.max_pressure_Pa if rise is None else min(baseline + rise, self.max_pressure_Pa)
+        )
+        self.mode = "GAP"
         self.start()
         return self._frame()
 

@@ -127,3 +127,29 @@ def test_report_figures_of_a_full_cell(tmp_path):
     made = all_figures(run, analyze_run(run), tmp_path)
     for name in ("cycles", "profiles", "dqdv", "pressure_soc"):
         assert made[name].stat().st_size > 10_000, name
+
+
+@pytest.mark.parametrize("block", [1, 37, 100_000])
+def test_live_cycle_table_is_the_offline_table_cycle_by_cycle(block):
+    """The GUI's per-cycle capacities (analysis.cycle_live) are the offline analysis's numbers,
+    whatever the blocks the samples arrive in; a cycle appears when the next charge starts."""
+    from analysis.cycle_live import LiveCycleTable
+
+    electro, truth, _, world = cycle_twin("full_2d", [0.1, 0.1, 0.1, 0.1])
+    steps, cycles = tables(electro)
+    mass, area = world.config.cathode_loading_kg_per_m2 * world.config.area_m2, 1e-4
+    offline = fullcell.capacity_columns(cycles, mass, area)
+    live = LiveCycleTable(mass, area)
+    t, v, i = (electro[c].to_numpy() for c in ("time", "voltage", "current"))
+    seen = []
+    for a in range(0, t.size, block):
+        live.add(t[a : a + block], v[a : a + block], i[a : a + block])
+        seen.append(len(live.table))
+    assert max(seen) == 3  # the last cycle waits for the end of the run
+    assert live.finish() == 1
+    cols = ["q_charge", "q_discharge", "ce", "energy_efficiency", "polarization",
+            "q_charge_mAh_g", "q_discharge_mAh_g", "q_discharge_mAh_cm2", "retention"]  # fmt: skip
+    np.testing.assert_allclose(live.table[cols], offline[cols], rtol=1e-9)
+    np.testing.assert_allclose(live.table["q_discharge"], truth[1::2], rtol=1e-3)
+    assert list(live.table["cycle"]) == [1, 2, 3, 4]
+    assert live.unit() == ("_mAh_g", "mAh/g")

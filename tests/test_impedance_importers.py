@@ -18,22 +18,29 @@ FREQ = np.logspace(5, 0, 21)
 Z = CIRCUIT.impedance(FREQ)
 
 
-def _mpt(tmp_path, sweeps=2):
-    header = ["EC-Lab ASCII FILE", "Nb header lines : 4", "", "Potentio Electrochemical Impedance Spectroscopy"]  # fmt: skip
-    columns = "freq/Hz\tRe(Z)/Ohm\t-Im(Z)/Ohm\t|Z|/Ohm\tPhase(Z)/deg\ttime/s\t<Ewe>/V\tcycle number"
+def _mpt(tmp_path, sweeps=2, technique="Potentio"):
+    """An EC-Lab PEIS (``Potentio``) or GEIS (``Galvano``: with its <I>/mA column) export."""
+    header = ["EC-Lab ASCII FILE", "Nb header lines : 5", "",
+              f"{technique} Electrochemical Impedance Spectroscopy", ""]  # fmt: skip
+    galvano = technique == "Galvano"
+    columns = "freq/Hz\tRe(Z)/Ohm\t-Im(Z)/Ohm\t|Z|/Ohm\tPhase(Z)/deg\ttime/s\t<Ewe>/V" + (
+        "\t<I>/mA" if galvano else "") + "\tcycle number"  # fmt: skip
     rows = []
     for k in range(sweeps):
-        rows.append(f"0,000000E+000\t0\t0\t0\t0\t{k * 100.0:.3f}\t0,0\t{k + 1}")  # OCV part
+        ocv = ["0,000000E+000", "0", "0", "0", "0", f"{k * 100.0:.3f}", "0,0", *(["0,0"] if galvano else []), str(k + 1)]  # fmt: skip
+        rows.append("\t".join(ocv))  # the OCV part
         for i, (f, z) in enumerate(zip(FREQ, Z * (1 + k), strict=True)):
-            cells = [f, z.real, -z.imag, abs(z), np.degrees(np.angle(z)), k * 100.0 + i, 0.0, k + 1]
+            cells = [f, z.real, -z.imag, abs(z), np.degrees(np.angle(z)), k * 100.0 + i, 0.0,
+                     *([0.0] if galvano else []), k + 1]  # fmt: skip
             rows.append("\t".join(f"{c:.6E}".replace(".", ",") for c in cells))
-    path = tmp_path / "peis.mpt"
-    path.write_text("\n".join([*header[:3], columns, *rows]) + "\n", encoding="latin-1")
+    path = tmp_path / f"{technique.lower()}.mpt"
+    path.write_text("\n".join([*header, columns, *rows]) + "\n", encoding="latin-1")
     return path
 
 
-def test_biologic_peis_sweeps_are_split_and_converted(tmp_path):
-    path = _mpt(tmp_path)
+@pytest.mark.parametrize("technique", ["Potentio", "Galvano"])
+def test_biologic_peis_and_geis_sweeps_are_split_and_converted(tmp_path, technique):
+    path = _mpt(tmp_path, technique=technique)
     assert detect_spectrum_format(path) == "biologic_eis"
     records = read_spectra(path)
     assert len(records) == 2

@@ -49,3 +49,53 @@ def test_report_has_spectra_r_interface_and_the_void_signature(tmp_path):
     tau = [(r / 2 * 1e-6) ** (1 / 0.9) for r in (40.0, 41.0, 39.0, 70.0)]  # (R Q)^(1/n)
     np.testing.assert_allclose(peaks["tau_s"], tau, rtol=0.1)
     assert (tmp_path / "rep" / "figures" / "drt.png").exists() and "DRT peaks" in text
+
+
+VOID_STATION = """\
+name: llzo-eis-void
+simulation: {preset: llzo, seed: 3, initial_pressure: 0 MPa}
+instruments:
+  cell:
+    driver: methodscript
+    resource: sim://methodscript
+    settings: {max_voltage: 3 V, max_current: 10 mA}
+"""
+STRIP_AND_SWEEP = """\
+name: void signature
+sample: {area: 1 cm2, electrolyte: LLZO}
+sampling: {rate: 1 Hz}
+limits: {voltage: {min: -2.5 V, max: 2.5 V}}
+steps:
+  - {type: rest, end: [{time: 10 s}]}
+  - {type: eis, f_start: 100 kHz, f_end: 1 Hz, points_per_decade: 5, amplitude: 10 mV}
+  - type: loop
+    count: 3
+    steps:
+      - {type: galvanostatic, current_density: 0.3 mA/cm2, end: [{time: 10 min}]}
+      - {type: eis, f_start: 100 kHz, f_end: 1 Hz, points_per_decade: 5, amplitude: 10 mV}
+"""
+
+
+def test_stripping_without_pressure_the_void_signature_follows_the_voltage_onset(tmp_path, capsys):
+    """On the twin (LLZO, 0 MPa) voids open while stripping: R_interface from the sweeps rises and
+    `ssbench eis` puts that rise next to the voltage-based void onset found in the same run."""
+    import re
+
+    from daq.cli import main
+
+    (tmp_path / "s.yaml").write_text(VOID_STATION)
+    (tmp_path / "p.yaml").write_text(STRIP_AND_SWEEP)
+    runs = tmp_path / "runs"
+    assert main(["run", str(tmp_path / "p.yaml"), "--station", str(tmp_path / "s.yaml"),
+                 "--out", str(runs), "--quiet"]) == 0  # fmt: skip
+    (path,) = runs.glob("*.h5")
+    capsys.readouterr()
+    assert main(["eis", str(path), "-o", str(tmp_path / "eis")]) == 0
+    text = capsys.readouterr().out
+    r_int = [float(x) for x in re.findall(r"R_int ([\d.]+) ohm", text)]
+    assert len(r_int) == 4 and all(b > a for a, b in zip(r_int, r_int[1:], strict=False))
+    found = re.search(r"void signature: R_interface [\d.]+ ohm at t = ([\d.]+) s .*; "
+                      r"voltage-based void onset at t = ([\d.]+) s \(([\d.]+) s earlier\)", text)  # fmt: skip
+    assert found, text
+    signature, onset = float(found.group(1)), float(found.group(2))
+    assert onset < 600.0 + 600.0 < signature  # the voltage sees it in the first strips, R_int later
