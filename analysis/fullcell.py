@@ -66,14 +66,17 @@ def c_rates(steps: pd.DataFrame, nominal_C: float) -> pd.Series:
 
 
 def rate_table(cycles: pd.DataFrame, steps: pd.DataFrame, nominal_C: float) -> pd.DataFrame:
-    """Rate capability: per C-rate the cycles, mean discharge capacity and its share of the
-    slowest rate's."""
+    """Rate capability: per C-rate the cycles, mean discharge capacity (C, mAh, and mAh/g and
+    mAh/cm² when the cycle table has them) and its share of the slowest rate's."""
     rates = c_rates(steps, nominal_C).rename("c_rate")
     ok = cycles[cycles["complete"].astype(bool)].drop(columns="c_rate", errors="ignore")
     ok = ok.merge(rates, left_on="cycle", right_index=True)
+    per_unit = {f"q_discharge{u}": (f"q_discharge{u}", "mean")
+                for u in ("_mAh_g", "_mAh_cm2") if f"q_discharge{u}" in ok}  # fmt: skip
     table = ok.groupby("c_rate").agg(
-        cycles=("cycle", "size"), q_discharge=("q_discharge", "mean"), ce=("ce", "mean")
-    )
+        cycles=("cycle", "size"), q_discharge=("q_discharge", "mean"), ce=("ce", "mean"),
+        **per_unit,
+    )  # fmt: skip
     table["q_discharge_mAh"] = table["q_discharge"] / MAH
     table["relative_to_slowest"] = table["q_discharge"] / table["q_discharge"].iloc[0]
     return table.reset_index()

@@ -178,3 +178,8 @@ def test_the_cycle_table_and_report_carry_c_rates_pressure_per_cycle_and_rate_ca
     assert res.summary["nominal_capacity_C"] == pytest.approx(nominal)
     html = write_report(run, res, tmp_path).read_text()
     assert "<h2>Rate capability</h2>" in html and "relative_to_slowest" in html.replace(" ", "_")
+    table = fullcell.rate_table(res.cycles, res.steps, nominal)
+    assert table["q_discharge_mAh_g"].to_numpy() == pytest.approx(
+        truth[1::2] / 3.6 / 4e-3, rel=1e-3
+    )
+    assert {"q_discharge_mAh", "q_discharge_mAh_cm2"} <= set(table)
