@@ -1,5 +1,5 @@
 """``ssbench eis``: impedance spectra (run files or BioLogic / Gamry / CSV exports) -> fits,
-a table against time / cycle / pressure and Nyquist / Bode figures."""
+a table against time / cycle / pressure, DRT peaks, and Nyquist / Bode / DRT figures."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def _eis(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from analysis.errors import AnalysisError
-    from analysis.impedance_report import interface_figure, spectra_figure
-    from analysis.impedance_table import impedance_table, interface_rises
+    from analysis.impedance_report import drt_figure, interface_figure, spectra_figure
+    from analysis.impedance_table import drt_peaks_table, impedance_table, interface_rises
     from daq.units import parse_quantity
 
     out = Path(args.out)
@@ -72,10 +72,21 @@ def _eis(args: argparse.Namespace) -> int:
     for row in table.itertuples():
         state = "SHORTED" if row.shorted else f"R_bulk {row.r_bulk_ohm:.4g} ohm, R_int {row.r_interface_ohm:.4g} ohm"  # fmt: skip
         print(f"sweep {row.sweep}: {state}")
+    peaks = drt_peaks_table(records)
+    peaks.to_csv(out / "drt_peaks.csv", index=False)
+    drt_figure(records, out / "figures" / "drt.png")
+    if "tau_s" in peaks:
+        print("DRT peaks:")
+        print(f"{'sweep':>7} {'peak':>5} {'tau (s)':>11} {'f (Hz)':>11} {'R (ohm)':>10}")
+        for peak in peaks.dropna(subset=["tau_s"]).itertuples():
+            where = "  (outside the measured range)" if peak.outside else ""
+            print(f"{peak.sweep:>7g} {peak.peak:>5g} {peak.tau_s:>11.4g} {peak.frequency_Hz:>11.4g} "
+                  f"{peak.r_ohm:>10.4g}{where}")  # fmt: skip
     for rise in interface_rises(table):
         print(rise.message)
     for note in table.get("note", []):
         if note:
             print(f"warning: {note}")
-    print(f"{len(records)} sweep(s): {out / 'impedance.csv'}, figures in {out / 'figures'}")
+    print(f"{len(records)} sweep(s): {out / 'impedance.csv'}, {out / 'drt_peaks.csv'}, "
+          f"figures in {out / 'figures'}")  # fmt: skip
     return 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise
+from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise, refine_onset
 from daq.debounce import sustained
 
 
@@ -118,11 +118,27 @@ class _VoidSegment:
         return t[:upto], y[:upto], q[:upto]
 
 
-#: Confidence = logistic(c0 + c1·ln F + c2·ln(rise/threshold)); fitted on TUNING_SEEDS of
+#: Confidence = logistic(c0 + c·void_evidence(...)); fitted on TUNING_SEEDS of
 #: analysis.validation (``python bench/bench_detect.py --fit``), never on the held-out seeds.
-VOID_CONFIDENCE = (4.296, 0.0, 0.0)
+VOID_CONFIDENCE = (20.448, 0.679, -0.761, 2.781, -6.461, -1.031)
 #: Soft-short confidence = logistic(c0 + c1·ln(drop/limit)); fitted the same way.
-SOFT_CONFIDENCE = (-1.279, 12.334)
+SOFT_CONFIDENCE = (-0.596, 8.524)
+
+
+def void_evidence(time: float, values: dict[str, float]) -> np.ndarray:
+    """The predictors of a void call's confidence, from its event time and values: ln F,
+    ln(fitted rise / threshold), ln(threshold / |plateau|) (how noisy the segment is), hours from
+    the segment start to the onset, ln(s from the onset to the confirmation + 10)."""
+    v = values
+    return np.array(
+        [
+            np.log(max(v["f_stat"], 1e-9)),
+            np.log(max(v["rise_V"] / v["threshold_V"], 1e-9)),
+            np.log(max(v["threshold_V"] / max(abs(v["plateau_V"]), 1e-12), 1e-9)),
+            (time - v["segment_start"]) / 3600.0,
+            np.log(max(v["time_confirmed"] - time, 0.0) + 10.0),
+        ]
+    )
 
 
 def _logistic(z: float) -> float:
@@ -166,8 +182,10 @@ class VoidOnsetDetector:
         f_crit: float = 40.0,
         window_s: float = 1800.0,
         interphase_n: float = 0.0,
+        onset_rise: float = 0.01,
     ) -> None:
         self.area_m2 = area_m2
+        self.onset_rise = onset_rise
         self.interphase_n = interphase_n
         self._t_first: float | None = None
         self.strip_sign = strip_sign
@@ -252,15 +270,15 @@ class VoidOnsetDetector:
 
     def _judge(self, seg: _VoidSegment, upto: int) -> Verdict:
         tt, yy, _ = seg.window(upto)
-        verdict = judge_rise(tt, yy, seg.t0, seg.steps, seg.threshold, f_crit=self.f_crit)
-        recent = tt >= tt[-1] - self.window_s
-        if verdict.kind == VOID and not recent.all():
-            # the onset from the recent window only: old structure (steps, wander) cannot pull it
-            near = judge_rise(tt[recent], yy[recent], seg.t0, seg.steps, seg.threshold, f_crit=0.0)
-            if near.kind == VOID:
-                verdict = Verdict(
-                    VOID, near.time, verdict.f_stat, verdict.rise_V, verdict.slope_V_s
-                )
+        at = self.onset_rise * seg.plateau
+        verdict = judge_rise(
+            tt, yy, seg.t0, seg.steps, seg.threshold, f_crit=self.f_crit, onset_excess=at
+        )
+        if verdict.kind == VOID:
+            recent = tt >= tt[-1] - self.window_s  # old structure (steps, wander) cannot pull it
+            t_on = refine_onset(tt[recent], yy[recent], seg.t0, seg.steps, at)
+            if t_on is not None:
+                verdict = Verdict(VOID, t_on, verdict.f_stat, verdict.rise_V, verdict.slope_V_s)
         if verdict.kind == VOID and self.interphase_n > 0:
             age = max(float(tt[-1]) - self._t_first, 1.0)
             if verdict.slope_V_s / (seg.plateau + verdict.rise_V) <= self.interphase_n / age:
@@ -272,18 +290,18 @@ class VoidOnsetDetector:
         seg.hist = []
         t_on = float(np.clip(verdict.time, seg.t0, t_confirm))
         q_on = float(np.interp(t_on, tt, qq))
-        c0, c1, c2 = VOID_CONFIDENCE
-        ratio = max(verdict.rise_V / seg.threshold, 1e-9)
-        confidence = _logistic(c0 + c1 * np.log(verdict.f_stat) + c2 * np.log(ratio))
         values = {
             "charge_C": q_on,
             "current_A": seg.i_ref,
             "plateau_V": seg.plateau,
+            "segment_start": seg.t0,
             "time_confirmed": t_confirm,
             "rise_V": verdict.rise_V,
             "threshold_V": seg.threshold,
             "f_stat": verdict.f_stat,
         }
+        c = np.asarray(VOID_CONFIDENCE)
+        confidence = _logistic(float(c[0] + c[1:] @ void_evidence(t_on, values)))
         if self.area_m2:
             values["capacity_C_m2"] = q_on / self.area_m2
             values["current_density_A_m2"] = seg.i_ref / self.area_m2

@@ -21,8 +21,14 @@ import pandas as pd  # noqa: E402
 
 from analysis.errors import AnalysisError  # noqa: E402
 from analysis.impedance import spectrum  # noqa: E402
+from analysis.impedance_drt import drt  # noqa: E402
 from analysis.impedance_fit import fit_spectrum  # noqa: E402
-from analysis.impedance_table import SweepRecord, impedance_table, interface_rises  # noqa: E402
+from analysis.impedance_table import (  # noqa: E402
+    SweepRecord,
+    drt_peaks_table,
+    impedance_table,
+    interface_rises,
+)
 from analysis.model import RunData  # noqa: E402
 
 STREAM = "impedance"
@@ -96,6 +102,33 @@ def spectra_figure(records: list[SweepRecord], path: Path, circuit: str | None =
     return path
 
 
+def drt_figure(records: list[SweepRecord], path: Path) -> Path | None:
+    """γ(τ) of the drawn sweeps (log τ axis), peaks marked; None when no sweep has a DRT."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    drawn = 0
+    for k, record in enumerate(_picked(records)):
+        try:
+            result = drt(record.spectrum)
+        except AnalysisError:
+            continue
+        color = plt.cm.viridis(k / max(len(_picked(records)) - 1, 1))
+        ax.semilogx(result.tau_s, result.gamma_ohm, color=color,
+                    label=f"sweep {record.context.get('sweep', k)}")  # fmt: skip
+        for peak in result.peaks:
+            ax.axvline(peak.tau_s, color=color, ls=":" if peak.outside else "--", lw=0.8)
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set(xlabel="τ (s)", ylabel="γ (ohm per unit ln τ)",
+           title="distribution of relaxation times (dashed: peaks, dotted: outside the range)")  # fmt: skip
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def interface_figure(table: pd.DataFrame, path: Path) -> Path | None:
     """R_interface (with error bars) against cycle and against stack pressure."""
     ok = table[np.isfinite(table.get("r_interface_ohm", pd.Series(dtype=float)))]
@@ -150,9 +183,19 @@ def impedance_section(run: RunData, folder: Path, circuit: str | None = None,
     r_fig = interface_figure(table, figures / "r_interface.png")
     if r_fig is not None:
         parts.append(f"<img src='figures/{r_fig.name}' alt='R_interface'>")
+    d_fig = drt_figure(records, figures / "drt.png")
+    if d_fig is not None:
+        parts.append(f"<img src='figures/{d_fig.name}' alt='DRT'>")
+    peaks = drt_peaks_table(records)
+    peaks.to_csv(folder / "drt_peaks.csv", index=False)
     rises = [_beside_voltage_onsets(r.message, r.time_s, events) for r in interface_rises(table)]
     notes = rises + [n for n in table.get("note", []) if n]
     parts += [f"<p class='warn'>{html.escape(n)}</p>" for n in notes]
     shown = table.drop(columns=["note"], errors="ignore")
     parts.append(shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
+    if "tau_s" in peaks:
+        parts.append("<h3>DRT peaks</h3>")
+        columns = ["sweep", "peak", "tau_s", "frequency_Hz", "r_ohm", "outside"]
+        parts.append(peaks.dropna(subset=["tau_s"])[columns].to_html(
+            index=False, float_format=lambda v: f"{v:.4g}", border=0))  # fmt: skip
     return "".join(parts)

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.impedance import Spectrum, recognise_short
+from analysis.impedance import ImpedanceDataError, Spectrum, recognise_short
+from analysis.impedance_drt import drt
 from analysis.impedance_fit import fit_spectrum, quantities
 
 CONTEXT = ("time_s", "cycle", "sweep", "pressure_Pa", "temperature_K")
@@ -60,6 +61,25 @@ def impedance_table(records: list[SweepRecord], area_m2: float, circuit: str | N
         )  # fmt: skip
         previous = float(s.z.real[-1])
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def drt_peaks_table(records: list[SweepRecord]) -> pd.DataFrame:
+    """One row per DRT peak of every sweep (analysis/impedance_drt.py): its context, τ (s),
+    f = 1/(2πτ) (Hz), R (Ω), whether it lies outside the measured range; a sweep the DRT
+    cannot take (too few points) gets one row with the reason in ``note``."""
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        context = {key: record.context.get(key, math.nan) for key in CONTEXT}
+        try:
+            result = drt(record.spectrum)
+        except ImpedanceDataError as exc:
+            rows.append({**context, "note": str(exc)})
+            continue
+        for k, peak in enumerate(result.peaks, start=1):
+            rows.append({**context, "peak": k, "tau_s": peak.tau_s, "frequency_Hz": peak.frequency_Hz,
+                         "r_ohm": peak.resistance_ohm, "outside": peak.outside,
+                         "r_inf_ohm": result.r_inf, "note": ""})  # fmt: skip
     return pd.DataFrame(rows)
 
 

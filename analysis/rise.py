@@ -49,14 +49,19 @@ def _binned(t: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.nda
     return t[start:].reshape(nb, m).mean(axis=1), y[start:].reshape(nb, m).mean(axis=1)
 
 
-def _null_basis(x: np.ndarray, steps: list[float]) -> np.ndarray:
-    """Orthonormal basis of the healthy-segment model at segment times ``x`` (s)."""
+def _null_columns(x: np.ndarray, steps: list[float]) -> np.ndarray:
+    """The healthy-segment model's columns at segment times ``x`` (s), unit norm."""
     cols = [np.ones_like(x), x / max(float(x[-1]), 1.0)]
     cols += [np.log(x + tau) for tau in _RELAX_LOG_S]
     cols += [np.exp(-x / tau) for tau in _RELAX_EXP_S]
     cols += [(x > s).astype(float) for s in steps]
     a = np.column_stack(cols)
-    a = a / np.maximum(np.linalg.norm(a, axis=0), 1e-300)
+    return a / np.maximum(np.linalg.norm(a, axis=0), 1e-300)
+
+
+def _null_basis(x: np.ndarray, steps: list[float]) -> np.ndarray:
+    """Orthonormal basis of the healthy-segment model at segment times ``x`` (s)."""
+    a = _null_columns(x, steps)
     u, s, _ = np.linalg.svd(a, full_matrices=False)
     return u[:, s > 1e-6 * s[0]]
 
@@ -87,6 +92,85 @@ def _best(
     return float(gain[k]), float(cand[k]), float(coef[k]), gain
 
 
+def _reach(shape: tuple[str, float], amp: float, excess: float) -> float:
+    """Time after the hinge at which ``amp``·column reaches ``excess`` (V)."""
+    kind, k = shape
+    y = max(excess, 0.0) / amp
+    return float(y ** (1.0 / k) if kind == "p" else k * np.log1p(y))
+
+
+def _subsets(n: int) -> list[tuple[int, ...]]:
+    """Every non-empty subset of range(n) (the active sets of a tiny non-negative fit)."""
+    return [tuple(j for j in range(n) if m >> j & 1) for m in range(1, 1 << n)]
+
+
+#: Divergence shapes of the onset refinement: non-negative polynomials in d = t - t_start
+#: (d, d², d³ and any mix: contact loss starts linearly, power laws curve) and exponentials.
+_POLY_SETS = _subsets(3)
+_REFINE_EXP_S = (100.0, 200.0, 400.0, 800.0)
+
+
+def _poly_reach(coef: np.ndarray, excess: float) -> float:
+    """Smallest d > 0 where sum(coef[j]·d^(j+1)) reaches ``excess`` (coefficients >= 0)."""
+    roots = np.roots(np.concatenate((coef[::-1], [-max(excess, 0.0)])))
+    real = roots[(np.abs(roots.imag) < 1e-9 * np.maximum(np.abs(roots), 1.0)) & (roots.real >= 0)]
+    return float(real.real.min()) if real.size else np.inf
+
+
+def refine_onset(
+    t: np.ndarray,
+    y: np.ndarray,
+    t_seg: float,
+    steps: list[float],
+    onset_excess: float,
+    *,
+    bins: int = 200,
+) -> float | None:
+    """Run time at which a confirmed divergence reached ``onset_excess`` (V) over the healthy
+    model — a segmented fit: for each candidate start, the null model is fitted only on the data
+    before it (so the rise cannot bend it), extrapolated, and the divergence (a non-negative
+    polynomial or an exponential hinge) fitted to what lies above it; the start and shape with
+    the least squared error win."""
+    tb, yb = _binned(t, y, bins)
+    x = tb - t_seg
+    a = _null_columns(x, [s - t_seg for s in steps])
+    scale = max(float(x[-1] - x[0]), 1.0)
+    best_sse, best_reach = np.inf, np.inf
+    best_c = float(x[-1])
+    for k in range(a.shape[1] + 8, x.size - 3):
+        coef, *_ = np.linalg.lstsq(a[:k], yb[:k], rcond=None)
+        r = yb - a @ coef
+        c = float(x[k - 1])
+        d = (x[k:] - c) / scale
+        ra = r[k:]
+        base = float(r[:k] @ r[:k]) + float(ra @ ra)
+        powers = np.column_stack((d, d * d, d**3))
+        for cols in _POLY_SETS:
+            h = powers[:, cols]
+            w, *_ = np.linalg.lstsq(h, ra, rcond=None)
+            if np.any(w <= 0):
+                continue
+            sse = base - float(w @ (h.T @ ra))
+            if sse < best_sse:
+                full = np.zeros(3)
+                full[list(cols)] = w
+                best_sse, best_c = sse, c
+                best_reach = scale * _poly_reach(full, onset_excess)
+        for tau in _REFINE_EXP_S:
+            h = np.expm1(np.minimum(d * scale / tau, 15.0))
+            den = float(h @ h)
+            amp = float(h @ ra) / den if den > 0 else 0.0
+            if amp <= 0:
+                continue
+            sse = base - amp * amp * den
+            if sse < best_sse:
+                best_sse, best_c = sse, c
+                best_reach = tau * float(np.log1p(max(onset_excess, 0.0) / amp))
+    if best_reach > float(x[-1]) - best_c:
+        return None  # the fitted divergence does not reach it: no better than the judge's
+    return t_seg + best_c + best_reach
+
+
 def _accelerating(x: np.ndarray, y: np.ndarray, t_min: float = 3.0) -> bool:
     """Does ``y`` itself curve upward after the fitted onset (quadratic term > ``t_min`` SE)?
 
@@ -112,6 +196,7 @@ def judge_rise(
     threshold: float,
     *,
     f_crit: float,
+    onset_excess: float = 0.0,
     bins: int = 160,
 ) -> Verdict:
     """Judge the window ``t``, ``y`` (polarisation sign(I)·V) of a segment that started at ``t_seg``.
@@ -120,6 +205,7 @@ def judge_rise(
     least excess that counts. Void: divergence F >= ``f_crit``, beating the step, with a fitted
     rise >= ``threshold``. Step: the jump explains more than any divergence and is >= half the
     threshold. Wait: a convex rise with F >= ``f_crit``/4 that is not yet decisive. Else none.
+    The void's time is when the fitted divergence reaches ``onset_excess`` (V; 0 = its start).
     """
     tb, yb = _binned(t, y, bins)
     x = tb - t_seg
@@ -143,7 +229,8 @@ def judge_rise(
         seen = float(yb[-3:].mean() - yb[~after][-3:].mean())  # the rise in the data themselves
         if seen < threshold or not _accelerating(x[after], yb[after]):
             return Verdict(WAIT, t_seg + c_v, f_v, rise)
-        return Verdict(VOID, t_seg + c_v, f_v, rise, rise - before)
+        t_on = c_v + min(_reach(shape, a_v, onset_excess), x[-1] - c_v)
+        return Verdict(VOID, t_seg + t_on, f_v, rise, rise - before)
     if f_v >= 0.25 * f_crit and a_v > 0:
         return Verdict(WAIT, t_seg + c_v, f_v, rise)
     return Verdict(NONE, f_stat=f_v, rise_V=rise)

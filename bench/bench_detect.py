@@ -4,16 +4,18 @@ Sets: the independent generator (analysis.validation, held-out seeds) and our si
 (SimWorld symmetric cells from bench/analysis_simgrid.py's grid). Prints, per set, void
 detection in the correct half cycle, early calls, misses, false alarms, onset error median/p90,
 soft-short precision/recall and quiet short-free traces, and a confidence calibration table;
-then the detector throughput on a 1000-cycle run against the detector at main 182a483 (loaded
-from git in the same run). ``--fit`` refits the confidence constants on the *tuning* seeds.
+then the detector throughput on a 1000-cycle run against the tree at main b2025ac (extracted
+from git in the same run). ``--fit`` refits the confidence constants on the *tuning* seeds;
+``--baseline`` also scores main 182a483's detector (before issue 17).
 
-    python bench/bench_detect.py [--heldout 300] [--sim 108] [--fit 400] [--no-speed]
+    python bench/bench_detect.py [--heldout 300] [--sim 216] [--fit 400] [--no-speed]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,8 +27,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from analysis.detect import ShortDetector, VoidOnsetDetector  # noqa: E402
-from analysis.synthetic import SynthSpec, synthetic_run  # noqa: E402
+from analysis_simgrid import void_onsets  # noqa: E402
+
 from analysis.validation.scoring import (  # noqa: E402
     calibration,
     detect,
@@ -36,7 +38,9 @@ from analysis.validation.scoring import (  # noqa: E402
 )
 from analysis.validation.traces import HELDOUT_SEEDS, TUNING_SEEDS, Truth  # noqa: E402
 
-BASELINE_COMMIT = "182a483"
+BASELINE_COMMIT = "182a483"  #: accuracy before issue 17 (--baseline)
+SPEED_BASELINE = "b2025ac"  #: throughput before this session's onset and confidence changes
+RIDGE = 1e-2  #: L2 penalty of the confidence fit on the slopes (few wrong calls to learn from)
 
 
 def sim_truth(truth: dict, j: float, area: float, watch: str = "we") -> Truth:
@@ -47,12 +51,12 @@ def sim_truth(truth: dict, j: float, area: float, watch: str = "we") -> Truth:
     signs = np.where(np.arange(n) % 2 == 0, -1.0, 1.0)
     out = Truth(edges[:-1], signs * j * area)
     hard = truth["hard_short_time"]
-    onsets = truth["void_onset_times_we"]
-    if watch == "both":
-        onsets = sorted(onsets + truth["void_onset_times_ce"])
+    we = void_onsets(truth, "we", list(range(1, n, 2)))
+    ce = void_onsets(truth, "ce", list(range(0, n, 2)))
+    onsets = sorted(we + ce) if watch == "both" else we
     out.void_onsets = [t for t in onsets if hard is None or t < hard]
     out.void_halves = [out.half_of(t) for t in out.void_onsets]
-    out.ce_void_onsets = list(truth["void_onset_times_ce"])
+    out.ce_void_onsets = ce
     if truth["short_time"] is not None:
         out.soft_shorts = [(truth["short_time"], hard if hard is not None else edges[-1])]
     out.hard_short = hard
@@ -113,25 +117,58 @@ def baseline_how() -> dict:
     return {"factory": factory, "keep": keep}
 
 
+#: Times the void + short detectors in one source tree (run as a child with that tree first
+#: on sys.path, so the baseline's own analysis package is the one imported).
+_TIMING = """
+import sys, time
+import numpy as np
+from analysis.detect import ShortDetector, VoidOnsetDetector
+from analysis.synthetic import SynthSpec, synthetic_run
+cycles, repeats = int(sys.argv[1]), int(sys.argv[2])
+run, _ = synthetic_run(SynthSpec(n_cycles=cycles, noise_v=5e-4, seed=7))
+t, v, i = (run.electro[c].to_numpy() for c in ("time", "voltage", "current"))
+best = np.inf
+for _ in range(repeats):
+    t0 = time.perf_counter()
+    VoidOnsetDetector(rest_current=1e-6).update(t, v, i)
+    ShortDetector(rest_current=1e-6).update(t, v, i)
+    best = min(best, time.perf_counter() - t0)
+print(t.size, best)
+"""
+
+
+def _timed(root: Path, cycles: int, repeats: int) -> tuple[int, float]:
+    """(samples, best seconds) of the detectors of the tree at ``root``."""
+    out = subprocess.run(
+        [sys.executable, "-c", _TIMING, str(cycles), str(repeats)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return int(out[0]), float(out[1])
+
+
 def throughput(cycles: int = 1000, repeats: int = 3) -> None:
-    """Void + short detectors over a 1000-cycle run (1-h halves at 1 s), old vs new."""
-    run, _ = synthetic_run(SynthSpec(n_cycles=cycles, noise_v=5e-4, seed=7))
-    e = run.electro
-    t, v, i = (e[c].to_numpy() for c in ("time", "voltage", "current"))
-    old = _old_detect_module()
-    impls = {
-        f"main {BASELINE_COMMIT}": (old.VoidOnsetDetector, old.ShortDetector),
-        "this branch": (VoidOnsetDetector, ShortDetector),
-    }
-    print(f"\nthroughput: {cycles} cycles, {t.size / 1e6:.1f} M samples, whole-run blocks")
-    for name, (void_cls, short_cls) in impls.items():
-        best = np.inf
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            void_cls(rest_current=1e-6).update(t, v, i)
-            short_cls(rest_current=1e-6).update(t, v, i)
-            best = min(best, time.perf_counter() - t0)
-        print(f"| {name} | {best:.2f} s | {t.size / best / 1e6:.2f} M samples/s |")
+    """Void + short detectors over a 1000-cycle run (1-h halves at 1 s): the tree at
+    SPEED_BASELINE (extracted from git in the same run) against this one."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "archive", SPEED_BASELINE, "analysis", "daq"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        trees = {f"main {SPEED_BASELINE}": Path(tmp), "this branch": root}
+        n = 0
+        print(f"\nthroughput: {cycles} cycles, whole-run blocks, best of {repeats}")
+        for name, tree in trees.items():
+            n, best = _timed(tree, cycles, repeats)
+            print(f"| {name} | {best:.2f} s | {n / best / 1e6:.2f} M samples/s |")
+        print(f"({n / 1e6:.1f} M samples)")
 
 
 def report(name: str, rows: pd.DataFrame, calls: pd.DataFrame) -> dict:
@@ -160,11 +197,12 @@ def fit_confidence(n: int) -> None:
 
         def nll(w, x=x, y=y):
             z = x @ w
-            return float(np.sum(np.logaddexp(0.0, z) - y * z) + 1e-3 * w @ w)
+            return float(np.sum(np.logaddexp(0.0, z) - y * z) + RIDGE * w[1:] @ w[1:])
 
-        bounds = [(None, None)] + [(0.0, None)] * (x.shape[1] - 1)  # more evidence, more sure
-        w = minimize(nll, np.zeros(x.shape[1]), bounds=bounds, method="L-BFGS-B").x
-        print(f"{kind}: {len(c)} calls, {y.mean():.3f} right; constants {tuple(np.round(w, 3))}")
+        w = minimize(nll, np.zeros(x.shape[1]), method="BFGS").x
+        print(
+            f"{kind}: {len(c)} calls, {y.mean():.3f} right; constants {tuple(round(float(x), 3) for x in w)}"
+        )
 
 
 def main() -> None:

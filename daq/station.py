@@ -95,6 +95,11 @@ class InstrumentConfig(BaseModel):
         return dict(registry.lookup(self.driver).settings_schema() or {})
 
     @property
+    def sweeps(self) -> frozenset[str]:
+        """The sweep techniques (EIS, LSV, CV) the driver declares; empty for DC-only ones."""
+        return registry.lookup(self.driver).sweep_techniques()
+
+    @property
     def simulated(self) -> bool:
         resources = self.resource.values() if isinstance(self.resource, dict) else [self.resource]
         return any(r.startswith(SIM_SCHEME) for r in resources)

@@ -20,6 +20,7 @@ register(
         role="potentiostat",
         factory="drivers.methodscript:open_methodscript",
         settings="drivers.methodscript:SETTINGS",
+        sweeps="drivers.methodscript:SWEEPS",
         description="PalmSens-style potentiostat with EIS (EmStat4 / Pico class, MethodSCRIPT over serial)",
         sim_kind="methodscript",
     )

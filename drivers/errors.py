@@ -51,3 +51,19 @@ class SetpointError(InstrumentError, ValueError):
 
 class SafetyWriteFailed(InstrumentError):
     """A safety-critical write (output off, bias to 0 V) failed even after retries."""
+
+
+class SweepUnsupported(InstrumentError):
+    """A sweep (EIS, LSV, CV) asked of a potentiostat that cannot run it; nothing was sent."""
+
+    def __init__(self, instrument: str, technique: str, supported: frozenset[str]) -> None:
+        self.technique = technique
+        self.supported = supported
+        super().__init__(instrument, sweep_refusal(technique, supported))
+
+
+def sweep_refusal(technique: str, supported: frozenset[str]) -> str:
+    """Why a potentiostat refuses a sweep technique (what it runs, what would)."""
+    runs = ", ".join(sorted(supported)) if supported else "none: it sources and measures DC only"
+    return (f"cannot run {technique} sweeps (sweeps it runs: {runs}); impedance and "
+            "voltammetry need a potentiostat with them, e.g. driver 'methodscript'")  # fmt: skip

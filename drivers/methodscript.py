@@ -37,7 +37,15 @@ from drivers.errors import (
     SetpointError,
 )
 from drivers.methodscript_packets import Package, format_number, parse_error, parse_package
-from drivers.roles import ElectroBlock, ElectroReading, Mode, Potentiostat
+from drivers.roles import (
+    ElectroBlock,
+    ElectroReading,
+    Mode,
+    Potentiostat,
+    Spectrum,
+    Sweep,
+    SweepPoint,
+)
 from drivers.serial_transport import SerialTransport, open_serial
 from drivers.settings import SERIAL, DriverSettings, Setting
 from drivers.sweeps import OCV_SETTLE_S, eis_duration_estimate, voltammetry_points
@@ -58,6 +66,11 @@ STREAM_WAIT_S = 0.25
 #: on a real clock a sample is only expected once it is this old (serial latency)
 REAL_CLOCK_LATENCY_S = 0.5
 
+#: the sweeps this family runs (drivers.roles.SWEEP_TECHNIQUES; the registry's DriverSpec too)
+SWEEPS = frozenset({"eis", "geis", "lsv", "cv"})
+#: MethodSCRIPT variable type codes of sweep data -> the role's point names
+POINT_NAMES = {"dc": "frequency", "cc": "z_real", "cd": "z_imag", "da": "potential", "ba": "current"}  # fmt: skip
+
 SETTINGS: dict[str, Setting] = {
     "max_voltage": Setting("voltage", low=0.0, high=POTENTIAL_RANGE_V, unit="V"),
     "max_current": Setting("current", low=0.0, high=CURRENT_RANGE_A, unit="A"),
@@ -65,44 +78,6 @@ SETTINGS: dict[str, Setting] = {
     "ocv_settle": Setting("time", low=0.0, high=3600.0, unit="s"),
     **SERIAL,
 }
-
-
-@dataclass(frozen=True)
-class Spectrum:
-    """One impedance sweep: per point frequency (Hz), Z' and Z'' (ohm, Z'' < 0 capacitive),
-    time on the run clock (s); the DC level (V or A), AC amplitude, mode and completeness."""
-
-    frequency: np.ndarray
-    z_real: np.ndarray
-    z_imag: np.ndarray
-    time: np.ndarray
-    dc_level: float
-    amplitude: float
-    galvanostatic: bool
-    complete: bool
-
-    @property
-    def modulus(self) -> np.ndarray:
-        return np.hypot(self.z_real, self.z_imag)
-
-    @property
-    def phase_deg(self) -> np.ndarray:
-        return np.degrees(np.arctan2(self.z_imag, self.z_real))
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """An LSV/CV: time (run clock, s), applied potential (V), measured current (A)."""
-
-    time: np.ndarray
-    potential: np.ndarray
-    current: np.ndarray
-    complete: bool
-
-    def until(self, t: float) -> Sweep:
-        """The points measured up to run time ``t`` (an end condition's crossing point)."""
-        keep = self.time <= t
-        return Sweep(self.time[keep], self.potential[keep], self.current[keep], self.complete)
 
 
 @dataclass
@@ -158,6 +133,8 @@ class _Loop:
 
 class MethodScriptPotentiostat(Potentiostat):
     """Potentiostat role plus EIS / LSV / CV on a MethodSCRIPT instrument."""
+
+    sweeps = SWEEPS
 
     def __init__(
         self, name: str, transport: SerialTransport, settings: DriverSettings, clock: Clock
@@ -330,8 +307,9 @@ class MethodScriptPotentiostat(Potentiostat):
         return self._start_voltammetry("cv", [start, vertex1, vertex2], step, rate,
                                        f" {int(scans)}i", max_duration, int(scans))  # fmt: skip
 
-    def poll_sweep(self) -> list[tuple[float, dict[str, float]]]:
-        """Points that arrived since the last poll as (run time, {type code: value}).
+    def poll_sweep(self) -> list[SweepPoint]:
+        """Points that arrived since the last poll as (run time, {name: value}), the role's
+        names (drivers.roles.SweepPoint) for the package's type codes.
 
         Waits (briefly, in wall time) only for a point that is due by the estimate; a sweep
         that outlives its ``max_duration`` is stopped; errors stop it and put the cell off."""
@@ -363,7 +341,9 @@ class MethodScriptPotentiostat(Potentiostat):
             with contextlib.suppress(InstrumentError):
                 self.output_off()
             raise
-        return [(t, p.values) for t, p in zip(sweep.times[first:], sweep.packages[first:], strict=True)]  # fmt: skip
+        arrived = zip(sweep.times[first:], sweep.packages[first:], strict=True)
+        return [(t, {POINT_NAMES[k]: v for k, v in p.values.items() if k in POINT_NAMES})
+                for t, p in arrived]  # fmt: skip
 
     def stop_sweep(self) -> None:
         """Abort the running sweep: ``Z``, the cell at open circuit; the result is partial."""

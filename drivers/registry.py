@@ -31,6 +31,9 @@ class DriverSpec:
     ``sim_kind`` names the emulator in ``sim_instruments`` that impersonates it, if any.
     ``settings`` is a "module:attribute" path to the driver's settings schema
     (``dict[str, drivers.settings.Setting]``), used to check station files before any open.
+    ``sweeps`` is a "module:attribute" path to the frozenset of sweep techniques the driver's
+    potentiostat runs (its class's ``sweeps``; drivers.roles.SWEEP_TECHNIQUES), so ``validate``
+    refuses an EIS on an SMU before the run.
     """
 
     name: str
@@ -39,6 +42,7 @@ class DriverSpec:
     description: str = ""
     sim_kind: str | None = None
     settings: str | None = None
+    sweeps: str | None = None
 
     def load(self) -> DriverFactory:
         return _resolve(self.factory)
@@ -46,6 +50,10 @@ class DriverSpec:
     def settings_schema(self) -> Mapping[str, Setting] | None:
         """The declared settings schema, or None when the driver declares none (plug-ins)."""
         return None if self.settings is None else _resolve(self.settings)
+
+    def sweep_techniques(self) -> frozenset[str]:
+        """The sweep techniques the driver declares (empty: none, or not declared)."""
+        return frozenset() if self.sweeps is None else frozenset(_resolve(self.sweeps))
 
 
 def _resolve(path: str) -> Any:

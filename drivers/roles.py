@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from drivers.errors import InstrumentError
+from drivers.errors import InstrumentError, SweepUnsupported
 
 Role = Literal["potentiostat", "pressure_rig", "bias_holder", "frame_source", "thermal"]
 
@@ -71,10 +71,106 @@ class ElectroBlock:
     compliance: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
+#: sweep techniques a potentiostat may declare: potentiostatic / galvanostatic EIS, LSV, CV
+SWEEP_TECHNIQUES = frozenset({"eis", "geis", "lsv", "cv"})
+#: a sweep point as (run time s, values): EIS ``frequency`` Hz, ``z_real``, ``z_imag`` ohm;
+#: LSV / CV ``potential`` V, ``current`` A
+SweepPoint = tuple[float, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """One impedance sweep: per point frequency (Hz), Z' and Z'' (ohm, Z'' < 0 capacitive),
+    time on the run clock (s); the DC level (V or A), AC amplitude, mode and completeness."""
+
+    frequency: np.ndarray
+    z_real: np.ndarray
+    z_imag: np.ndarray
+    time: np.ndarray
+    dc_level: float
+    amplitude: float
+    galvanostatic: bool
+    complete: bool
+
+    @property
+    def modulus(self) -> np.ndarray:
+        return np.hypot(self.z_real, self.z_imag)
+
+    @property
+    def phase_deg(self) -> np.ndarray:
+        return np.degrees(np.arctan2(self.z_imag, self.z_real))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """An LSV/CV: time (run clock, s), applied potential (V), measured current (A)."""
+
+    time: np.ndarray
+    potential: np.ndarray
+    current: np.ndarray
+    complete: bool
+
+    def until(self, t: float) -> Sweep:
+        """The points measured up to run time ``t`` (an end condition's crossing point)."""
+        keep = self.time <= t
+        return Sweep(self.time[keep], self.potential[keep], self.current[keep], self.complete)
+
+
 class Potentiostat(Instrument):
-    """Potentiostat / SMU in two-electrode configuration."""
+    """Potentiostat / SMU in two-electrode configuration.
+
+    The DC methods are abstract. Sweeps (impedance, voltammetry) are declared by ``sweeps``,
+    the techniques of SWEEP_TECHNIQUES the instrument runs; a potentiostat without them (an
+    SMU) inherits refusals: every ``start_*`` raises :class:`SweepUnsupported`, nothing sent.
+    A sweep is started, then polled (``poll_sweep``) until ``sweep_done``; ``stop_sweep``
+    aborts it with the cell at open circuit; ``sweep_result`` is what it measured.
+    """
 
     role: ClassVar[Role] = "potentiostat"
+    #: the sweep techniques this potentiostat runs (empty: DC sourcing only)
+    sweeps: ClassVar[frozenset[str]] = frozenset()
+
+    def can_sweep(self, technique: str) -> bool:
+        """Whether this potentiostat runs ``technique`` (``eis``, ``geis``, ``lsv``, ``cv``)."""
+        return technique in self.sweeps
+
+    def _refuse(self, technique: str) -> SweepUnsupported:
+        return SweepUnsupported(self.name, technique, self.sweeps)
+
+    def start_eis(self, f_start: float, f_end: float, points: int, amplitude: float,
+                  dc_level: float | None = None, galvanostatic: bool = False,
+                  max_duration: float | None = None) -> float:  # fmt: skip
+        """Start an impedance sweep ``f_start`` -> ``f_end`` Hz, ``points`` log-spaced, of
+        ``amplitude`` V (A when galvanostatic) around ``dc_level`` V (A; None: open circuit).
+        Returns the estimated duration (s)."""
+        raise self._refuse("geis" if galvanostatic else "eis")
+
+    def start_lsv(self, start: float, stop: float, step: float, rate: float,
+                  max_duration: float | None = None) -> float:  # fmt: skip
+        """Start a linear sweep ``start`` -> ``stop`` V in ``step`` V at ``rate`` V/s."""
+        raise self._refuse("lsv")
+
+    def start_cv(self, start: float, vertex1: float, vertex2: float, step: float, rate: float,
+                 scans: int = 1, max_duration: float | None = None) -> float:  # fmt: skip
+        """Start a cyclic sweep start -> vertex1 -> vertex2 (-> start), ``scans`` times."""
+        raise self._refuse("cv")
+
+    def poll_sweep(self) -> list[SweepPoint]:
+        """Points of the running sweep that arrived since the previous poll."""
+        raise self._refuse("any")
+
+    def stop_sweep(self) -> None:
+        """Abort the running sweep (cell at open circuit); its result is partial."""
+        raise self._refuse("any")
+
+    @property
+    def sweep_done(self) -> bool:
+        """True when no sweep is running."""
+        return True
+
+    def sweep_result(self) -> Spectrum | Sweep:
+        """What the latest sweep measured (complete or not)."""
+        raise self._refuse("any")
 
     @abstractmethod
     def set_open_circuit(self) -> None:

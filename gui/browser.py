@@ -1,6 +1,7 @@
 """Run browser: open a past run (our HDF5) or an imported cycler export; metadata, events,
-traces and frames, the analysis headline and figures (display units); export the streams as
-CSV and the plots as PNG."""
+traces and frames, impedance spectra (Nyquist / Bode with the fit, when the run has an
+``impedance`` stream), the analysis headline and figures (display units); export the streams
+as CSV and the plots as PNG."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from gui.event_log import EventLog
 from gui.insitu import FrameSet, InSituView
 from gui.live import LiveData
 from gui.plots import LivePlots
+from gui.spectrum import SpectrumView
 
 CHUNK = 1 << 20
 RUN_FILTER = (
@@ -155,11 +157,14 @@ class RunBrowser(QWidget):
         figs.addWidget(self.figure_list)
         figs.addWidget(scroll)
         figs.setSizes([160, 800])
+        self.spectra = SpectrumView()
         self.tabs = QTabWidget()
         self.tabs.addTab(traces, "Traces")
         self.tabs.addTab(self.meta, "Metadata")
         self.tabs.addTab(self.events, "Events")
         self.tabs.addTab(figs, "Figures")
+        self.tabs.addTab(self.spectra, "Spectra")
+        self.tabs.setTabVisible(self.tabs.indexOf(self.spectra), False)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.error)
@@ -209,6 +214,11 @@ class RunBrowser(QWidget):
         frames = self._frames(Path(path))
         self.insitu.set_frames(frames)
         self.insitu.setVisible(frames is not None)
+        impedance = run.streams.get("impedance")
+        has_spectra = impedance is not None and not impedance.empty
+        if has_spectra:
+            self.spectra.show_stream(impedance)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.spectra), has_spectra)
         self.figure_list.clear()
         self.figure_view.clear()
         self._set_enabled(True)

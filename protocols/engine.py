@@ -71,14 +71,21 @@ STREAM_ROLE = {
 }
 
 
-def can_sweep(instrument: Any) -> bool:
-    """Whether a potentiostat runs impedance / voltammetry sweeps (a frequency-response
-    analyser, e.g. MethodSCRIPT), not only DC sourcing (e.g. the 2450 SMU)."""
-    return hasattr(instrument, "start_eis")
+def measures_impedance(instrument: Any) -> bool:
+    """Whether a potentiostat declares impedance sweeps (drivers.roles.Potentiostat.sweeps: a
+    frequency-response analyser, e.g. MethodSCRIPT), not only DC sourcing (the 2450 SMU)."""
+    return bool({"eis", "geis"} & getattr(instrument, "sweeps", frozenset()))
 
 
 #: streams that need more of their role's instrument than the role itself
-STREAM_CAPABILITY = {"impedance": can_sweep}
+STREAM_CAPABILITY = {"impedance": measures_impedance}
+
+
+def technique_of(command: c.Impedance | c.Voltammetry) -> str:
+    """The sweep technique (drivers.roles.SWEEP_TECHNIQUES) a sweep command needs."""
+    if isinstance(command, c.Impedance):
+        return "geis" if command.galvanostatic else "eis"
+    return command.kind
 
 
 def stream_descriptors(station: Any) -> list[StreamDescriptor]:
@@ -595,23 +602,19 @@ class Engine:
 
         A pause or abort puts the potentiostat off, which stops the sweep on the instrument
         (cell at open circuit); resuming measures it again from the start, as a new sweep."""
-        pot = "potentiostat"
         if track.sweep is None:
-            instrument = self.roles.instrument(pot)
-            if not can_sweep(instrument):
-                raise _End("failed", f"{track.name}: the potentiostat {instrument.name!r} cannot "
-                           "run impedance or voltammetry sweeps (e.g. use a MethodSCRIPT one)")  # fmt: skip
+            sweeper = self.roles.sweeping(technique_of(command))
             self._stop_buffered()
             self._sweep_count += 1
             track.sweep = self._sweep_count
             self._open_circuit_mark(track, command)
             if isinstance(command, c.Impedance):
-                self.roles.potentiostat.start_eis(command.f_start, command.f_end, command.points,
+                sweeper.start_eis(command.f_start, command.f_end, command.points,
                            command.amplitude, command.dc_level, command.galvanostatic,
                            command.max_duration)  # fmt: skip
             else:
                 scans = (command.scans,) if command.kind == "cv" else ()
-                getattr(self.roles.potentiostat, f"start_{command.kind}")(*command.potentials, command.step,
+                getattr(sweeper, f"start_{command.kind}")(*command.potentials, command.step,
                            command.rate, *scans, command.max_duration)  # fmt: skip
 
             def again() -> None:
@@ -657,14 +660,15 @@ class Engine:
 
         step, cycle = self._owner_step("potentiostat"), self._cycle_number(track)
         if isinstance(command, c.Impedance):
-            zr, zi = col("cc"), col("cd")
+            zr, zi = col("z_real"), col("z_imag")
             dc = np.nan if command.dc_level is None else command.dc_level
-            self._publish("impedance", {"time": t, "frequency": col("dc"), "z_real": zr,
+            self._publish("impedance", {"time": t, "frequency": col("frequency"), "z_real": zr,
                                         "z_imag": zi, "modulus": np.hypot(zr, zi),
                                         "phase": np.degrees(np.arctan2(zi, zr)), "dc_level": dc,
                                         "step": step, "cycle": cycle, "sweep": track.sweep})  # fmt: skip
             return None
-        v, i = col("da"), col("ba")  # voltammetry: the safety supervisor, then the end conditions
+        # voltammetry: the safety supervisor, then the end conditions
+        v, i = col("potential"), col("current")
 
         def publish(keep: np.ndarray) -> None:
             self._publish("electro", {"time": t[keep], "voltage": v[keep], "current": i[keep],

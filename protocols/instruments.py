@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drivers.errors import InstrumentError
+from drivers.errors import InstrumentError, sweep_refusal
 from drivers.roles import BiasHolder, FrameSource, Potentiostat, PressureRig, ThermalController
 
 
@@ -73,6 +73,16 @@ class Roles:
     @property
     def potentiostat(self) -> Potentiostat:
         return self._need("potentiostat")
+
+    def sweeping(self, technique: str) -> Potentiostat:
+        """The potentiostat, checked to declare ``technique`` (drivers.roles.SWEEP_TECHNIQUES)
+        before anything is sent: one that does not (an SMU) is a :class:`Fault` saying so."""
+        potentiostat = self.potentiostat
+        instrument = self.instrument("potentiostat")
+        if not instrument.can_sweep(technique):
+            why = sweep_refusal(technique, instrument.sweeps)
+            raise Fault(f"the potentiostat {instrument.name!r} {why}", "potentiostat")
+        return potentiostat
 
     @property
     def pressure_rig(self) -> PressureRig:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daq.units import UnitError, format_quantity, parse_quantity
+from drivers.errors import sweep_refusal
 from protocols.estimate import Estimate, dry_run, estimate, hms
 from protocols.model import Protocol
 from protocols.program import Instr, compile_protocol
@@ -62,10 +63,11 @@ class ValidationReport:
 
 
 def _station_parts(
-    station: Any, problems: list[str]
+    station: Any, problems: list[str], sweeps: dict[str, frozenset[str]]
 ) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
     """(role -> instrument name, role -> parsed range settings) from a Station or StationConfig;
-    unreadable range settings are reported in ``problems``."""
+    ``sweeps`` gets role -> the sweep techniques its driver declares; unreadable range settings
+    are reported in ``problems``."""
     config = getattr(station, "config", station)
     names: dict[str, str] = {}
     ranges: dict[str, dict[str, float]] = {}
@@ -80,6 +82,7 @@ def _station_parts(
     for name, inst in config.instruments.items():
         names[inst.role] = name
         found = ranges.setdefault(inst.role, {})
+        sweeps[inst.role] = getattr(inst, "sweeps", frozenset())
         schema = getattr(inst, "settings_schema", {})  # the driver's ranges, from the station
         for key, (role, kind, what) in RANGE_SETTINGS.items():
             if role != inst.role:
@@ -159,7 +162,10 @@ def validate(protocol: Protocol, station: Any | None = None) -> ValidationReport
     programs = compile_protocol(protocol)
     report = ValidationReport(estimate(protocol))
     own = limit_bounds(protocol)
-    names, ranges = _station_parts(station, report.problems) if station is not None else ({}, {})
+    sweeps: dict[str, frozenset[str]] = {}
+    names, ranges = (
+        _station_parts(station, report.problems, sweeps) if station is not None else ({}, {})
+    )
     missing: set[str] = set()
     fastest = _max_sampling_rate(station) if station is not None else None
     if fastest is not None and protocol.sampling.rate > fastest[1] * (1 + 1e-9):
@@ -176,6 +182,11 @@ def validate(protocol: Protocol, station: Any | None = None) -> ValidationReport
             ):
                 missing.add(role)
                 report.problems.append(f"{ins.name}: needs a {role}, and the station has none")
+            technique = STEP_TYPES[ins.step.type].technique
+            needed = technique(ins.step) if technique is not None else None
+            if needed is not None and role in names and needed not in sweeps.get(role, ()):
+                why = sweep_refusal(needed, sweeps.get(role, frozenset()))
+                report.problems.append(f"{ins.name}: the {role} {names[role]!r} {why}")
             for what, value in _setpoints(protocol, ins):
                 if what in own and value > own[what] * (1 + 1e-9):
                     report.problems.append(f"{ins.name}: {what} {show(what, value)} is beyond the protocol's "

@@ -45,9 +45,11 @@ def wait_finished(qtbot, win, timeout: int = 30_000) -> None:
                     ("running", "pausing", "paused", "stopping", "aborting"), timeout=timeout)  # fmt: skip
 
 
-def screenshot_targets(tmp_path: Path) -> list[Path]:
-    """Always tmp_path; also $SSBENCH_SCREENSHOT when set (docs/img/gui-main.png is made so)."""
-    targets = [tmp_path / "gui-main.png"]
-    if os.environ.get("SSBENCH_SCREENSHOT"):
-        targets.append(Path(os.environ["SSBENCH_SCREENSHOT"]))
+def screenshot_targets(tmp_path: Path, name: str = "gui-main.png",
+                       env: str = "SSBENCH_SCREENSHOT") -> list[Path]:  # fmt: skip
+    """Always tmp_path / ``name``; also $``env`` when set (docs/img/gui-main.png is made with
+    SSBENCH_SCREENSHOT, docs/img/gui-spectra.png with SSBENCH_SPECTRA_SCREENSHOT)."""
+    targets = [tmp_path / name]
+    if os.environ.get(env):
+        targets.append(Path(os.environ[env]))
     return targets

@@ -18,7 +18,10 @@ from analysis_simgrid import (  # noqa: E402
     score,
     score_adams,
     score_tem,
+    simulate,
     summarize,
+    void_excess_V,
+    void_onsets,
 )
 
 
@@ -41,6 +44,17 @@ def test_void_onsets_found_without_false_alarms(rows):
     acc = summarize(rows)
     assert acc["void_recall"] == 1.0 and acc["void_false_alarm_rate"] == 0.0
     assert acc["void_abs_error_p90_s"] <= 600.0
+
+
+def test_simulator_void_onset_is_the_one_percent_crossing_of_the_void_overpotential():
+    _, truth = simulate(Case("llzo", j=2.0, pressure_Pa=1e6, seed=0, cycles=1))
+    (onset,) = void_onsets(truth, "we", [1])  # WE strips in half 1, losing contact
+    assert truth["step_edges"][1] < onset < truth["step_edges"][2]
+    t, excess = truth["t"], void_excess_V(truth, "we")
+    healthy = np.abs(np.interp(onset, t, truth["V"])) - np.interp(onset, t, excess)
+    assert np.interp(onset, t, excess) >= 0.01 * healthy > np.interp(onset - 60.0, t, excess)
+    f = np.interp(onset, t, truth["contact_fraction_we"])
+    assert 0.5 < f < 1.0  # contact already partly lost, the void opened before it was visible
 
 
 def test_ce_within_five_hundredths_of_a_percent(rows):

@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.detect import Event, ShortDetector, VoidOnsetDetector, voids_before_hard_short
+from analysis.detect import (
+    VOID_CONFIDENCE,
+    Event,
+    ShortDetector,
+    VoidOnsetDetector,
+    voids_before_hard_short,
+)
 from analysis.live import detectors_for
 from analysis.pipeline import analyze_run
 from analysis.synthetic import SynthSpec, synthetic_run
@@ -38,16 +44,24 @@ def test_truth_is_consistent_and_reproducible(seed):
     again, _ = make_trace(seed)
     assert e.equals(again)
     assert np.all(np.diff(e["time"].to_numpy()) > 0)
-    for t_on, half in zip(truth.void_onsets, truth.void_halves, strict=True):
+    for t_on, half, start in zip(
+        truth.void_onsets, truth.void_halves, truth.void_starts, strict=True
+    ):
         assert truth.half_of(t_on) == half and truth.half_current_A[half] > 0  # WE strips
+        assert truth.half_starts[half] <= start < t_on  # the 1 % crossing follows the start
     for t_on in truth.ce_void_onsets:
         assert truth.half_current_A[truth.half_of(t_on)] < 0
     assert all(a < b <= e["time"].iat[-1] + 120 for a, b in truth.soft_shorts)
 
 
 @pytest.fixture(scope="module")
-def heldout():
-    return summarize(*score_set(HELDOUT_SEEDS[:80]))
+def heldout_calls():
+    return score_set(HELDOUT_SEEDS[:80])
+
+
+@pytest.fixture(scope="module")
+def heldout(heldout_calls):
+    return summarize(*heldout_calls)
 
 
 def test_heldout_voids_found_in_the_right_half_without_false_alarms(heldout):
@@ -58,10 +72,10 @@ def test_heldout_voids_found_in_the_right_half_without_false_alarms(heldout):
 
 
 def test_heldout_onset_error(heldout):
-    # a regression guard, NOT the target (median 60 s / p90 300 s), which this
-    # detector misses on the independent set (docs/analysis.md, "Detector accuracy")
-    assert heldout["onset_abs_error_median_s"] <= 240.0
-    assert heldout["onset_abs_error_p90_s"] <= 1200.0
+    # a regression guard on this 80-trace sample, NOT the target (median 60 s / p90
+    # 300 s): the full 300 held-out traces meet the median but not the p90 (docs/analysis.md)
+    assert heldout["onset_abs_error_median_s"] <= 150.0
+    assert heldout["onset_abs_error_p90_s"] <= 900.0
 
 
 def test_heldout_soft_shorts_precise_and_quiet_without_shorts(heldout):
@@ -73,6 +87,16 @@ def test_heldout_soft_shorts_precise_and_quiet_without_shorts(heldout):
 def test_heldout_confident_calls_are_right(heldout):
     assert heldout["calls_conf_ge_0.8"] >= 10
     assert heldout["right_at_conf_ge_0.8"] >= 0.9
+
+
+def test_void_confidence_follows_the_evidence(heldout_calls):
+    _, calls = heldout_calls
+    void = calls[calls["kind"] == "void_onset"]
+    conf = void["confidence"].to_numpy()
+    assert np.ptp(conf) > 0.2  # not one flat value for every call
+    for (_, row), c in zip(void.iterrows(), conf, strict=True):
+        z = VOID_CONFIDENCE[0] + np.dot(VOID_CONFIDENCE[1:], row["features"])
+        assert c == pytest.approx(1.0 / (1.0 + np.exp(-z)))  # the fitted logistic, as logged
 
 
 def _ce_void_trace():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -129,7 +130,8 @@ def test_tem_sequence_on_simulated_holder_with_frames(tmp_path):
     "example", sorted((ROOT / "examples" / "protocols").glob("*.yaml")), ids=lambda p: p.stem
 )
 def test_example_protocols_validate(example, capsys):
-    station = [] if example.stem.startswith("tem") else ["--station", str(SIM_STATION)]
+    declared = re.search(r"^# station: (\S+)", example.read_text(encoding="utf-8"), re.M)
+    station = ["--station", str(ROOT / declared.group(1))] if declared else []  # its own station
     assert main(["validate", str(example), *station]) == 0, capsys.readouterr().out
 
 

@@ -85,6 +85,7 @@ def test_complete_run_file_and_browser(window, qtbot, tmp_path):
     assert browser.open(window.last_run)
     assert browser.events.model.rowCount() == len(window.event_log.rows())
     assert browser.plots.data.stores["electro"].total == window.live.stores["electro"].total
+    assert not browser.tabs.isTabVisible(browser.tabs.indexOf(browser.spectra))  # no impedance
     written = browser.export_csv(tmp_path / "csv")
     assert {p.name.split("_")[-1] for p in written} >= {"electro.csv", "events.csv"}
     header = written[0].read_text().splitlines()[0]

@@ -88,5 +88,7 @@ def test_eis_cli_fits_an_export_and_names_bad_input(tmp_path, capsys):
     assert re.search(r"sweep 0: R_bulk 6\.9\d* ohm, R_int 40\.\d+ ohm", text)  # W1 not fitted
     assert "void signature" in text  # the second sweep doubles every resistance
     assert (out / "impedance.csv").exists() and (out / "figures" / "spectra.png").exists()
+    assert "DRT peaks:" in text and (out / "drt_peaks.csv").exists()
+    assert (out / "figures" / "drt.png").exists()
     assert main(["eis", str(path), "-o", str(out)]) == 2
     assert "no electrode area: give --area" in capsys.readouterr().err

@@ -43,3 +43,9 @@ def test_report_has_spectra_r_interface_and_the_void_signature(tmp_path):
     np.testing.assert_allclose(table["r_interface_ohm"], [40.0, 41.0, 39.0, 70.0], rtol=1e-3)
     np.testing.assert_allclose(table["r_bulk_ohm"], 7.0, rtol=1e-3)
     assert list(table["cycle"]) == [1, 2, 3, 4]
+    peaks = pd.read_csv(tmp_path / "rep" / "drt_peaks.csv")
+    assert list(peaks["sweep"]) == [0, 1, 2, 3] and not peaks["outside"].any()  # one arc each
+    np.testing.assert_allclose(peaks["r_ohm"], [40.0, 41.0, 39.0, 70.0], rtol=0.05)
+    tau = [(r / 2 * 1e-6) ** (1 / 0.9) for r in (40.0, 41.0, 39.0, 70.0)]  # (R Q)^(1/n)
+    np.testing.assert_allclose(peaks["tau_s"], tau, rtol=0.1)
+    assert (tmp_path / "rep" / "figures" / "drt.png").exists() and "DRT peaks" in text

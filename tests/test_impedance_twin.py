@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from eis_support import twin_sweep
 
 from analysis.impedance import spectrum
 from analysis.impedance_fit import fit_spectrum, quantities
-from daq.clock import VirtualClock
-from drivers.registry import open_driver
-from sim_instruments.lineserver import PtyLineServer
-from sim_instruments.methodscript import MethodScriptEmulator
-from sim_instruments.world import SimConfig, SimWorld
 
 #: Doux et al. (ees §2.7): Li|LPS-Cl|Li cell impedance, ohm at 1 cm2, vs stack pressure, MPa
 DOUX_OHM = {5: 110.0, 10: 50.0, 15: 40.0, 20: 35.0, 25: 32.0}
 
 
-def _sweep_at(pressure_Pa: float):
-    clock = VirtualClock()
-    world = SimWorld(clock, SimConfig(preset="lpscl", initial_pressure_Pa=pressure_Pa, seed=7))
-    server = PtyLineServer(MethodScriptEmulator(world))
-    ms = open_driver("methodscript", "eis", server.port, {"timeout": "0.5 s"}, clock)
-    try:
-        measured = ms.measure_eis(2e5, 1.0, 36, 0.01)
-    finally:
-        ms.close()
-        server.close()
-    truth = world.truth()["eis_sweeps"][-1]["circuit_start"]
-    return measured, truth
-
-
 def test_doux_impedance_vs_pressure_is_recovered_from_fitted_spectra():
     fitted, simulated = {}, {}
     for mpa in (1, 5, 10, 15, 20, 25):
-        measured, truth = _sweep_at(mpa * 1e6)
+        measured, truth = twin_sweep("lpscl", mpa * 1e6, 1.0, 36)
         s = spectrum(measured.frequency, measured.z_real, measured.z_imag, f"{mpa} MPa")
         q = quantities(fit_spectrum(s, "R0-p(R1,CPE1)-W1"), 1e-4)
         fitted[mpa] = q.r_bulk + q.r_interface

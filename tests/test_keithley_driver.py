@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from keithley_support import bench, raw_visa
 
-from drivers.errors import InstrumentReportedError, SetpointError
+from drivers.errors import InstrumentReportedError, SetpointError, SweepUnsupported
 from drivers.registry import open_driver
 
 
@@ -310,3 +310,22 @@ def test_buffered_charge_matches_the_programmed_steps(b):
     assert len(t) == 3000 and np.all(np.diff(t) > 0)
     charge = np.sum(i) * 0.1  # rectangle rule on the 10 Hz grid
     assert charge == pytest.approx((1e-4 - 2e-4 + 5e-5) * 100.0, rel=1e-3)
+
+
+@pytest.mark.parametrize(("method", "args", "technique"), [
+    ("start_eis", (1e5, 1.0, 10, 0.01), "eis"),
+    ("start_eis", (1e5, 1.0, 10, 1e-4, 0.0, True), "geis"),
+    ("start_lsv", (0.0, 1.0, 0.001, 0.01), "lsv"),
+    ("start_cv", (0.0, 1.0, -1.0, 0.001, 0.01, 2), "cv"),
+])  # fmt: skip
+def test_sweeps_are_refused_with_a_typed_error_and_nothing_sent(b, method, args, technique):
+    assert b.driver.sweeps == frozenset() and not b.driver.can_sweep(technique)
+    mark = len(b.emulator.received)
+    with pytest.raises(SweepUnsupported) as info:
+        getattr(b.driver, method)(*args)
+    assert info.value.technique == technique and info.value.instrument == "cell"
+    assert f"cell: cannot run {technique} sweeps (sweeps it runs: none" in str(info.value)
+    assert b.sent_since(mark) == []
+    assert b.driver.sweep_done
+    with pytest.raises(SweepUnsupported):
+        b.driver.poll_sweep()

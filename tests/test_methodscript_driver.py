@@ -238,7 +238,7 @@ def test_a_sweep_polled_step_by_step_as_the_engine_does(rig):
         world.clock.sleep(0.1)  # an engine tick
     assert len(points) == 9 and ms.sweep_result().complete
     assert points[-1][0] - points[0][0] == pytest.approx(estimate - estimate_first(1e4), abs=0.3)
-    assert set(points[0][1]) == {"dc", "cc", "cd"}
+    assert set(points[0][1]) == {"frequency", "z_real", "z_imag"}  # the role's names
     with pytest.raises(SetpointError, match="estimated 1.7 s"):
         ms.start_cv(0.0, 0.02, -0.02, 0.005, 0.05, max_duration=1.0)
     ms.start_cv(0.0, 0.02, -0.02, 0.005, 0.05, max_duration=2.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,7 +152,7 @@ def test_abort_during_a_sweep_leaves_the_cell_at_open_circuit(twin):
 def test_eis_on_a_potentiostat_without_eis_fails_with_a_clear_reason():
     result, _, _ = run_yaml(f"steps:\n  - {SWEEP}\n", head=HEAD)
     assert result.status == "failed"
-    assert "cannot run impedance or voltammetry sweeps" in result.reason
+    assert "the potentiostat 'cell' cannot run eis sweeps (sweeps it runs: none" in result.reason
 
 
 @pytest.mark.parametrize(("step", "message"), [
@@ -191,3 +192,23 @@ def test_eis_every_n_cycles_and_at_each_pressure_level():
     kinds = [s["type"] for s in sched.expand("y")]
     assert kinds == ["set_pressure", "signal", "eis", "pressure_hold"] * 2
     assert math.isclose(sched.expand("y")[2]["f_end"], 1.0)
+
+
+def test_validate_refuses_sweeps_the_stations_potentiostat_does_not_declare():
+    from daq.station import load_station_config
+    from protocols.validate import validate
+
+    root = Path(__file__).resolve().parents[1] / "examples/stations"
+    body = (f"steps:\n  - {SWEEP}\n"
+            "  - {type: cv, start: 0 V, vertex1: 0.1 V, vertex2: -0.1 V, scan_rate: 10 mV/s}\n")  # fmt: skip
+    protocol = load_protocol_text(HEAD + body, "t.yaml")
+    smu = validate(protocol, load_station_config(root / "sim.yaml")).problems
+    assert smu == [
+        "steps[0]: the potentiostat 'cell' cannot run eis sweeps (sweeps it runs: none: it sources "
+        "and measures DC only); impedance and voltammetry need a potentiostat with them, e.g. "
+        "driver 'methodscript'",
+        "steps[1]: the potentiostat 'cell' cannot run cv sweeps (sweeps it runs: none: it sources "
+        "and measures DC only); impedance and voltammetry need a potentiostat with them, e.g. "
+        "driver 'methodscript'",
+    ]  # fmt: skip
+    assert validate(protocol, load_station_config(root / "sim_eis.yaml")).problems == []

@@ -187,10 +187,9 @@ def test_engine_describes_the_streams_of_the_station_before_anything_else():
 
 
 class _SweepingPotentiostat(FakePotentiostat):
-    """A potentiostat with a frequency-response analyser (it can start an EIS sweep)."""
+    """A potentiostat with a frequency-response analyser (it declares EIS sweeps)."""
 
-    def start_eis(self, *args) -> None:
-        raise AssertionError("not started in this test")
+    sweeps = frozenset({"eis"})
 
 
 def test_only_a_potentiostat_that_can_sweep_gets_an_impedance_stream():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.detect import Event, run_detector, voids_before_hard_short
+from analysis.detect import Event, run_detector, void_evidence, voids_before_hard_short
 from analysis.live import detectors_for
 from analysis.segment import rest_tolerance
 from analysis.validation.traces import AREA_M2, Truth, make_trace
@@ -39,8 +39,8 @@ class Call:
 def confidence_features(event: Event) -> tuple[float, ...]:
     """The predictors of the logistic confidence (detect.VOID_CONFIDENCE / SOFT_CONFIDENCE)."""
     v = event.values  # events of another detector (the baseline's) may lack them: ()
-    if event.kind == "void_onset" and {"f_stat", "rise_V", "threshold_V"} <= v.keys():
-        return (np.log(v["f_stat"]), np.log(max(v["rise_V"] / v["threshold_V"], 1e-9)))
+    if event.kind == "void_onset" and "segment_start" in v:
+        return tuple(float(x) for x in void_evidence(event.time, v))
     if event.kind == "soft_short" and {"drop_V", "limit_V"} <= v.keys():
         return (np.log(v["drop_V"] / v["limit_V"]),)
     return ()

@@ -10,9 +10,12 @@ functional form) so the detectors can be scored on shapes they were not built ar
   resistance and a linear offset drift of the voltmeter;
 - resistance steps (cracks), white and 1/f noise, rare single-sample spikes, quantisation,
   sampling jitter and gaps, short current interruptions (I = 0 for seconds);
-- voids: in one WE-stripping half the interfacial overpotential diverges from the true onset
-  time as ``e^x - 1``, ``x^p`` or a contact-loss ``1/c - 1`` with ``c = 1 - x^q``; later WE
-  strips void again, earlier; the step ends at the voltage limit like a real protocol;
+- voids: in one WE-stripping half the interfacial overpotential diverges from a start time
+  as ``e^x - 1``, ``x^p`` or a contact-loss ``1/c - 1`` with ``c = 1 - x^q``; later WE
+  strips void again, earlier; the step ends at the voltage limit like a real protocol.
+  The true **onset** is when the void's own excess reaches :data:`ONSET_REL_RISE` of the
+  healthy plateau polarisation (the same definition as the simulator set's, bench/bench_detect.py);
+  the start of the divergence (excess 0) is kept as ``void_starts``;
 - contact loss on the Li counter electrode during WE-plating halves (not a WE void);
 - soft shorts: episodes where a parallel filament path drops |V| by 20–80 % for seconds, with
   erratic depth; some weld into a hard short.
@@ -37,6 +40,9 @@ HELDOUT_SEEDS = range(1_000_000, 1_100_000)
 HALF_S = 3600.0  #: half-cycle length (s)
 AREA_M2 = 1e-4  #: electrode area (1 cm²)
 V_LIMIT_FACTOR = 3.0  #: a step ends when |V| exceeds this × its plateau (voltage limit)
+#: A void's onset: its own excess polarisation reaches this fraction of the healthy plateau.
+#: (Excess 0 — the divergence's start — is not observable for smooth forms such as x^3.)
+ONSET_REL_RISE = 0.01
 
 
 @dataclass
@@ -47,6 +53,7 @@ class Truth:
     half_current_A: np.ndarray
     void_onsets: list[float] = field(default_factory=list)
     void_halves: list[int] = field(default_factory=list)
+    void_starts: list[float] = field(default_factory=list)
     ce_void_onsets: list[float] = field(default_factory=list)
     soft_shorts: list[tuple[float, float]] = field(default_factory=list)
     hard_short: float | None = None
@@ -149,6 +156,15 @@ def _divergence(form: str, x: np.ndarray, p: float) -> np.ndarray:
     return 1.0 / contact - 1.0
 
 
+def _divergence_inverse(form: str, y: float, p: float) -> float:
+    """The ``x`` at which :func:`_divergence` reaches ``y`` > 0."""
+    if form == "exp":
+        return float(np.log1p(y))
+    if form == "power":
+        return float(y ** (1.0 / p))
+    return float((y / (1.0 + y)) ** (1.0 / p))
+
+
 @dataclass(frozen=True)
 class _Void:
     onset_s: float
@@ -164,6 +180,19 @@ def _draw_void(rng: np.random.Generator, onset_s: float) -> _Void:
         return _Void(onset_s, form, rng.uniform(600.0, 3000.0), rng.uniform(1.0, 2.0), 1.0)
     p = rng.uniform(1.5, 3.0) if form == "power" else 1.0
     return _Void(onset_s, form, rng.uniform(150.0, 1200.0), p, rng.uniform(0.03, 0.3))
+
+
+def _void_term(
+    cell: _Cell, void: _Void, start: float, t_run: np.ndarray, plateau: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The void's excess |V| over a half (from run time ``start``) and its onset time: the
+    excess reaches ONSET_REL_RISE × the healthy plateau (taken at the start)."""
+    scale = cell.current_A * cell.r_int if void.form == "contact" else plateau
+    excess = void.amp * scale * _divergence(void.form, (t_run - start) / void.tau_s, void.p)
+    p0 = float(np.interp(start, t_run, plateau))
+    s0 = cell.current_A * cell.r_int if void.form == "contact" else p0
+    y = ONSET_REL_RISE * p0 / (void.amp * s0)
+    return excess, start + void.tau_s * _divergence_inverse(void.form, y, void.p)
 
 
 def _pink(rng: np.random.Generator, n: int, rms: float) -> np.ndarray:
@@ -235,22 +264,22 @@ def make_trace(seed: int) -> tuple[pd.DataFrame, Truth]:
                 eta = float(v_int[-1])
         plateau = cell.current_A * (cell.r_ohm + cell.r_int) * r_scale
         if void is not None and s > 0 and k >= (void_half or 0):
-            onset = t_half + void.onset_s
-            x = (t_run - onset) / void.tau_s
-            scale = cell.current_A * cell.r_int if void.form == "contact" else plateau
-            v += s * void.amp * scale * _divergence(void.form, x, void.p) * (current != 0)
-            truth.void_onsets.append(onset)
-            truth.void_halves.append(k)
+            start = t_half + void.onset_s
+            excess, onset = _void_term(cell, void, start, t_run, plateau)
+            v += s * excess * (current != 0)
+            if onset < t_half + HALF_S:
+                truth.void_onsets.append(onset)
+                truth.void_halves.append(k)
+                truth.void_starts.append(start)
             earlier = (
                 rng.uniform(0.3, 0.9) * void.onset_s
             )  # voids accumulate: the next comes sooner
             void = _Void(earlier, void.form, void.tau_s, void.p, void.amp)
         if ce_void is not None and k == ce_half:
-            onset = t_half + ce_void.onset_s
-            x = (t_run - onset) / ce_void.tau_s
-            scale = cell.current_A * cell.r_int if ce_void.form == "contact" else plateau
-            v += s * ce_void.amp * scale * _divergence(ce_void.form, x, ce_void.p)
-            truth.ce_void_onsets.append(onset)
+            excess, onset = _void_term(cell, ce_void, t_half + ce_void.onset_s, t_run, plateau)
+            v += s * excess
+            if onset < t_half + HALF_S:
+                truth.ce_void_onsets.append(onset)
         over = np.flatnonzero((np.abs(v) > V_LIMIT_FACTOR * plateau) & (local > 60.0))
         end = int(over[0]) if over.size else n
         ts.append(t_run[:end])
@@ -310,4 +339,5 @@ def _add_shorts(rng: np.random.Generator, t: np.ndarray, v: np.ndarray, truth: T
         keep = [k for k, t_on in enumerate(truth.void_onsets) if t_on < start]
         truth.void_onsets = [truth.void_onsets[k] for k in keep]  # no voids in a shorted cell
         truth.void_halves = [truth.void_halves[k] for k in keep]
+        truth.void_starts = [truth.void_starts[k] for k in keep]
     return v

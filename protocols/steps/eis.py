@@ -110,4 +110,5 @@ def check(step: Eis, limits) -> list[str]:
     return problems
 
 
-STEP = StepType(Eis, "potentiostat", execute, check=check)
+STEP = StepType(Eis, "potentiostat", execute, check=check,
+                technique=lambda step: "geis" if step.mode == "galvanostatic" else "eis")  # fmt: skip
