@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--station", required=True, help="station YAML file")
     p.add_argument("--out", default="runs", help="folder for the run file (default: runs/)")
     p.add_argument("--sim", action="store_true", help="use the simulated twin of every instrument")
+    add_speed(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
 
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="also continue a run that ended 'failed'")
     p.add_argument("--station", help="station YAML file (default: rebuilt from the run file)")
     p.add_argument("--sim", action="store_true", help="use the simulated twin of every instrument")
+    add_speed(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=_resume)
 
@@ -40,6 +42,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "schedule, run file, analysis and report (< 1 min)")  # fmt: skip
     p.add_argument("--out", default="ssbench-demo", help="output folder (default: ssbench-demo/)")
     p.set_defaults(handler=_demo)
+
+
+def speed(text: str) -> float:
+    """``--speed N``: a number > 0 of run seconds per wall second (argparse says which)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a number > 0 (run seconds per wall second), got {text!r}"
+        )
+    return value
+
+
+def add_speed(parser: argparse.ArgumentParser) -> None:
+    """The ``--speed N`` option of a command that can open a simulated station."""
+    parser.add_argument("--speed", type=speed, metavar="N",
+                        help="simulated stations only: N run seconds per wall second "
+                        "(e.g. 1 to watch in real time; default: as fast as possible, or the "
+                        "station file's simulation.acceleration)")  # fmt: skip
+
+
+def _speed_refused(args: argparse.Namespace, config) -> bool:
+    """Say so, and True, when ``--speed`` is given for a station that is not simulated."""
+    if args.speed is None or args.sim or config.simulated:
+        return False
+    print(f"ssbench: error: --speed {args.speed:g}: only a simulated station (--sim, or sim:// "
+          "resources) runs on a virtual clock; a real run goes at real time (not started)",
+          file=sys.stderr)  # fmt: skip
+    return True
+
+
+def _clock(args: argparse.Namespace):
+    """The run clock ``--speed`` asks for (None: the station's own)."""
+    if args.speed is None:
+        return None
+    from daq.clock import VirtualClock
+
+    return VirtualClock(acceleration=args.speed)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -85,16 +127,17 @@ def _check_out(out: str) -> None:
         raise RunFileError(f"--out {out}: cannot write in {existing}")
 
 
-def _console(args: argparse.Namespace) -> tuple[list, object]:
-    """(listeners, controller): the progress bar (unless ``--quiet``) and the Ctrl-C policy,
-    sharing the flag that keeps the bar off the pause prompt."""
+def _console(args: argparse.Namespace, station) -> tuple[list, object]:
+    """(listeners, controller): the progress bar (unless ``--quiet``; with the pace on a
+    virtual clock) and the Ctrl-C policy, sharing the flag that keeps the bar off the prompt."""
     import functools
     import threading
 
     from protocols.console import ProgressBar, interactive
 
     prompting = threading.Event()
-    listeners = [] if args.quiet else [ProgressBar(prompting=prompting)]
+    simulated = station.clock.is_virtual
+    listeners = [] if args.quiet else [ProgressBar(prompting=prompting, simulated=simulated)]
     return listeners, functools.partial(interactive, prompting=prompting)
 
 
@@ -118,7 +161,9 @@ def _run(args: argparse.Namespace) -> int:
     config = load_station_config(args.station)
     _check_out(args.out)
     text = Path(args.protocol).read_text(encoding="utf-8")
-    with Station.open(config, simulate=args.sim) as station:
+    if _speed_refused(args, config):
+        return 2
+    with Station.open(config, simulate=args.sim, clock=_clock(args)) as station:
         refusals = _refusals(protocol, station, args.protocol)
         if refusals:
             print("\n".join(refusals), file=sys.stderr)
@@ -130,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
             raise RunFileError(
                 f"--out {args.out}: cannot create the folder ({exc.strerror})"
             ) from None
-        listeners, controller = _console(args)
+        listeners, controller = _console(args, station)
         with _safe_on_terminate(station):
             output = execute(protocol, text, station, path, listeners, controller=controller,
                              on_created=_announce)  # fmt: skip
@@ -173,13 +218,15 @@ def _resume(args: argparse.Namespace) -> int:
                 f"{args.run_file}: no station file stored in the run; give --station"
             )
         config = StationConfig.model_validate(stored)
-    with Station.open(config, simulate=args.sim) as station:
+    if _speed_refused(args, config):
+        return 2
+    with Station.open(config, simulate=args.sim, clock=_clock(args)) as station:
         refusals = _refusals(point.protocol, station, args.run_file)
         if refusals:
             print("\n".join(refusals), file=sys.stderr)
             return 2
         print(f"recording to: {args.run_file}", flush=True)
-        listeners, controller = _console(args)
+        listeners, controller = _console(args, station)
         with _safe_on_terminate(station):
             output = resume(args.run_file, station, listeners, controller=controller,
                             force=args.force)  # fmt: skip

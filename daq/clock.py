@@ -45,6 +45,12 @@ class Clock(ABC):
         """Declare the calling thread as a time-consuming participant (see VirtualClock)."""
         yield
 
+    @contextmanager
+    def at_wall_pace(self) -> Iterator[None]:
+        """While inside, run time follows wall time (a paused run waiting for a person);
+        a real clock already does."""
+        yield
+
     @property
     def is_virtual(self) -> bool:
         return False
@@ -83,9 +89,14 @@ class VirtualClock(Clock):
     emulated controller, a camera) join with ``background=True``: they keep step with time
     but never drive it alone, so an idle simulated station does not race ahead.
 
-    ``acceleration`` paces the jumps against wall time (virtual seconds per real second);
-    ``None`` runs as fast as possible.
+    ``acceleration`` paces the jumps against wall time (virtual seconds per real second,
+    anchored to the wall clock so the pace holds over a run); ``None`` runs as fast as
+    possible. :meth:`at_wall_pace` switches to 1 s per s for a while (a paused run).
     """
+
+    #: a pace that fell behind by more than this (s of wall time) restarts from now, so a
+    #: slow stretch is not followed by a burst that catches up
+    MAX_LAG_S = 0.25
 
     def __init__(
         self,
@@ -94,7 +105,7 @@ class VirtualClock(Clock):
         utc_anchor: datetime | None = None,
     ) -> None:
         super().__init__(utc_anchor)
-        if acceleration is not None and acceleration <= 0:
+        if acceleration is not None and not acceleration > 0:
             raise ValueError(f"acceleration must be > 0, got {acceleration}")
         self.acceleration = acceleration
         self._t = float(start)
@@ -102,6 +113,7 @@ class VirtualClock(Clock):
         self._participants: dict[int, int] = {}  # thread id -> nesting depth
         self._background: set[int] = set()  # participants that never drive time alone
         self._wake: dict[int, float] = {}  # sleeping thread id -> wake-up time
+        self._anchor = (time.monotonic(), self._t)  # (wall, run) time the pace counts from
 
     @property
     def is_virtual(self) -> bool:
@@ -117,7 +129,22 @@ class VirtualClock(Clock):
             raise ValueError(f"cannot advance a clock backwards ({seconds} s)")
         with self._cond:
             self._t += seconds
+            self._anchor = (self._anchor[0], self._anchor[1] + seconds)
             self._cond.notify_all()
+
+    @contextmanager
+    def at_wall_pace(self) -> Iterator[None]:
+        with self._cond:
+            previous, self.acceleration = self.acceleration, 1.0
+            self._anchor = (time.monotonic(), self._t)
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.acceleration = previous
+                self._anchor = (time.monotonic(), self._t)
+                self._cond.notify_all()
 
     @contextmanager
     def participant(self, background: bool = False) -> Iterator[None]:
@@ -136,7 +163,7 @@ class VirtualClock(Clock):
                 else:
                     del self._participants[tid]
                     self._background.discard(tid)
-                self._maybe_advance()
+                self._try_advance()
                 self._cond.notify_all()
 
     def sleep(self, seconds: float) -> None:
@@ -151,28 +178,34 @@ class VirtualClock(Clock):
             self._wake[tid] = wake
             try:
                 while self._t < wake:
-                    if not self._maybe_advance():
-                        self._cond.wait(timeout=0.05)
+                    delay = self._try_advance()
+                    if delay > 0:
+                        self._cond.wait(timeout=min(delay, 0.05))
             finally:
                 del self._wake[tid]
                 if temporary:
                     del self._participants[tid]
                 self._cond.notify_all()
 
-    def _maybe_advance(self) -> bool:
-        """Jump to the earliest wake-up if every participant sleeps. Caller holds the lock."""
+    def _try_advance(self) -> float:
+        """Jump to the earliest wake-up if every participant sleeps and the pace allows it.
+        Returns 0 after a jump, else the wall seconds worth waiting (inf: nobody drives
+        time). Caller holds the lock; never blocks."""
         if not self._wake or len(self._wake) < len(self._participants):
-            return False
+            return float("inf")
         if len(self._background) >= len(self._participants):
-            return False  # only instrument loops are waiting: nobody drives time
+            return float("inf")  # only instrument loops are waiting: nobody drives time
         target = min(self._wake.values())
         if target <= self._t:
-            return False
+            return float("inf")
         if self.acceleration is not None:
-            delay = (target - self._t) / self.acceleration
-            self._cond.wait(timeout=delay)
-            if len(self._wake) < len(self._participants) or min(self._wake.values()) != target:
-                return True  # the world changed while we paced; re-evaluate
+            wall = time.monotonic()
+            wall0, t0 = self._anchor
+            due = wall0 + (target - t0) / self.acceleration
+            if wall < due:
+                return due - wall
+            if wall - due > self.MAX_LAG_S:
+                self._anchor = (wall, target)
         self._t = target
         self._cond.notify_all()
-        return True
+        return 0.0

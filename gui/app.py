@@ -39,6 +39,7 @@ from gui.plots import LivePlots
 from gui.protocol_panel import ProtocolPanel
 from gui.spectrum import SpectrumView
 from gui.station_panel import StationPanel
+from protocols.pace import PaceMeter, show_pace
 
 ORG, APP = "ssbench", "bench-gui"
 SHUTDOWN_TIMEOUT_S = 60.0
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(260)
         self.progress.setFormat("%p%")
         self.time_label = QLabel()
+        self.pace: PaceMeter | None = None  # the pace of a run on a virtual clock
         self.detail_label = QLabel()
         for w in (self.state_label, self.progress, self.time_label, self.detail_label):
             bar.addWidget(w)
@@ -250,6 +252,7 @@ class MainWindow(QMainWindow):
         self.event_log.clear()
         self.dismiss_notifications()
         self.progress.setValue(0)
+        self.pace = PaceMeter() if station.clock.is_virtual else None
         self.last_run, self.last_result = path, None
         self.worker.start(protocol, self.protocol_panel.text, station, path)
         self._set_state("running")
@@ -352,9 +355,9 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, progress: Any) -> None:
         self.progress.setValue(int(round(progress.fraction * 100)))
-        self.time_label.setText(
-            f" {progress.elapsed / 3600:.2f} h of {progress.expected / 3600:.2f} h"
-        )
+        pace = show_pace(self.pace.add(progress.elapsed)) if self.pace is not None else ""
+        self.time_label.setText(f" {progress.elapsed / 3600:.2f} h of "
+                                f"{progress.expected / 3600:.2f} h" + (f" · {pace}" if pace else ""))  # fmt: skip
 
     def _on_finished(self) -> None:
         output, error = self.worker.output, self.worker.error
@@ -445,13 +448,16 @@ class MainWindow(QMainWindow):
 
 
 def main(station: str | None = None, protocol: str | None = None, run: str | None = None,
-         simulate: bool = False, out: str | None = None, connect: bool = False) -> int:  # fmt: skip
-    """Open the bench window (``ssbench gui``)."""
+         simulate: bool = False, out: str | None = None, connect: bool = False,
+         speed: float | None = None) -> int:  # fmt: skip
+    """Open the bench window (``ssbench gui``); ``speed``: the simulation speed control."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
     window = MainWindow(run_folder=Path(out) if out else None)
     window.station_panel.simulate.setChecked(simulate)
+    if speed is not None:
+        window.station_panel.speed.setValue(speed)
     if station:
         window.station_panel.load(Path(station))
     if protocol:

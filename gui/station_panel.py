@@ -29,6 +29,8 @@ from gui.bridge import StationWorker
 BUILTIN_STATION = Path(__file__).resolve().parent.parent / "examples" / "stations" / "sim.yaml"
 COLUMNS = ("instrument", "role", "driver", "resource", "state", "identity", "reading")
 POLL_MS = 1000
+#: run seconds per wall second the simulation speed control offers (0 = as fast as possible)
+SPEED_RANGE = (0.01, 1e6)
 
 
 def format_reading(values: dict[str, float]) -> str:
@@ -72,7 +74,7 @@ class StationPanel(QWidget):
         builtin = QPushButton("Built-in simulated")
         builtin.clicked.connect(lambda: self.load(BUILTIN_STATION))
         self.simulate = QCheckBox("simulate every instrument (sim://)")
-        self.speed = QDoubleSpinBox(minimum=0.0, maximum=1e6, decimals=0, value=60.0)
+        self.speed = QDoubleSpinBox(minimum=0.0, maximum=SPEED_RANGE[1], decimals=2, value=60.0)
         self.speed.setSuffix(" × real time")
         self.speed.setSpecialValueText("as fast as possible")
         self.speed.setToolTip("Virtual clock speed of simulated stations")

@@ -1,13 +1,18 @@
 """Command-line companions of a run: a progress bar and Ctrl-C handling.
 
-First Ctrl-C: a deferred pause (at the end of the step in progress; the expected wait is
-shown) and a prompt (``i`` pause now, ``r`` resume, ``s`` stop after the current step, ``a``
-abort); the progress line stays quiet while the prompt waits. Second Ctrl-C: abort (safe state, data kept). SIGTERM and SIGHUP (a ``kill``, a
-closed terminal or ssh session) abort the same way. Never an undefined state.
+First Ctrl-C (SIGINT): a deferred pause (at the end of the step in progress; the expected
+wait is shown). On a terminal a prompt follows (``i`` pause now, ``r`` resume, ``s`` stop after
+the current step, ``a`` abort) and the progress line stays quiet while it waits; with no
+terminal on standard input (a script, a pipe, ``/dev/null``) nobody could answer, so one line
+says how to go on instead: SIGUSR1 resumes, a second SIGINT or SIGTERM aborts. Second Ctrl-C:
+abort (safe state, data kept). SIGTERM and SIGHUP (a ``kill``, a closed terminal or ssh
+session) abort the same way. SIGUSR1 resumes a paused or pausing run, terminal or not. Never
+an undefined state.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -19,6 +24,7 @@ from typing import TextIO
 from daq.documents import EventKind as K
 from protocols.engine import Engine, EngineEvent, Listener, Progress
 from protocols.estimate import hms
+from protocols.pace import PaceMeter, show_pace
 from protocols.runstate import RequestRefused
 
 PROMPT = "[i]mmediate pause (sources off now), [r]esume, [s]top after this step, [a]bort (Ctrl-C aborts) > "
@@ -41,11 +47,12 @@ class ProgressBar(Listener):
     elsewhere (a log, a pipe) a plain line at the start, at the end and whenever
     ``max(every_s, every_fraction × expected duration)`` of run time has passed since the last
     one: every minute or every 1 %, whichever is less often, so a log shows life at least
-    every 1 % of a long run without flooding a short one."""
+    every 1 % of a long run without flooding a short one. A ``simulated`` run's line shows its
+    pace ("870× real time") over the last seconds of wall time."""
 
     def __init__(self, stream: TextIO | None = None, width: int = 24, min_interval: float = 0.2,
                  prompting: threading.Event | None = None, every_s: float = 60.0,
-                 every_fraction: float = 0.01) -> None:  # fmt: skip
+                 every_fraction: float = 0.01, simulated: bool = False) -> None:  # fmt: skip
         stream = stream or sys.stderr  # the stderr of now, not of import time
         self.stream, self.width, self.min_interval = stream, width, min_interval
         self.prompting = prompting or threading.Event()
@@ -54,6 +61,8 @@ class ProgressBar(Listener):
         self._last = 0.0
         self._logged: float | None = None  # run time of the last plain line
         self._logged_end = False
+        self._meter = PaceMeter() if simulated else None
+        self._pace = ""
 
     def _plain_due(self, progress: Progress) -> bool:
         """Whether a plain (non-terminal) line is due for ``progress``."""
@@ -66,10 +75,13 @@ class ProgressBar(Listener):
 
     def _line(self, progress: Progress) -> str:
         steps = ", ".join(f"{k}: {v}" for k, v in progress.current.items())
+        pace = f" {self._pace}" if self._pace else ""
         return (f"{progress.fraction:4.0%} t={hms(progress.elapsed)} left~{hms(progress.remaining)} "
-                f"{progress.state} {steps}")  # fmt: skip
+                f"{progress.state}{pace} {steps}")  # fmt: skip
 
     def on_progress(self, progress: Progress) -> None:
+        if self._meter is not None:
+            self._pace = show_pace(self._meter.add(progress.elapsed))
         if not self.tty:
             if self._plain_due(progress):
                 self._logged = progress.elapsed
@@ -97,6 +109,21 @@ class ProgressBar(Listener):
             self.stream.write("\n")
 
 
+def _no_terminal_hint() -> str:
+    """How to go on from a pause when nobody can answer a prompt (stdin is not a terminal)."""
+    pid = os.getpid()
+    return (f"no terminal on standard input: resume with `kill -USR1 {pid}`, abort with a second "
+            f"Ctrl-C (`kill -INT {pid}`) or `kill {pid}`\n")  # fmt: skip
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is an open terminal (a closed or missing stdin is not)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):  # closed
+        return False
+
+
 def _granted(request) -> bool:
     """Make an engine request; a refused one (illegal in the run's state) is said, not raised."""
     try:
@@ -117,17 +144,21 @@ def interactive(
     presses = {"n": 0}
     prompting = prompting or threading.Event()
 
-    def ask() -> None:
-        prompting.set()
+    def announce() -> None:
         sys.stderr.write("\nCtrl-C: pausing at the end of the current step "
                          f"{_until_pause(engine.time_to_step_end())}; the cell runs until then\n")  # fmt: skip
+        sys.stderr.flush()
+
+    def ask() -> None:
+        prompting.set()
+        announce()
         try:
             while True:
                 sys.stderr.write(PROMPT)
                 sys.stderr.flush()
                 answer = stdin.readline().strip().lower()
-                if not answer:  # EOF or empty: keep asking only on a terminal
-                    if not stdin.isatty():
+                if not answer:  # EOF or empty: keep asking only while it is a terminal
+                    if not _is_terminal(stdin):
                         return
                     continue
                 if answer[0] == "i":
@@ -145,7 +176,18 @@ def interactive(
         if presses["n"] > 1:
             _granted(engine.abort)
         elif _granted(engine.pause):
-            threading.Thread(target=ask, daemon=True, name="pause-prompt").start()
+            if _is_terminal(stdin):
+                threading.Thread(target=ask, daemon=True, name="pause-prompt").start()
+            else:  # nobody could answer a prompt
+                announce()
+                sys.stderr.write(_no_terminal_hint())
+                sys.stderr.flush()
+
+    def on_resume(signum, frame) -> None:
+        if _granted(engine.resume):
+            presses["n"] = 0
+            sys.stderr.write("SIGUSR1: resuming\n")
+            sys.stderr.flush()
 
     def on_terminate(signum, frame) -> None:
         _granted(lambda: engine.abort(f"aborted by {signal.Signals(signum).name}"))
@@ -154,8 +196,9 @@ def interactive(
         yield engine
         return
     handlers = {signal.SIGINT: on_sigint, signal.SIGTERM: on_terminate}
-    if hasattr(signal, "SIGHUP"):  # POSIX: the terminal closed
+    if hasattr(signal, "SIGHUP"):  # POSIX: the terminal closed; SIGUSR1: resume from a script
         handlers[signal.SIGHUP] = on_terminate
+        handlers[signal.SIGUSR1] = on_resume
     previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     try:
         yield engine

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,6 +259,7 @@ class Engine:
         self._pause_kind: str | None = None  # "deferred" / "immediate": how the pause came
         self._pause_t = 0.0
         self._paused_total = 0.0
+        self._wall_pace = ExitStack()  # while paused: a virtual clock follows wall time
         self._buffering = False
         self._acq_t0 = 0.0
         self._priming = 0  # depth of step starts applied within one tick (see _prime)
@@ -341,6 +343,7 @@ class Engine:
                     self._event(
                         "safe_state_failed", "; ".join(failures), data={"failures": failures}
                     )
+            self._wall_pace.close()
             self.exit_status = status
             self._control.fire("finish")
             self._event("run_end", reason, data={"status": status})
@@ -997,6 +1000,7 @@ class Engine:
 
     def _enter_pause(self) -> None:
         self._pause_t = self.now()
+        self._wall_pace.enter_context(self.clock.at_wall_pace())  # waiting for a person
         self._stop_buffered()
         if self.roles.has("potentiostat"):
             self.roles.potentiostat.output_off()
@@ -1007,6 +1011,7 @@ class Engine:
                     data={"kind": self._pause_kind})  # fmt: skip
 
     def _leave_pause(self, was_paused: bool) -> None:
+        self._wall_pace.close()
         paused_for = self.now() - self._pause_t if was_paused else 0.0
         self._paused_total += paused_for
         self._pause_kind = None

@@ -10,10 +10,10 @@ from pathlib import Path
 from daq.runfile import RunFileError, RunReader
 
 
-def _recorded(path: Path, kind: str, electro: bool) -> bool:
+def _recorded(path: Path, kind: str, electro: bool, count: int) -> bool:
     try:
         with RunReader(path) as reader:
-            if kind not in set(reader.events()["kind"]):
+            if list(reader.events()["kind"]).count(kind) < count:
                 return False
             return not electro or len(reader.stream("electro")) > 0
     except (OSError, KeyError, RunFileError):  # not yet readable, or no stream yet
@@ -22,15 +22,15 @@ def _recorded(path: Path, kind: str, electro: bool) -> bool:
 
 def wait_for_recording(
     runs: Path, child: subprocess.Popen, kind: str = "step_start", electro: bool = True,
-    timeout: float = 90.0,
+    timeout: float = 90.0, count: int = 1,
 ) -> Path:  # fmt: skip
-    """The run file in ``runs`` once the engine logged ``kind`` (and, with ``electro``, has
-    electro samples on disk); the child must stay alive meanwhile."""
+    """The run file in ``runs`` once the engine logged ``kind`` (``count`` times; and, with
+    ``electro``, has electro samples on disk); the child must stay alive meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert child.poll() is None, child.communicate()
         for path in runs.glob("*.h5"):
-            if _recorded(path, kind, electro):
+            if _recorded(path, kind, electro, count):
                 return path
         time.sleep(0.1)
-    raise AssertionError(f"no run file with a {kind!r} event in {runs} after {timeout} s")
+    raise AssertionError(f"no run file with {count} {kind!r} event(s) in {runs} after {timeout} s")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -156,12 +157,12 @@ steps:
     assert float(row["eta_plate_median_mV"]) < 0
 
 
-def _start_run(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+def _start_run(tmp_path: Path, stdin: int = subprocess.PIPE) -> tuple[subprocess.Popen, Path]:
     proto = _write(tmp_path / "cycling.yaml", CYCLING % ("1 min", 4))
     runs = tmp_path / "runs"
     child = subprocess.Popen(
         [*SSBENCH, "run", str(proto), "--station", str(SIM_STATION), "--sim", "--out", str(runs)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     path = wait_for_recording(runs, child)  # the engine (and its Ctrl-C handler) runs
     return child, path
@@ -173,11 +174,17 @@ def _events(path: Path) -> list[str]:
 
 
 def test_ctrl_c_pauses_asks_and_resumes_to_the_end(tmp_path):
-    child, path = _start_run(tmp_path)
-    child.send_signal(signal.SIGINT)
-    wait_for_recording(path.parent, child, "pause")  # the deferred pause: at the step's end
-    assert child.poll() is None  # Ctrl-C pauses, it does not kill
-    out, err = child.communicate("r\n", timeout=60)
+    terminal, stdin = pty.openpty()  # a person at a terminal answers the prompt
+    try:
+        child, path = _start_run(tmp_path, stdin)
+        child.send_signal(signal.SIGINT)
+        wait_for_recording(path.parent, child, "pause")  # the deferred pause: at the step's end
+        assert child.poll() is None  # Ctrl-C pauses, it does not kill
+        os.write(terminal, b"r\n")
+        out, err = child.communicate(timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(stdin)
     assert child.returncode == 0, err[-500:]
     assert "paused at the next safe point" in out + err
     assert "Traceback" not in err

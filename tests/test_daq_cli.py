@@ -121,3 +121,15 @@ def test_station_check_gpib_without_gpib_support_is_one_line(tmp_path, capsys):
     assert main(["station", "check", str(station)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 and out[1].split()[:2] == ["FAIL", "cell"]
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "abc", "inf", "nan"])
+def test_speed_must_be_a_positive_number(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "p.yaml", "--station", "s.yaml", "--sim", "--speed", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        f"argument --speed: must be a number > 0 (run seconds per wall second), got '{value}'"
+        in err
+    )

@@ -92,3 +92,16 @@ def test_background_participant_never_drives_time_alone():
     stop.set()
     assert clock.now() == pytest.approx(2.0)
     assert ticks[:4] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+
+
+def test_at_wall_pace_keeps_run_time_behind_wall_time_then_restores_the_pace():
+    clock = VirtualClock()
+    clock.sleep(1000.0)  # free-running: no wall time needed
+    with clock.at_wall_pace():
+        assert clock.acceleration == 1.0
+        wall0 = RealClock()
+        clock.sleep(0.2)
+        assert clock.now() - 1000.0 <= wall0.now() + 0.01  # run time never ahead of wall time
+    assert clock.acceleration is None
+    clock.sleep(1000.0)
+    assert clock.now() == pytest.approx(2000.2)

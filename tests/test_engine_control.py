@@ -59,23 +59,23 @@ def galv_on_time(col):
 
 
 def test_deferred_pause_waits_for_the_step_boundary_then_resumes():
-    result, col, st = run_yaml(TWO_STEPS, hook=resume_after(30.0, lambda e: e.pause()))
+    result, col, st = run_yaml(TWO_STEPS, hook=resume_after(2.0, lambda e: e.pause()))
     assert result.status == "success"
     pause = col.kinds("pause")[0]
     first_end = col.kinds("step_end")[0]
     assert pause.time >= first_end.time
     second_start = col.kinds("step_start")[1]
-    assert second_start.time >= pause.time + 30
+    assert second_start.time >= pause.time + 2
     assert galv_on_time(col) == pytest.approx(20.0, abs=0.3)
     assert ("output_off", ()) in st.potentiostat.calls
 
 
 def test_immediate_pause_turns_the_source_off_and_keeps_step_time():
-    hook = resume_after(30.0, lambda e: e.pause(immediate=True))
+    hook = resume_after(2.0, lambda e: e.pause(immediate=True))
     result, col, st = run_yaml(TWO_STEPS, hook=hook)
     assert result.status == "success"
     pause, resume = col.kinds("pause")[0], col.kinds("resume")[0]
-    assert pause.time < 1.0 and resume.data["paused_for"] >= 30
+    assert pause.time < 1.0 and resume.data["paused_for"] >= 2
     end = col.kinds("step_end")[0]
     assert end.time == pytest.approx(10.0 + resume.data["paused_for"], abs=0.25)
     electro = col.stream("electro")
@@ -89,7 +89,7 @@ def test_stop_while_paused_finishes_the_paused_step():
 
     def stop_later(engine, collector, item):
         hook(engine, collector, item)
-        if isinstance(item, Progress) and item.state == "paused" and item.elapsed > 20:
+        if isinstance(item, Progress) and item.state == "paused" and item.elapsed > 2:
             engine.stop()
 
     result, col, _ = run_yaml(TWO_STEPS, hook=stop_later)
@@ -100,7 +100,7 @@ def test_stop_while_paused_finishes_the_paused_step():
 
 def test_pulse_train_does_not_count_paused_time():
     body = "steps: [{type: bias_pulse_train, high: 1 V, low: 0 V, high_time: 5 s, low_time: 5 s, count: 2, current_limit: 1 uA}]"
-    hook = resume_after(20.0, lambda e: e.pause(immediate=True))
+    hook = resume_after(2.0, lambda e: e.pause(immediate=True))
     result, col, st = run_yaml(body, hook=hook, head="name: p\n")
     assert result.status == "success"
     paused_for = col.kinds("resume")[0].data["paused_for"]
@@ -194,10 +194,49 @@ def test_ctrl_c_pauses_and_asks(answer, status, capsys):
     col = Collector(at_step(0, lambda e: os.kill(os.getpid(), signal.SIGINT)))
     engine = Engine(protocol, FakeStation.full(), [col])
     col.engine = engine
-    with interactive(engine, stdin=io.StringIO(answer)):
+    with interactive(engine, stdin=Terminal(answer)):
         result = engine.run()
     assert result.status == status
     assert "pausing at the end of the current step (≈" in capsys.readouterr().err
+
+
+class Terminal(io.StringIO):
+    """Answers typed at a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_ctrl_c_without_a_terminal_pauses_at_the_boundary_says_how_to_go_on_and_sigusr1_resumes(
+    capsys,
+):
+    from protocols_fakes import FakeStation
+
+    from protocols.loader import load_protocol_text
+
+    protocol = load_protocol_text("name: t\nlimits: {voltage: {max: 1 V}}\n" + TWO_STEPS)
+    sent = []
+
+    def hook(engine, collector, item):
+        if getattr(item, "kind", None) == "step_start" and item.step == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+        if getattr(item, "kind", None) == "pause" and not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    col = Collector(hook)
+    engine = Engine(protocol, FakeStation.full(), [col])
+    col.engine = engine
+    with interactive(engine, stdin=io.StringIO("r\n")):  # not a terminal: never read
+        result = engine.run()
+    assert result.status == "success"
+    err = capsys.readouterr().err
+    assert "[i]mmediate" not in err and f"resume with `kill -USR1 {os.getpid()}`" in err
+    assert "SIGUSR1: resuming" in err
+    pause, first_end = col.kinds("pause")[0], col.kinds("step_end")[0]
+    assert pause.data["kind"] == "deferred" and pause.time >= first_end.time
+    assert galv_on_time(col) == pytest.approx(20.0, abs=0.3)
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
 
 
 def test_second_ctrl_c_aborts():
@@ -221,11 +260,11 @@ def test_second_ctrl_c_aborts():
 
 
 def test_progress_excludes_paused_time():
-    hook = resume_after(30.0, lambda e: e.pause(immediate=True))
+    hook = resume_after(2.0, lambda e: e.pause(immediate=True))
     _, col, _ = run_yaml(TWO_STEPS, hook=hook)
     late = [p for p in col.progress if p.state == "running" and p.paused > 0]
     assert late and all(p.remaining == pytest.approx(20.0 - (p.elapsed - p.paused)) for p in late)
-    assert max(p.paused for p in col.progress) >= 30.0
+    assert max(p.paused for p in col.progress) >= 2.0
 
 
 def test_progress_bar_prints():
@@ -246,3 +285,31 @@ def test_progress_names_steps_by_phase_and_cycle_not_by_path():
     assert "strip, cycle 1 (plating_stripping)" in shown
     assert "plate, cycle 2 (plating_stripping)" in shown
     assert not any("[" in s for s in shown)
+
+
+def test_a_paused_run_on_a_virtual_clock_follows_wall_time_then_races_again():
+    """While paused, run time advances like wall time (the cell relaxes as a real one would,
+    the pressure loop holds at real pace); before and after, the virtual clock runs free."""
+    import time
+
+    marks: dict[str, float] = {}
+
+    def hook(engine, collector, item):
+        if getattr(item, "kind", None) == "step_start" and item.step == 0 and not marks:
+            engine.pause(immediate=True)
+        if getattr(item, "kind", None) == "pause":
+            marks.update(wall=time.monotonic(), run=item.time)
+        if (
+            isinstance(item, Progress)
+            and item.state == "paused"
+            and item.elapsed > marks["run"] + 1
+        ):
+            marks["wall_taken"] = time.monotonic() - marks["wall"]
+            engine.resume()
+
+    result, col, _ = run_yaml(TWO_STEPS, hook=hook)
+    assert result.status == "success"
+    paused_for = col.kinds("resume")[0].data["paused_for"]
+    assert paused_for >= 1.0
+    assert paused_for <= marks["wall_taken"] + 0.25  # never ahead of wall time while paused
+    assert col.events[-1].time == pytest.approx(20.0 + paused_for, abs=0.25)

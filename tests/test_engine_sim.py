@@ -187,3 +187,36 @@ def test_cli_resume_after_sigkill_without_station_file(tmp_path):
     ends = list(events.loc[events["kind"] == "step_end", "data"])
     assert len(ends) == 10 and len({(e["path"], str(e["state"])) for e in ends}) == 10
     assert set(electro["segment"]) == {0, 1}
+
+
+def test_speed_paces_a_simulated_run_and_the_progress_line_shows_the_pace(tmp_path, capsys):
+    import re
+    import time
+
+    proto, station = _files(tmp_path)
+    wall0 = time.monotonic()
+    code = main(["run", str(proto), "--station", str(station), "--sim", "--speed", "400",
+                 "--out", str(tmp_path / "runs")])  # fmt: skip
+    wall = time.monotonic() - wall0
+    assert code == 0
+    (path,) = (tmp_path / "runs").glob("*.h5")
+    with RunReader(path) as reader:
+        run_t = float(reader.events()["time"].iloc[-1])
+    assert run_t > 60.0  # the protocol ran its minutes of run time ...
+    assert run_t <= 400.0 * wall + 1.0  # ... never ahead of 400 run s per wall s
+    err = capsys.readouterr().err
+    assert re.search(r"\d+× real time", err), err[-500:]
+
+
+def test_speed_is_refused_for_a_real_station(tmp_path, capsys):
+    proto, _ = _files(tmp_path)
+    real = tmp_path / "real.yaml"
+    real.write_text(SIM_STATION.read_text().replace("sim://keithley2450", "TCPIP0::192.0.2.1::5025::SOCKET")
+                    .replace("sim://loadcell_actuator", "ASRL/dev/ttyUSB9::INSTR"))  # fmt: skip
+    code = main(["run", str(proto), "--station", str(real), "--speed", "5", "--out", str(tmp_path)])
+    assert code == 2
+    assert (
+        "--speed 5: only a simulated station (--sim, or sim:// resources)"
+        in capsys.readouterr().err
+    )
+    assert not list(tmp_path.glob("*.h5"))
