@@ -66,13 +66,17 @@ def c_rates(steps: pd.DataFrame, nominal_C: float) -> pd.Series:
 
 
 def rate_table(cycles: pd.DataFrame, steps: pd.DataFrame, nominal_C: float) -> pd.DataFrame:
-    """Rate capability: per C-rate the cycles, mean discharge capacity and its share of the
-    slowest rate's."""
+    """Rate capability: per C-rate the cycles, mean discharge capacity (C, mAh, and mAh/g and
+    mAh/cm² when the cycle table has them) and its share of the slowest rate's."""
     rates = c_rates(steps, nominal_C).rename("c_rate")
-    ok = cycles[cycles["complete"].astype(bool)].merge(rates, left_on="cycle", right_index=True)
+    ok = cycles[cycles["complete"].astype(bool)].drop(columns="c_rate", errors="ignore")
+    ok = ok.merge(rates, left_on="cycle", right_index=True)
+    per_unit = {f"q_discharge{u}": (f"q_discharge{u}", "mean")
+                for u in ("_mAh_g", "_mAh_cm2") if f"q_discharge{u}" in ok}  # fmt: skip
     table = ok.groupby("c_rate").agg(
-        cycles=("cycle", "size"), q_discharge=("q_discharge", "mean"), ce=("ce", "mean")
-    )
+        cycles=("cycle", "size"), q_discharge=("q_discharge", "mean"), ce=("ce", "mean"),
+        **per_unit,
+    )  # fmt: skip
     table["q_discharge_mAh"] = table["q_discharge"] / MAH
     table["relative_to_slowest"] = table["q_discharge"] / table["q_discharge"].iloc[0]
     return table.reset_index()
@@ -97,6 +101,29 @@ def pressure_per_cycle(
     with np.errstate(divide="ignore", invalid="ignore"):
         out["p_swing_per_mAh"] = out["p_swing"] / (out["q_charge"] / MAH)
     return out.drop(columns=["q_charge"])
+
+
+#: pressure_per_cycle columns -> their names in the cycle table (SI suffixes for display)
+PRESSURE_COLUMNS = {"p_start": "pressure_start_Pa", "p_end": "pressure_end_Pa",
+                    "p_swing": "pressure_swing_Pa", "p_swing_per_mAh": "pressure_swing_Pa_per_mAh"}  # fmt: skip
+
+
+def cycle_extras(
+    cycles: pd.DataFrame,
+    steps: pd.DataFrame,
+    nominal_C: float | None,
+    pressure: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The cycle table with each cycle's discharge C-rate (with a nominal capacity) and its
+    stack-pressure start, end, swing and swing per mAh charged (with a pressure stream)."""
+    out = cycles
+    if nominal_C and len(out):
+        out = out.merge(c_rates(steps, nominal_C).rename("c_rate"), left_on="cycle",
+                        right_index=True, how="left")  # fmt: skip
+    if pressure is not None and len(pressure) and len(out):
+        per = pressure_per_cycle(out, steps, pressure).rename(columns=PRESSURE_COLUMNS)
+        out = out.merge(per, on="cycle", how="left")
+    return out
 
 
 def runaway_charges(

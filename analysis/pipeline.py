@@ -350,6 +350,9 @@ def _analyze_cathode(
         run.metadata.get("sample") or {}, run.area_m2, opt.active_mass_kg
     )
     cycles = fullcell.capacity_columns(cycles, mass, run.area_m2)
+    cycles = fullcell.cycle_extras(cycles, steps, nominal, run.streams.get("pressure"))
+    if nominal:
+        summary["nominal_capacity_C"] = float(nominal)
     extra, notes = fullcell.summary(cycles, steps, nominal, run.streams.get("pressure"))
     summary.update(extra)
     warnings += notes

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import overpotential
+from analysis import fullcell, overpotential
 from analysis.display import display_table, display_value, format_value
 from analysis.figures import all_figures
 from analysis.methods import methods_paragraph
@@ -157,6 +157,15 @@ def _convention(res: RunAnalysis) -> str:
     )
 
 
+def _rate_capability(res: RunAnalysis) -> str:
+    """The rate-capability table of a cathode run cycled at more than one C-rate."""
+    nominal = res.summary.get("nominal_capacity_C")
+    if not nominal or "c_rate" not in res.cycles or res.cycles["c_rate"].nunique() < 2:
+        return ""
+    table = fullcell.rate_table(res.cycles, res.steps, nominal)
+    return "<h2>Rate capability</h2>" + _table(table)
+
+
 def _summary_rows(summary: dict) -> str:
     rows = []
     for key, value in summary.items():
@@ -205,7 +214,7 @@ def write_report(run: RunData, res: RunAnalysis, folder: Path) -> Path:
         f"<h2>Methods</h2><p>{html.escape(methods_paragraph(run, res))}</p>"
         f"<h2>Figures</h2>{figures}<h2>Warnings</h2><ul>{warnings}</ul>"
         f"<h2>Summary</h2><table>{_summary_rows(res.summary)}</table>{ccd}"
-        f"<h2>Cycles</h2>{_table(res.cycles)}<h2>Steps</h2>"
+        f"{_rate_capability(res)}<h2>Cycles</h2>{_table(res.cycles)}<h2>Steps</h2>"
         f"{_table(res.steps.drop(columns=['start_row', 'end_row'], errors='ignore'))}"
         f"<h2>Events</h2>{_table(events)}"
     )

@@ -1,7 +1,7 @@
 """Benchmark of the full-cell analysis on a 1000-cycle LFP run (issue 14 "Measure").
 
 A synthetic 1000-cycle full cell (0.2 C between 2.5 and 3.85 V, 30 s samples, a flat-plateau
-voltage with polarization and a slowly fading capacity, 2.4 M samples) is analysed twice in this
+voltage with polarization and a slowly fading capacity, about 1 M samples) is analysed twice in this
 run: by ``analysis.pipeline.analyze_run`` (segmentation, cathode metrics, mAh/g, runaway check)
 and by a straightforward pandas groupby of the same per-cycle capacities, CE and polarization.
 Prints wall time and peak memory (tracemalloc) of each, and their largest capacity difference.

@@ -30,10 +30,16 @@ class RunOutput:
 
 
 def live_detectors(protocol: Protocol) -> list[Any]:
-    """Void-onset and short detectors configured for this cell exactly as offline analysis does."""
+    """Void-onset and short detectors configured for this cell exactly as offline analysis does:
+    none for a cell with a cathode (they assume Li-metal electrodes near 0 V; a full cell's
+    short is the runaway charge the cycling templates guard against)."""
+    from analysis.cell import cell_kind
     from analysis.live import detectors_for
 
-    return list(detectors_for(sample_metadata(protocol)))
+    sample = sample_metadata(protocol)
+    if cell_kind(sample).kind == "cathode":
+        return []
+    return list(detectors_for(sample))
 
 
 def run_file_name(protocol: Protocol, when: datetime | None = None) -> str:

@@ -181,17 +181,21 @@ class HostAnode(Electrode):
     def overpotential(self, j: float, T: float) -> float:
         return j * self.host.asr_ohm_m2 / relative_rate(self.host.activation_J_per_mol, T)
 
-    def dead_fraction(self) -> float:
+    def dead_fraction(self, j: float) -> float:
+        """Share of the Li a strip at |j| consumes that is left isolated."""
         h = self.host
+        delta = h.dead_li_fraction
+        if h.dead_li_reference_A_per_m2 is not None and j:
+            delta *= (abs(j) / h.dead_li_reference_A_per_m2) ** h.dead_li_rate_exponent
         if h.dead_li_depletion_C_per_m2 is None:
-            return h.dead_li_fraction
-        return h.dead_li_fraction * math.exp(-self.active_C_per_m2 / h.dead_li_depletion_C_per_m2)
+            return min(delta, 0.99)
+        return delta * math.exp(-self.active_C_per_m2 / h.dead_li_depletion_C_per_m2)
 
     def step(self, j: float, dt: float, T: float) -> None:
         if j < 0:
             self.active_C_per_m2 += -j * dt
         elif j > 0 and self.active_C_per_m2 > 0:
-            delta = self.dead_fraction()
+            delta = self.dead_fraction(j)
             used = min(j * dt / (1.0 - delta), self.active_C_per_m2)
             self.active_C_per_m2 -= used
             self.dead_C_per_m2 += used * delta

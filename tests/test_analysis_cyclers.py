@@ -230,3 +230,21 @@ def test_a_file_named_like_arbin_metadata_but_not_one_is_refused_naming_it(tmp_p
     other.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
     with pytest.raises(AnalysisError, match=f"{other.name}:1: not an Arbin metadata file"):
         import_file(data, area_m2=1e-4)
+
+
+def test_an_imported_cycler_file_with_a_user_given_mass_reports_mah_per_gram(tmp_path):
+    """Issue 14: capacity per gram of an imported export comes from --mass (the file has none)."""
+    from daq.cli import main
+
+    src = cf.arbin_csv(tmp_path)
+
+    def summary(out: str, *extra: str) -> pd.Series:
+        args = ["analyze", str(src), "--area", "1 cm2", "-o", str(tmp_path / out), "--no-report"]
+        assert main([*args, "--jobs", "1", *extra]) == 0
+        return pd.read_csv(tmp_path / out / "summary.csv").iloc[0]
+
+    with_mass = summary("mass", "--mass", "4 g")
+    assert with_mass["cell_type"] == "cathode"
+    per_gram = cf.I_A * cf.DISCHARGE_S / 3.6 / 4.0  # mAh of one discharge / 4 g
+    assert with_mass["capacity_discharge_last_mAh_g"] == pytest.approx(per_gram, rel=1e-3)
+    assert "capacity_discharge_last_mAh_g" not in summary("nomass")

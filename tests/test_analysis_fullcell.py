@@ -153,3 +153,33 @@ def test_live_cycle_table_is_the_offline_table_cycle_by_cycle(block):
     np.testing.assert_allclose(live.table["q_discharge"], truth[1::2], rtol=1e-3)
     assert list(live.table["cycle"]) == [1, 2, 3, 4]
     assert live.unit() == ("_mAh_g", "mAh/g")
+
+
+def test_the_cycle_table_and_report_carry_c_rates_pressure_per_cycle_and_rate_capability(
+    tmp_path,
+):
+    """Issue 14: the pressure-change-per-cycle/per-mAh and rate-capability tables are part of
+    what ssbench analyze writes for a full cell, not only library functions."""
+    from analysis.pipeline import analyze_run
+    from analysis.report import write_report
+
+    rates = [0.1, 0.2]
+    electro, truth, nominal, _ = cycle_twin("full_miec", rates)
+    run = run_data(electro)
+    t = electro["time"].to_numpy()[::10]
+    run.streams["pressure"] = pd.DataFrame({"time": t, "pressure": 1e6 + 10.0 * t})
+    res = analyze_run(run)
+    cycles = res.cycles
+    assert list(cycles["c_rate"]) == rates
+    swing = cycles["pressure_swing_Pa"].to_numpy()
+    assert swing == pytest.approx(10.0 * (cycles["end_time"] - cycles["start_time"]), rel=0.01)
+    per_mah = swing / (cycles["q_charge"].to_numpy() / 3.6)
+    assert cycles["pressure_swing_Pa_per_mAh"].to_numpy() == pytest.approx(per_mah)
+    assert res.summary["nominal_capacity_C"] == pytest.approx(nominal)
+    html = write_report(run, res, tmp_path).read_text()
+    assert "<h2>Rate capability</h2>" in html and "relative_to_slowest" in html.replace(" ", "_")
+    table = fullcell.rate_table(res.cycles, res.steps, nominal)
+    assert table["q_discharge_mAh_g"].to_numpy() == pytest.approx(
+        truth[1::2] / 3.6 / 4e-3, rel=1e-3
+    )
+    assert {"q_discharge_mAh", "q_discharge_mAh_cm2"} <= set(table)

@@ -41,21 +41,21 @@ def test_full_cell_live_plots_show_capacity_and_ce_per_cycle_as_each_ends(qtbot)
     assert plots.eta_plot not in plots.right.items
     assert plots.cycle_capacity_plot.getAxis("left").labelText == "capacity (mAh/g)"
 
-    electro, truth, _, world = cycle_twin("full_2d", [0.1] * 4)
+    electro, truth, _, world = cycle_twin("full_2d", [0.1] * 6)
     shown = feed(plots, data, electro)
-    assert sorted(set(shown)) == [0, 1, 2, 3]  # one more point as each cycle ends
+    assert sorted(set(shown)) == [0, 1, 2, 3, 4, 5]  # one more point as each cycle ends
     assert shown == sorted(shown)
     steps, cycles = tables(electro)
     offline = fullcell.capacity_columns(cycles, 4e-6, 1e-4)
     x, q_dis = plots.q_discharge.getData()
     _, q_ch = plots.q_charge.getData()
     _, ce = plots.ce_curve.getData()
-    np.testing.assert_array_equal(x, [1, 2, 3, 4])  # the last one at the end of the run
+    np.testing.assert_array_equal(x, [1, 2, 3, 4, 5, 6])  # the last one at the end of the run
     np.testing.assert_allclose(q_dis, offline["q_discharge_mAh_g"], rtol=1e-9)
     np.testing.assert_allclose(q_ch, offline["q_charge_mAh_g"], rtol=1e-9)
     np.testing.assert_allclose(ce, offline["ce"] * 100.0, rtol=1e-9)
     np.testing.assert_allclose(q_dis * 4e-3 * 3.6, truth[1::2], rtol=1e-3)  # mAh/g x 4 mg
-    assert q_dis[-1] < 0.8 * q_dis[0]  # the 2D control fades once its 1x excess is spent
+    assert q_dis[-1] < 0.85 * q_dis[0]  # the 2D control fades once its 1x excess is spent
 
 
 @pytest.mark.parametrize("sample", [{"area_m2": 1e-4, "electrodes": "Li|LLZO|Li"}, {}])

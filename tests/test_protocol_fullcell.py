@@ -313,3 +313,16 @@ def test_validate_gives_every_example_a_duration(example):
     if example.stem in ("full_cell_lfp_short", "full_cell_lfp_50_cycles", "half_cell_host_ce",
                         "alloy_constant_gap"):  # fmt: skip
         assert not e.open_ended and e.estimated
+
+
+def test_a_full_cell_runs_without_the_li_metal_detectors_as_offline():
+    """Void/short detectors assume Li-metal electrodes near 0 V: offline analysis skips them for
+    cells with a cathode, and so does the run (no void alarm at every discharge's end)."""
+    from daq.session import live_detectors
+
+    assert live_detectors(load_protocol(ROOT / "examples/protocols/full_cell_lfp_short.yaml")) == []
+    li_li = load_protocol(ROOT / "examples/protocols/ccd_ramp.yaml")
+    assert {type(d).__name__ for d in live_detectors(li_li)} == {
+        "VoidOnsetDetector",
+        "ShortDetector",
+    }

@@ -26,8 +26,12 @@ def test_capacity_falls_with_c_rate():
 
 
 def test_2d_control_polarizes_more_and_fades_once_the_excess_is_spent():
-    cycles = cc.full_cell_cycles("full_2d", [0.1] * 5, rest_s=60.0, sample_s=30.0)
+    cycles = cc.full_cell_cycles("full_2d", [0.1] * 7, rest_s=60.0, sample_s=30.0)
     assert cycles[1].polarization_V == pytest.approx(0.45, rel=0.2)
+    ce = [c.ce for c in cycles]
+    assert min(ce[1:4]) > 0.998  # the 1x excess makes up the dead Li ...
+    assert next(k for k, x in enumerate(ce) if k and x < 0.99) + 1 in (5, 6)  # ... 5-6 cycles
+    assert ce[-1] == pytest.approx(0.8222, abs=0.001)  # then the seed's 82.22 % (creep §2.4)
     assert cycles[-1].discharge.charge_C < 0.8 * cycles[1].discharge.charge_C
 
 
