@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -92,6 +92,8 @@ class VirtualClock(Clock):
     ``acceleration`` paces the jumps against wall time (virtual seconds per real second,
     anchored to the wall clock so the pace holds over a run); ``None`` runs as fast as
     possible. :meth:`at_wall_pace` switches to 1 s per s for a while (a paused run).
+    ``wall`` is the wall-time source the pace reads (seconds, monotonic); tests pass their
+    own to drive the pace by hand.
     """
 
     #: a pace that fell behind by more than this (s of wall time) restarts from now, so a
@@ -103,6 +105,7 @@ class VirtualClock(Clock):
         start: float = 0.0,
         acceleration: float | None = None,
         utc_anchor: datetime | None = None,
+        wall: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(utc_anchor)
         if acceleration is not None and not acceleration > 0:
@@ -113,7 +116,8 @@ class VirtualClock(Clock):
         self._participants: dict[int, int] = {}  # thread id -> nesting depth
         self._background: set[int] = set()  # participants that never drive time alone
         self._wake: dict[int, float] = {}  # sleeping thread id -> wake-up time
-        self._anchor = (time.monotonic(), self._t)  # (wall, run) time the pace counts from
+        self._wall = wall
+        self._anchor = (wall(), self._t)  # (wall, run) time the pace counts from
 
     @property
     def is_virtual(self) -> bool:
@@ -136,14 +140,14 @@ class VirtualClock(Clock):
     def at_wall_pace(self) -> Iterator[None]:
         with self._cond:
             previous, self.acceleration = self.acceleration, 1.0
-            self._anchor = (time.monotonic(), self._t)
+            self._anchor = (self._wall(), self._t)
             self._cond.notify_all()
         try:
             yield
         finally:
             with self._cond:
                 self.acceleration = previous
-                self._anchor = (time.monotonic(), self._t)
+                self._anchor = (self._wall(), self._t)
                 self._cond.notify_all()
 
     @contextmanager
@@ -199,7 +203,7 @@ class VirtualClock(Clock):
         if target <= self._t:
             return float("inf")
         if self.acceleration is not None:
-            wall = time.monotonic()
+            wall = self._wall()
             wall0, t0 = self._anchor
             due = wall0 + (target - t0) / self.acceleration
             if wall < due:

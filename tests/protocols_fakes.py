@@ -301,6 +301,16 @@ class FakeFrames(_Faulty, FrameSource):
         self.stop()
 
 
+class HandWall:
+    """A wall-time source the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
 @dataclass
 class FakeStation:
     """What the engine needs of a station: a clock and role attributes."""
@@ -313,7 +323,7 @@ class FakeStation:
     frame_source: FakeFrames | None = None
 
     @classmethod
-    def full(cls, cell: FakeCell | None = None) -> FakeStation:
-        clock = VirtualClock()
+    def full(cls, cell: FakeCell | None = None, clock: Clock | None = None) -> FakeStation:
+        clock = clock or VirtualClock()
         return cls(clock, FakePotentiostat(clock, cell), FakePressureRig(), FakeBiasHolder(clock),
                    FakeThermal(), FakeFrames(clock))  # fmt: skip

@@ -4,6 +4,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from protocols_fakes import HandWall
 
 from daq.clock import RealClock, VirtualClock
 
@@ -94,14 +95,45 @@ def test_background_participant_never_drives_time_alone():
     assert ticks[:4] == pytest.approx([0.5, 1.0, 1.5, 2.0])
 
 
-def test_at_wall_pace_keeps_run_time_behind_wall_time_then_restores_the_pace():
-    clock = VirtualClock()
+def _wait_for(predicate, seconds: float = 10.0) -> bool:
+    """Poll ``predicate`` for up to ``seconds`` of real time (a guard, never a measurement)."""
+    stop = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return True
+        stop.wait(0.01)
+    return predicate()
+
+
+def test_at_wall_pace_moves_run_time_only_as_wall_time_moves_then_restores_the_pace():
+    wall = HandWall()
+    clock = VirtualClock(wall=wall)
     clock.sleep(1000.0)  # free-running: no wall time needed
+    seen: list[float] = []
+
+    def paused_loop() -> None:
+        with clock.participant():
+            for _ in range(4):
+                clock.sleep(0.5)
+                seen.append(clock.now())
+
     with clock.at_wall_pace():
         assert clock.acceleration == 1.0
-        wall0 = RealClock()
-        clock.sleep(0.2)
-        assert clock.now() - 1000.0 <= wall0.now() + 0.01  # run time never ahead of wall time
+        loop = threading.Thread(target=paused_loop, daemon=True)
+        loop.start()
+        threading.Event().wait(0.2)
+        assert seen == [] and clock.now() == 1000.0  # the wall stands still: so does run time
+        for k, step in enumerate([0.5, 1.0], start=1):  # the wall reaches each wake-up
+            wall.t = step
+            assert _wait_for(lambda k=k: len(seen) == k)
+        wall.t = 1.2
+        threading.Event().wait(0.2)
+        assert seen == [1000.5, 1001.0] and clock.now() == 1001.0  # not a step past the wall
+        wall.t = 1.5
+        assert _wait_for(lambda: len(seen) == 3)
+        wall.t = 2.0
+        loop.join(timeout=10)
+        assert seen == [1000.5, 1001.0, 1001.5, 1002.0]
     assert clock.acceleration is None
     clock.sleep(1000.0)
-    assert clock.now() == pytest.approx(2000.2)
+    assert clock.now() == pytest.approx(2002.0)

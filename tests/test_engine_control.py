@@ -7,8 +7,10 @@ import os
 import signal
 
 import pytest
+from protocols_fakes import FakeStation, HandWall
 from protocols_helpers import Collector, run_yaml
 
+from daq.clock import VirtualClock
 from drivers.errors import SetpointError
 from protocols.console import ProgressBar, interactive
 from protocols.engine import Engine, Listener, Progress
@@ -289,27 +291,42 @@ def test_progress_names_steps_by_phase_and_cycle_not_by_path():
 
 def test_a_paused_run_on_a_virtual_clock_follows_wall_time_then_races_again():
     """While paused, run time advances like wall time (the cell relaxes as a real one would,
-    the pressure loop holds at real pace); before and after, the virtual clock runs free."""
-    import time
+    the pressure loop holds at real pace); before and after, the virtual clock runs free.
+    The wall is a hand-moved one, stepped 0.1 s at a time by a helper thread while paused."""
+    import threading
 
+    wall = HandWall()
     marks: dict[str, float] = {}
+    paused = threading.Event()
+    done = threading.Event()
+
+    def move_wall() -> None:
+        paused.wait(30)
+        while not done.wait(0.005):
+            wall.t += 0.1
 
     def hook(engine, collector, item):
         if getattr(item, "kind", None) == "step_start" and item.step == 0 and not marks:
             engine.pause(immediate=True)
         if getattr(item, "kind", None) == "pause":
-            marks.update(wall=time.monotonic(), run=item.time)
+            marks.update(wall=wall.t, run=item.time)
+            paused.set()
+        if getattr(item, "kind", None) == "resume":
+            done.set()  # the wall stops once the engine has left the pause
+            marks["wall_taken"] = wall.t - marks["wall"]
         if (
             isinstance(item, Progress)
             and item.state == "paused"
             and item.elapsed > marks["run"] + 1
         ):
-            marks["wall_taken"] = time.monotonic() - marks["wall"]
             engine.resume()
 
-    result, col, _ = run_yaml(TWO_STEPS, hook=hook)
+    mover = threading.Thread(target=move_wall, daemon=True)
+    mover.start()
+    station = FakeStation.full(clock=VirtualClock(wall=wall))
+    result, col, _ = run_yaml(TWO_STEPS, station=station, hook=hook)
+    done.set()
     assert result.status == "success"
     paused_for = col.kinds("resume")[0].data["paused_for"]
-    assert paused_for >= 1.0
-    assert paused_for <= marks["wall_taken"] + 0.25  # never ahead of wall time while paused
-    assert col.events[-1].time == pytest.approx(20.0 + paused_for, abs=0.25)
+    assert 1.0 <= paused_for <= marks["wall_taken"]  # never ahead of wall time while paused
+    assert col.events[-1].time == pytest.approx(20.0 + paused_for, abs=0.15)  # + one tick
