@@ -370,9 +370,9 @@ BRUGGEMAN_EXPONENT = 1.5
 #: reported for LiFePO4 by GITT/EIS (1e-16 - 1e-14 cm2/s, e.g. 1.8e-14 cm2/s, Prosini et al.,
 #: Solid State Ionics 148 (2002) 45).
 LFP_PARTICLE_RADIUS_M = 100e-9
-LFP_DIFFUSIVITY_M2_PER_S = 1.1e-18
+LFP_DIFFUSIVITY_M2_PER_S = 1.2e-18  # 1.2e-14 cm2/s
 LFP_DIFFUSION_ACTIVATION_J_PER_MOL = 40e3  # [INF]
-LFP_DIFFUSION_MODES = 30  # eigenmodes kept: resolves the surface response beyond ~2 s
+LFP_DIFFUSION_MODES = 30  # eigenmodes kept (numerical): the last decays in ~1 s
 #: Charge transfer at the LFP|PEO interface, Butler-Volmer with alpha = 0.5:
 #: eta = (2RT/F) asinh(j / 2 j0), j0 per kg of LFP (active area scales with the loading).
 #: [CAL: 0.25 V charge-discharge polarization at 0.1 C, creep §2.4, with the ohmic and anode

@@ -179,6 +179,34 @@ def test_cycling_stops_on_a_runaway_charge_that_never_reaches_the_cutoff():
     assert [o["result"] for o in result.outcomes] == ["runaway_charge"]
 
 
+def test_cc_cv_runaway_guard_watches_the_cc_phase_only():
+    """A CC phase that never reaches 3.85 V stops the run (runaway charge); a CV phase that
+    takes longer than the guard (normal at high rates) does not: it is capped and moves on."""
+    stalled = FakeCell(script=lambda t, v, i: (np.full_like(t, 3.45), i))
+    result, col, _ = run_yaml(
+        body(c_rate="10 C", cycles=1, cv_taper_c_rate="C/20") + "\nsampling: {rate: 1 Hz}\n",
+        FakeStation.full(stalled),
+        head=HEAD,
+    )
+    assert result.status == "stopped", result
+    assert ends(col)[0] == ("time", pytest.approx(1.5 * 360.0, abs=1.1))
+    assert [o["result"] for o in result.outcomes] == ["runaway_charge"]
+
+    def slow_cv(t, v, i):  # at 3.9 V on CC; on CV at 3.85 V 1 mA that never tapers to C/20
+        held = bool(np.all(v == 3.85))
+        return (v, np.full_like(t, 1e-3)) if held else (np.full_like(t, 3.9), i)
+
+    result, col, _ = run_yaml(
+        body(c_rate="10 C", cycles=1, cv_taper_c_rate="C/20") + "\nsampling: {rate: 1 Hz}\n",
+        FakeStation.full(FakeCell(script=slow_cv)),
+        head=HEAD,
+    )
+    assert result.status == "success", result
+    (criterion, t), *_ = ends(col)
+    assert criterion == "time" and t == pytest.approx(3.5 * 360.0, abs=1.1)
+    assert "runaway_charge" not in [o["result"] for o in result.outcomes]
+
+
 def test_rate_test_and_cc_cv_variant_expand():
     p = load_protocol_text(
         HEAD + "steps: [{type: rate_test, c_rates: [0.1 C, 0.2 C, 0.5 C], charge_cutoff: 3.85 V,"
