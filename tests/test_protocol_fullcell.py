@@ -338,8 +338,8 @@ def test_a_strip_to_a_cutoff_without_a_basis_returns_what_was_plated():
 def test_validate_gives_every_example_a_duration(example):
     e = estimate(load_protocol(example))
     assert e.duration > 0 and not e.unbounded
-    if example.stem in ("full_cell_lfp_short", "full_cell_lfp_50_cycles", "half_cell_host_ce",
-                        "alloy_constant_gap"):  # fmt: skip
+    if example.stem in ("full_cell_lfp_short", "full_cell_lfp_50_cycles", "full_cell_lfp_rate_test",
+                        "half_cell_host_ce", "alloy_constant_gap"):  # fmt: skip
         assert not e.open_ended and e.estimated
 
 
