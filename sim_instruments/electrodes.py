@@ -146,6 +146,7 @@ class LfpCathode(Electrode):
         self.electrolyte = electrolyte
         self.x_mean = 1.0 - 1e-4
         self.modes = np.zeros(_MODES.size)
+        self.temperature_K = C.FULL_CELL_REFERENCE_TEMPERATURE_K  # of the latest step
 
     @property
     def x_surface(self) -> float:
@@ -187,6 +188,7 @@ class LfpCathode(Electrode):
 
     def step(self, j: float, dt: float, T: float) -> None:
         """Exact update of the mean and the modes at constant j (stable for any dt)."""
+        self.temperature_K = T
         steady = self._steady_modes(j, T)
         decay = np.exp(-_MODES * dt / self._diffusion_time_s(T))
         self.modes = steady + (self.modes - steady) * decay
@@ -194,7 +196,7 @@ class LfpCathode(Electrode):
 
     def max_step(self, j: float) -> float:
         """Steps that move the surface fraction by at most 0.5 % (3 % of its headroom)."""
-        T = C.FULL_CELL_REFERENCE_TEMPERATURE_K
+        T = self.temperature_K
         lag = (self.modes - self._steady_modes(j, T)) * _MODES / self._diffusion_time_s(T)
         speed = abs(j) / self.capacity + float(np.abs(lag).sum())
         if speed == 0.0:
