@@ -348,7 +348,7 @@ LFP_COMPOSITE_COMPONENTS = {
     "carbon": (0.10, 1800.0),
 }
 _COMPOSITE_VOLUME_M3_PER_KG = sum(w / rho for w, rho in LFP_COMPOSITE_COMPONENTS.values())
-#: Composite thickness per areal LFP loading: 7.8 um per mg/cm2 (31 um at 4 mg/cm2)
+#: Composite thickness per areal LFP loading: 7.7 um per mg/cm2 (31 um at 4 mg/cm2)
 LFP_COMPOSITE_THICKNESS_M_PER_KG_PER_M2 = (
     _COMPOSITE_VOLUME_M3_PER_KG / LFP_COMPOSITE_COMPONENTS["LiFePO4"][0]
 )
