@@ -121,6 +121,7 @@ def test_cccv_switches_to_cv_at_the_crossing_and_ends_on_the_taper(rate, level, 
     ((criterion, t),) = ends(col)
     assert criterion == "current_below"
     assert t == pytest.approx(t_cv + 20.0 * np.log(10.0), abs=0.25)  # |I| from 0.68 to 0.068 mA
+    assert result.outcomes == [] and not col.kinds("outcome")  # tapering is no run outcome
     rates = col.kinds("c_rate")
     if "c_rate" in taper:
         assert rates[-1].data["current_A"] == pytest.approx(0.1 * CAPACITY_C / 3600.0)

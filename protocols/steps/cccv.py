@@ -73,14 +73,13 @@ def execute(step: Cccv, ctx: StepContext) -> Plan:
     current = yield from resolve_current(step, ctx)
     until = yield from taper(step, ctx)
     crossing = "voltage_above" if step.direction > 0 else "voltage_below"
-    cutoff = EndCondition.model_validate(
-        {crossing: step.voltage, "result": "cv"}, context=SI_CONTEXT
-    )
+    # no ``result`` on these two: reaching the cut-off and tapering are the normal course of the
+    # step, not outcomes of the run (an outcome also marks its cycle as cut short in analysis)
+    cutoff = EndCondition.model_validate({crossing: step.voltage}, context=SI_CONTEXT)
     yield Source("current", current, compliance_voltage(step, ctx.limits))
     fired = yield WaitEnd((cutoff, *step.cc_end))
     if fired is not None and fired.condition is cutoff:
-        tapered = EndCondition.model_validate({"current_below": until, "result": "taper"},
-                                              context=SI_CONTEXT)  # fmt: skip
+        tapered = EndCondition.model_validate({"current_below": until}, context=SI_CONTEXT)
         yield Source("voltage", step.voltage, abs(current))
         fired = yield WaitEnd((tapered,))
     yield StopAcquisition()
