@@ -65,6 +65,17 @@ TEMPLATE_FIELDS: dict[str, list[tuple[str, str, str]]] = {
         ("rest", "10 min", "rest after each half cycle"),
         ("cv_taper_current", "", "e.g. 0.01 mA: hold the charge cut-off until |I| < this"),
     ],
+    "rate_test": [
+        ("sample.cathode.active_material", "LiFePO4", "cathode active material"),
+        ("sample.cathode.mass_loading", "4 mg/cm2", "active mass per area (C-rate basis)"),
+        ("sample.cathode.specific_capacity", "170 mAh/g", "1 C = loading x area x this"),
+        ("c_rates", "0.1 C, 0.2 C, 0.5 C, 1 C, 2 C", "comma-separated, in the order run"),
+        ("cycles_per_rate", "1", "cycles at each C-rate"),
+        ("charge_cutoff", "3.85 V", "charge ends when V rises to it"),
+        ("discharge_cutoff", "2.5 V", "discharge ends when V falls to it"),
+        ("rest", "10 min", "rest after each half cycle"),
+        ("cv_taper_c_rate", "C/20", "CC-CV charge: hold the cut-off until |I| < this; empty: CC"),
+    ],
 }
 TEMPLATE_TITLES = {
     "plating_stripping": "Plating / stripping",
@@ -72,9 +83,10 @@ TEMPLATE_TITLES = {
     "pressure_schedule": "Pressure schedule",
     "tem_sequence": "TEM bias sequence",
     "galvanostatic_cycling": "Full-cell cycling (C-rate)",
+    "rate_test": "Rate test (C-rates)",
 }
-_INT_FIELDS = {"cycles", "cycles_per_step", "formation_cycles"}
-_LIST_FIELDS = {"pressures"}
+_INT_FIELDS = {"cycles", "cycles_per_step", "formation_cycles", "cycles_per_rate"}
+_LIST_FIELDS = {"pressures", "c_rates"}
 #: default safety limits offered with each template
 _TEMPLATE_LIMITS = {
     "plating_stripping": {"voltage": {"min": "-1.5 V", "max": "1.5 V"}},
@@ -82,6 +94,7 @@ _TEMPLATE_LIMITS = {
     "pressure_schedule": {"pressure": {"max": "25 MPa"}},
     "tem_sequence": {"bias": "12 V"},
     "galvanostatic_cycling": {"voltage": {"min": "2 V", "max": "4.2 V"}, "current": "10 mA"},
+    "rate_test": {"voltage": {"min": "2 V", "max": "4.2 V"}, "current": "10 mA"},
 }
 
 #: the limit form: (path in ``limits``, label, hint)

@@ -15,6 +15,9 @@ from protocols.quantities import CRate, Duration, Fraction, PositiveCurrent, Vol
 from protocols.steps.base import StepBase
 
 Spec = dict[str, Any]
+#: A CC-CV half cycle's CV phase may last this many nominal times (3600 s / C-rate) beyond the
+#: runaway guard of its CC phase: at 2 C the CV phase of a resistive PEO cell takes ~2.3 x.
+CV_CAP_NOMINALS = 2.0
 
 
 class _Window(StepBase):
@@ -54,10 +57,15 @@ class _Window(StepBase):
         return None
 
     def _half(self, rate: float, cutoff: float, guard: Spec, cv: bool) -> Spec:
-        """One half cycle: CC to ``cutoff`` (a charge for rate > 0), or CC-CV with ``cv``."""
+        """One half cycle: CC to ``cutoff`` (a charge for rate > 0), or CC-CV with ``cv``.
+
+        In a CC-CV the guard watches the CC phase (the one that must reach the cut-off); the
+        CV phase, long at high rates, is capped at CV_CAP_NOMINALS x the nominal time and then
+        moves on."""
         if cv:
+            cap = {"time": (self.runaway_factor + CV_CAP_NOMINALS) * 3600.0 / abs(rate)}
             return {"type": "cccv", "c_rate": rate, "voltage": cutoff, **self._taper(),
-                    "end": [guard]}  # fmt: skip
+                    "cc_end": [guard], "end": [cap]}  # fmt: skip
         crossing = "voltage_above" if rate > 0 else "voltage_below"
         return {"type": "galvanostatic", "c_rate": rate, "end": [{crossing: cutoff}, guard]}
 

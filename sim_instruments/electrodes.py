@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from sim_instruments import constants as C
 from sim_instruments.cell import arrhenius
 
@@ -93,25 +95,62 @@ class LiChip(Electrode):
         return C.LI_FOIL_THICKNESS_M + self.thickness_change_m()
 
 
-class LfpCathode(Electrode):
-    """LiFePO4 composite: flat-plateau OCV, charge transfer, composite ASR, two-tank transport.
+def sphere_eigenvalues(n: int) -> np.ndarray:
+    """First ``n`` roots a of tan(a) = a: no-flux diffusion modes of a sphere decay as a^2 D/R^2."""
+    roots = []
+    for k in range(1, n + 1):
+        lo, hi = k * math.pi + 1e-12, (k + 0.5) * math.pi - 1e-12  # sin a - a cos a changes sign
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if (math.sin(mid) - mid * math.cos(mid)) * (math.sin(lo) - lo * math.cos(lo)) > 0:
+                lo = mid
+            else:
+                hi = mid
+        roots.append(0.5 * (lo + hi))
+    return np.array(roots)
 
-    x is the Li fraction of LixFePO4 (1 = discharged). The current fills or empties a surface
-    tank (fraction phi); the bulk exchanges with it at rate k: d = x_s - x_b relaxes to
-    -r (1 - phi)/k at C-rate r (1/s), so the surface reaches an end first and the capacity
-    lost per half cycle is (1 - phi)^2 r / k.
+
+_MODES = sphere_eigenvalues(C.LFP_DIFFUSION_MODES) ** 2
+#: Surface weight 2/a_n^2 of each mode in the parabolic (pseudo-steady) profile, whose sum over
+#: all modes is 1/5 (Crank, The Mathematics of Diffusion, eq. 6.40); the modes not kept (all
+#: faster than ~1 s) are lumped into the last one, so the pseudo-steady offset stays exact.
+_MODE_WEIGHTS = 2.0 / _MODES
+_MODE_WEIGHTS[-1] += 0.2 - _MODE_WEIGHTS.sum()
+
+
+def butler_volmer(j: float, j0: float, T: float) -> float:
+    """Charge-transfer overpotential (V, sign of j), symmetric Butler-Volmer: (2RT/F) asinh(j/2j0)."""
+    return 2.0 * _RT_F_PER_K * T * math.asinh(j / (2.0 * j0))
+
+
+def electrolyte_conductivity(preset: C.ElectrolytePreset, T: float) -> float:
+    """Ionic conductivity (S/m) of an electrolyte preset at T (its Arrhenius law)."""
+    return preset.conductivity_S_per_m * arrhenius(preset.conductivity_activation_J_per_mol, T)
+
+
+class LfpCathode(Electrode):
+    """LiFePO4 composite: flat-plateau OCV, Butler-Volmer kinetics, ionic ASR, solid diffusion.
+
+    x is the Li fraction of LixFePO4 (1 = discharged), the OCV follows the particle surface.
+    Diffusion in a sphere under a surface flux is solved exactly for a constant current by its
+    eigenmodes: x(rho) = mean + sum_n b_n phi_n(rho), phi_n(1) = 1; at C-rate r (1/s) each b_n
+    relaxes to -(2/a_n^2) r R^2/(3D) at rate a_n^2 D/R^2, so the surface sits r R^2/(15 D)
+    below the mean in the pseudo-steady state and reaches an end first.
     """
 
     label = "LiFePO4"
 
-    def __init__(self, capacity_C_per_m2: float) -> None:
-        self.capacity = capacity_C_per_m2
-        self.x_surface = 1.0 - 1e-4
-        self.x_bulk = 1.0 - 1e-4
+    def __init__(self, loading_kg_per_m2: float, electrolyte: C.ElectrolytePreset) -> None:
+        self.capacity = loading_kg_per_m2 * C.LFP_SPECIFIC_CAPACITY_C_PER_KG
+        self.loading = loading_kg_per_m2
+        self.electrolyte = electrolyte
+        self.x_mean = 1.0 - 1e-4
+        self.modes = np.zeros(_MODES.size)
+        self.temperature_K = C.FULL_CELL_REFERENCE_TEMPERATURE_K  # of the latest step
 
-    def _mean(self) -> float:
-        phi = C.LFP_SURFACE_FRACTION
-        return phi * self.x_surface + (1.0 - phi) * self.x_bulk
+    @property
+    def x_surface(self) -> float:
+        return min(max(self.x_mean + float(self.modes.sum()), _EDGE), 1.0 - _EDGE)
 
     def potential(self, oxidising: bool, T: float) -> float:
         x, w = self.x_surface, C.LFP_END_WIDTH
@@ -123,41 +162,50 @@ class LfpCathode(Electrode):
             + C.LFP_END_LOG_WEIGHT * _RT_F_PER_K * T * end_log(x)
         )
 
-    def overpotential(self, j: float, T: float) -> float:
-        j0 = C.LFP_EXCHANGE_CURRENT_A_PER_M2 * relative_rate(C.LFP_EXCHANGE_ACTIVATION_J_PER_MOL, T)
-        asr = C.LFP_COMPOSITE_ASR_OHM_M2 / relative_rate(C.LFP_COMPOSITE_ACTIVATION_J_PER_MOL, T)
-        return 2.0 * _RT_F_PER_K * T * math.asinh(j / (2.0 * j0)) + j * asr
+    def ionic_asr_ohm_m2(self, T: float) -> float:
+        """Ionic resistance of the composite's PEO-LiTFSI: L / (3 sigma eps^Bruggeman)."""
+        thickness = self.loading * C.LFP_COMPOSITE_THICKNESS_M_PER_KG_PER_M2
+        eps = C.LFP_COMPOSITE_ELECTROLYTE_FRACTION
+        sigma = electrolyte_conductivity(self.electrolyte, T) * eps**C.BRUGGEMAN_EXPONENT
+        return thickness / (3.0 * sigma)
 
-    def _rates(self, j: float, T: float) -> tuple[float, float, float]:
-        """(C-rate r in 1/s, relaxation rate kappa, steady surface offset d_ss)."""
-        phi = C.LFP_SURFACE_FRACTION
-        k = C.LFP_EXCHANGE_RATE_PER_S * relative_rate(C.LFP_TRANSPORT_ACTIVATION_J_PER_MOL, T)
-        r = j / self.capacity
-        return r, k / (phi * (1.0 - phi)), -r * (1.0 - phi) / k
+    def overpotential(self, j: float, T: float) -> float:
+        j0 = (
+            C.LFP_EXCHANGE_CURRENT_A_PER_KG
+            * self.loading
+            * relative_rate(C.LFP_EXCHANGE_ACTIVATION_J_PER_MOL, T)
+        )
+        return butler_volmer(j, j0, T) + j * self.ionic_asr_ohm_m2(T)
+
+    def _diffusion_time_s(self, T: float) -> float:
+        """R^2 / D at T."""
+        d = C.LFP_DIFFUSIVITY_M2_PER_S * relative_rate(C.LFP_DIFFUSION_ACTIVATION_J_PER_MOL, T)
+        return C.LFP_PARTICLE_RADIUS_M**2 / d
+
+    def _steady_modes(self, j: float, T: float) -> np.ndarray:
+        """Mode amplitudes of the pseudo-steady profile at areal current j."""
+        return -_MODE_WEIGHTS * (j / self.capacity) * self._diffusion_time_s(T) / 3.0
 
     def step(self, j: float, dt: float, T: float) -> None:
-        """Exact two-tank update at constant j (stable for any dt)."""
-        phi = C.LFP_SURFACE_FRACTION
-        r, kappa, d_ss = self._rates(j, T)
-        mean = self._mean() - r * dt
-        d = self.x_surface - self.x_bulk
-        d = d_ss + (d - d_ss) * math.exp(-kappa * dt)
-        self.x_surface = min(max(mean + (1.0 - phi) * d, _EDGE), 1.0 - _EDGE)
-        self.x_bulk = min(max(mean - phi * d, _EDGE), 1.0 - _EDGE)
+        """Exact update of the mean and the modes at constant j (stable for any dt)."""
+        self.temperature_K = T
+        steady = self._steady_modes(j, T)
+        decay = np.exp(-_MODES * dt / self._diffusion_time_s(T))
+        self.modes = steady + (self.modes - steady) * decay
+        self.x_mean = min(max(self.x_mean - j / self.capacity * dt, _EDGE), 1.0 - _EDGE)
 
     def max_step(self, j: float) -> float:
-        rel = C.MAX_RELATIVE_CHANGE
-        dt = math.inf
-        if j:
-            speed = abs(j) / self.capacity  # of x_surface once the tanks move together
-            dt = min(0.005 / speed, rel * headroom(self.x_surface, j) / speed)
-        r, kappa, d_ss = self._rates(j, C.FULL_CELL_REFERENCE_TEMPERATURE_K)
-        if abs(self.x_surface - self.x_bulk - d_ss) > 1e-4:
-            dt = min(dt, 0.5 / kappa)
-        return dt
+        """Steps that move the surface fraction by at most 0.5 % (3 % of its headroom)."""
+        T = self.temperature_K
+        lag = (self.modes - self._steady_modes(j, T)) * _MODES / self._diffusion_time_s(T)
+        speed = abs(j) / self.capacity + float(np.abs(lag).sum())
+        if speed == 0.0:
+            return math.inf
+        room = headroom(self.x_surface, j) if j else 1.0
+        return min(0.005 / speed, C.MAX_RELATIVE_CHANGE * room / speed)
 
     def state(self) -> dict[str, float]:
-        return {"cathode_x_surface": self.x_surface, "cathode_x_bulk": self.x_bulk}
+        return {"cathode_x_surface": self.x_surface, "cathode_x_mean": self.x_mean}
 
 
 class HostAnode(Electrode):
@@ -179,7 +227,10 @@ class HostAnode(Electrode):
         )
 
     def overpotential(self, j: float, T: float) -> float:
-        return j * self.host.asr_ohm_m2 / relative_rate(self.host.activation_J_per_mol, T)
+        """Charge transfer at the Li (Butler-Volmer) plus the host's interphase resistance."""
+        rate = relative_rate(self.host.activation_J_per_mol, T)
+        j0 = C.LI_HOST_EXCHANGE_CURRENT_A_PER_M2 * rate
+        return butler_volmer(j, j0, T) + j * self.host.asr_ohm_m2 / rate
 
     def dead_fraction(self, j: float) -> float:
         """Share of the Li a strip at |j| consumes that is left isolated."""

@@ -18,23 +18,30 @@ from __future__ import annotations
 import numpy as np
 
 from sim_instruments import constants as C
-from sim_instruments.cell import CellModel, OperatingPoint, arrhenius, terminals
-from sim_instruments.electrodes import AlloyAnode, Electrode, HostAnode, LfpCathode, LiChip
+from sim_instruments.cell import CellModel, OperatingPoint, terminals
+from sim_instruments.electrodes import (
+    AlloyAnode,
+    Electrode,
+    HostAnode,
+    LfpCathode,
+    LiChip,
+    electrolyte_conductivity,
+)
 
 ELECTRODE_CELLS = ("half_miec", "half_2d", "full_miec", "full_2d", "full_alloy")
 
 
 def build_electrodes(
-    cell: str, cathode_capacity_C_per_m2: float, li_excess: float
+    cell: str, preset: C.ElectrolytePreset, loading_kg_per_m2: float, li_excess: float
 ) -> tuple[Electrode, Electrode]:
-    """(WE, CE) of ``cell``."""
+    """(WE, CE) of ``cell``; the cathode's ionic path is the preset's electrolyte."""
     kind, _, anode = cell.partition("_")
     if kind == "half":
         return HostAnode(C.HOSTS[anode], 0.0), LiChip()
-    cathode = LfpCathode(cathode_capacity_C_per_m2)
+    cathode = LfpCathode(loading_kg_per_m2, preset)
     if anode == "alloy":
         return cathode, AlloyAnode()
-    return cathode, HostAnode(C.HOSTS[anode], li_excess * cathode_capacity_C_per_m2)
+    return cathode, HostAnode(C.HOSTS[anode], li_excess * cathode.capacity)
 
 
 class ElectrodeCellModel(CellModel):
@@ -57,7 +64,7 @@ class ElectrodeCellModel(CellModel):
         self.cathode_capacity_C_per_m2 = (
             cathode_loading_kg_per_m2 * C.LFP_SPECIFIC_CAPACITY_C_PER_KG
         )
-        self.electrodes = build_electrodes(cell, self.cathode_capacity_C_per_m2, li_excess)
+        self.electrodes = build_electrodes(cell, preset, cathode_loading_kg_per_m2, li_excess)
         self.penetration_after = penetration_after_C_per_m2
         self.plated_C_per_m2 = 0.0  # charge plated into the anode so far (full cells)
 
@@ -68,9 +75,7 @@ class ElectrodeCellModel(CellModel):
         return {"cathode_capacity_C": self.cathode_capacity_C_per_m2 * self.area}
 
     def _r_bulk(self, T: float) -> float:
-        p = self.preset
-        sigma = p.conductivity_S_per_m * arrhenius(p.conductivity_activation_J_per_mol, T)
-        return self.thickness / (sigma * self.area)
+        return self.thickness / (electrolyte_conductivity(self.preset, T) * self.area)
 
     def _path(self, T: float):
         we, ce = self.electrodes

@@ -66,6 +66,35 @@ def test_rate_table_orders_the_capacities():
     np.testing.assert_allclose(table["q_discharge"], truth[1::2], rtol=1e-3)
 
 
+def test_rate_table_of_a_cc_cv_rate_test_on_the_twin_falls_with_c_rate():
+    """Rate test as labs run it (CC-CV charge, CC discharge) at 0.1-2 C: the analysis finds each
+    rate, its capacity against the twin's truth within 0.1 %, falling but > 0 at 1 and 2 C."""
+    rates = [0.1, 0.2, 0.5, 1.0, 2.0]
+    clock, world = cc.new_cell_world("full_miec", **NOISE)
+    nominal = world.truth()["cathode_capacity_C"]
+    truth = []
+    for rate in rates:
+        current = rate * nominal / 3600.0
+        cc.constant_current(world, clock, current, cc.CHARGE_CUTOFF_V, 3 * 3600 / rate, SAMPLE_S)
+        cc.constant_voltage(world, clock, cc.CHARGE_CUTOFF_V, current, 0.05 * nominal / 3600,
+                            3 * 3600 / rate, SAMPLE_S)  # fmt: skip
+        cc.rest(world, clock, 600.0)
+        t0 = clock.now()
+        cc.constant_current(world, clock, -current, cc.DISCHARGE_CUTOFF_V, 3 * 3600 / rate,
+                            SAMPLE_S)  # fmt: skip
+        truth.append(current * (clock.now() - t0))
+        cc.rest(world, clock, 600.0)
+    t, v, i, _ = world.electro_samples(0.0, clock.now(), SAMPLE_S)
+    steps, cycles = tables(pd.DataFrame({"time": t, "voltage": v, "current": i}))
+    mass = world.config.cathode_loading_kg_per_m2 * world.config.area_m2
+    cycles = fullcell.capacity_columns(cycles, mass, world.config.area_m2)
+    table = fullcell.rate_table(cycles, steps, nominal)
+    assert list(table["c_rate"]) == rates
+    np.testing.assert_allclose(table["q_discharge"], truth, rtol=1e-3)
+    q = table["q_discharge_mAh_g"].to_numpy()
+    assert np.all(np.diff(q) < 0) and q[3] > 0.5 * q[0] and q[4] > 0.3 * q[0]
+
+
 def test_runaway_charge_is_detected_and_a_normal_cycle_is_not():
     electro, _, nominal, _ = cycle_twin("full_miec", [0.2], penetration_after_C_per_m2=3000.0)
     steps, _ = tables(electro)

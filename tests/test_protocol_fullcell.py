@@ -121,6 +121,7 @@ def test_cccv_switches_to_cv_at_the_crossing_and_ends_on_the_taper(rate, level, 
     ((criterion, t),) = ends(col)
     assert criterion == "current_below"
     assert t == pytest.approx(t_cv + 20.0 * np.log(10.0), abs=0.25)  # |I| from 0.68 to 0.068 mA
+    assert result.outcomes == [] and not col.kinds("outcome")  # tapering is no run outcome
     rates = col.kinds("c_rate")
     if "c_rate" in taper:
         assert rates[-1].data["current_A"] == pytest.approx(0.1 * CAPACITY_C / 3600.0)
@@ -177,6 +178,34 @@ def test_cycling_stops_on_a_runaway_charge_that_never_reaches_the_cutoff():
     ((criterion, t),) = ends(col)
     assert criterion == "time" and t == pytest.approx(1.5 * 3600 / 10, abs=1.1)
     assert [o["result"] for o in result.outcomes] == ["runaway_charge"]
+
+
+def test_cc_cv_runaway_guard_watches_the_cc_phase_only():
+    """A CC phase that never reaches 3.85 V stops the run (runaway charge); a CV phase that
+    takes longer than the guard (normal at high rates) does not: it is capped and moves on."""
+    stalled = FakeCell(script=lambda t, v, i: (np.full_like(t, 3.45), i))
+    result, col, _ = run_yaml(
+        body(c_rate="10 C", cycles=1, cv_taper_c_rate="C/20") + "\nsampling: {rate: 1 Hz}\n",
+        FakeStation.full(stalled),
+        head=HEAD,
+    )
+    assert result.status == "stopped", result
+    assert ends(col)[0] == ("time", pytest.approx(1.5 * 360.0, abs=1.1))
+    assert [o["result"] for o in result.outcomes] == ["runaway_charge"]
+
+    def slow_cv(t, v, i):  # at 3.9 V on CC; on CV at 3.85 V 1 mA that never tapers to C/20
+        held = bool(np.all(v == 3.85))
+        return (v, np.full_like(t, 1e-3)) if held else (np.full_like(t, 3.9), i)
+
+    result, col, _ = run_yaml(
+        body(c_rate="10 C", cycles=1, cv_taper_c_rate="C/20") + "\nsampling: {rate: 1 Hz}\n",
+        FakeStation.full(FakeCell(script=slow_cv)),
+        head=HEAD,
+    )
+    assert result.status == "success", result
+    (criterion, t), *_ = ends(col)
+    assert criterion == "time" and t == pytest.approx(3.5 * 360.0, abs=1.1)
+    assert "runaway_charge" not in [o["result"] for o in result.outcomes]
 
 
 def test_rate_test_and_cc_cv_variant_expand():
@@ -310,8 +339,8 @@ def test_a_strip_to_a_cutoff_without_a_basis_returns_what_was_plated():
 def test_validate_gives_every_example_a_duration(example):
     e = estimate(load_protocol(example))
     assert e.duration > 0 and not e.unbounded
-    if example.stem in ("full_cell_lfp_short", "full_cell_lfp_50_cycles", "half_cell_host_ce",
-                        "alloy_constant_gap"):  # fmt: skip
+    if example.stem in ("full_cell_lfp_short", "full_cell_lfp_50_cycles", "full_cell_lfp_rate_test",
+                        "half_cell_host_ce", "alloy_constant_gap"):  # fmt: skip
         assert not e.open_ended and e.estimated
 
 

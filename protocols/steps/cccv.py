@@ -5,7 +5,8 @@ to it on charge, I > 0; falls to it on discharge, I < 0), judged at the crossing
 phase: the source holds ``voltage`` with |I| limited to the CC current, and the step ends when
 |I| falls below ``taper_current`` or ``taper_c_rate`` × the capacity basis ("C/20", converted
 at run start and logged with its basis). The step's own ``end`` conditions (a time guard, say)
-are watched through both phases.
+are watched through both phases; ``cc_end`` ones only through the CC phase (a runaway-charge
+guard: a CC phase that never reaches ``voltage``, while a long CV phase is normal at high rates).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Cccv(CurrentSource, Ended):
     taper_current: PositiveCurrent | None = None
     taper_c_rate: CRate | None = Field(None, gt=0, description="e.g. 'C/20' of the basis")
     end: list[EndCondition] = Field(default_factory=list)
+    cc_end: list[EndCondition] = Field(
+        default_factory=list, description="end conditions of the CC phase only (a time guard)"
+    )
 
     @model_validator(mode="after")
     def _one_taper(self):
@@ -69,14 +73,13 @@ def execute(step: Cccv, ctx: StepContext) -> Plan:
     current = yield from resolve_current(step, ctx)
     until = yield from taper(step, ctx)
     crossing = "voltage_above" if step.direction > 0 else "voltage_below"
-    cutoff = EndCondition.model_validate(
-        {crossing: step.voltage, "result": "cv"}, context=SI_CONTEXT
-    )
+    # no ``result`` on these two: reaching the cut-off and tapering are the normal course of the
+    # step, not outcomes of the run (an outcome also marks its cycle as cut short in analysis)
+    cutoff = EndCondition.model_validate({crossing: step.voltage}, context=SI_CONTEXT)
     yield Source("current", current, compliance_voltage(step, ctx.limits))
-    fired = yield WaitEnd((cutoff,))
+    fired = yield WaitEnd((cutoff, *step.cc_end))
     if fired is not None and fired.condition is cutoff:
-        tapered = EndCondition.model_validate({"current_below": until, "result": "taper"},
-                                              context=SI_CONTEXT)  # fmt: skip
+        tapered = EndCondition.model_validate({"current_below": until}, context=SI_CONTEXT)
         yield Source("voltage", step.voltage, abs(current))
         fired = yield WaitEnd((tapered,))
     yield StopAcquisition()
@@ -84,7 +87,13 @@ def execute(step: Cccv, ctx: StepContext) -> Plan:
 
 
 def check(step: Cccv, limits) -> list[str]:
-    return needs_voltage_compliance(step, limits)
+    wrong = [
+        f"cc_end[{k}]: {cond.criterion!r} cannot end the CC phase (possible: "
+        f"{', '.join(sorted(ELECTRO_CRITERIA))})"
+        for k, cond in enumerate(step.cc_end)
+        if cond.criterion not in ELECTRO_CRITERIA or cond.action == "end_cycle"
+    ]
+    return wrong + needs_voltage_compliance(step, limits)
 
 
 STEP = StepType(Cccv, "potentiostat", execute, ELECTRO_CRITERIA | {"current_below"}, check)
