@@ -61,3 +61,28 @@ def test_tem_sequence_example_records_every_frame_once_and_each_bias_phase(tmp_p
     assert (np.diff(frame_t) > 0).all()
     span = bias["time"].iloc[-1] - bias["time"].iloc[0]
     assert len(frame_t) <= span / 2.0 + 1
+
+
+def test_ccd_pressure_map_example_ramps_at_each_pressure_in_turn(tmp_path, capsys):
+    proto = _shortened(tmp_path, "ccd_pressure_map", {
+        "pressures: [1 MPa, 3 MPa, 5 MPa, 10 MPa]": "pressures: [1 MPa, 3 MPa]",
+        "maximum: 3 mA/cm2": "maximum: 0.3 mA/cm2", "half_cycle_time: 30 min": "half_cycle_time: 15 s",
+    })  # fmt: skip
+    path = _run(tmp_path, proto, "sim_lpscl.yaml", capsys)
+    with RunReader(path) as reader:
+        events = reader.events()
+        electro = reader.stream("electro")
+        pressure = reader.stream("pressure")
+    signals = events.query("kind == 'signal'")
+    assert [m.split("'")[1].rsplit(":", 1)[-1] for m in signals["message"]] == ["map_1_done", "map_2_done"]  # fmt: skip
+    ends = [0.0, *signals["time"]]
+    windows = list(zip(ends[:-1], ends[1:], strict=True))
+    for (start, end), setpoint in zip(windows, (1e6, 3e6), strict=True):
+        ramp = electro[(electro["time"] > start) & (electro["time"] <= end)]
+        driven = ramp[ramp["current"].abs() > 5e-5]
+        assert len(driven) > 0
+        # the ramp's levels: 0.1, 0.2, 0.3 mA on 1 cm2, each plated and stripped
+        levels = set((driven["current"].abs() * 1e4).round().astype(int))
+        assert levels <= {1, 2, 3} and 1 in levels
+        held = pressure[(pressure["time"] >= driven["time"].iloc[0]) & (pressure["time"] <= end)]
+        assert held["pressure"].median() == pytest.approx(setpoint, rel=0.05)
