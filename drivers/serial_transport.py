@@ -3,7 +3,8 @@
 A :class:`~drivers.transport.Transport` that moves bytes with pyserial, so the lock, I/O log,
 idempotent-only retries, reconnect and verified safety writes come from the base class. Lines
 are framed by the configured terminations; a read that does not see the read termination
-within the timeout is an :class:`~drivers.errors.InstrumentTimeout`. Stale input is discarded
+within the timeout (wall time spent listening, so a stall of this process is not counted
+against the instrument) is an :class:`~drivers.errors.InstrumentTimeout`. Stale input is discarded
 before every command so a late reply can never be taken for the answer to the next one.
 """
 
@@ -100,17 +101,24 @@ class SerialTransport(Transport):
         self._port.flush()
 
     def _receive(self) -> str:
-        """One line up to the read termination, within ``timeout_s`` of wall time."""
+        """One line up to the read termination, within ``timeout_s`` of wall time spent
+        listening: a stretch in which this process did not run (another thread held the GIL,
+        e.g. an HDF5 flush, or the host was overloaded) counts as one read slice, not as
+        instrument silence, so a host stall cannot turn a prompt reply into a timeout."""
         term = self.read_termination.encode(self.encoding)
-        deadline = time.monotonic() + self.timeout_s
+        listened = 0.0
+        last = time.monotonic()
         while term not in self._buffer:
-            if time.monotonic() >= deadline:
+            if listened >= self.timeout_s:
                 raise InstrumentTimeout(
                     self.instrument,
                     f"no complete reply within {self.timeout_s:g} s (got {self._buffer!r})",
                 )
             chunk = self._port.read(max(1, self._port.in_waiting))  # waits <= READ_SLICE_S
             self._buffer += chunk
+            now = time.monotonic()
+            listened += min(now - last, READ_SLICE_S)
+            last = now
         line, _, self._buffer = self._buffer.partition(term)
         try:
             return line.decode(self.encoding)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 from drv_world import DriverTestWorld
@@ -82,6 +83,27 @@ def test_late_reply_does_not_poison_the_next_query(loadcell):
     device.faults.add(Fault(kind="slow", match=r"^RS$", delay_s=0.5))
     assert lc.transport.query("RS") == "LC-0001"  # retried after the timeout
     assert lc.force() == pytest.approx(1000.0, abs=2.0)  # never the late "LC-0001"
+
+
+def test_a_stall_of_this_process_is_not_instrument_silence(loadcell):
+    """The reply comes 0.35 s after the command, and this process did not run for 0.5 s of
+    it (GIL held by an HDF5 flush, an overloaded host): the first read returns nothing after
+    the stall. The instrument had 0.05 s of attention, not 0.3 s: no timeout, no reconnect."""
+    _, device, lc, _ = loadcell
+    device.faults.add(Fault(kind="slow", match=r"\?C", delay_s=0.35))
+    port = lc.transport._port
+    real_read, stalled = port.read, []
+
+    def read_after_a_stall(size: int = 1) -> bytes:
+        if not stalled:
+            stalled.append(True)
+            time.sleep(0.5)  # not listening: as if descheduled before the select returned
+            return b""
+        return real_read(size)
+
+    port.read = read_after_a_stall
+    assert lc.force() == pytest.approx(1000.0, abs=2.0)
+    assert stalled and lc.transport.reconnects == 0
 
 
 def test_dropped_connection_reconnects(loadcell):
