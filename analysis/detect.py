@@ -109,6 +109,12 @@ class _VoidSegment:
     next_n: int = 0
     steps: list[float] = field(default_factory=list)
     done: bool = False
+    #: the same half before current interruptions: pieces (t, η, q), resume times, steps
+    prior: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    resumes: list[float] = field(default_factory=list)
+    prior_steps: list[float] = field(default_factory=list)
+    origin: float | None = None  # start of the first piece (t0 when never interrupted)
+    prior_plateau: float | None = None
 
     def window(self, upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(t, polarisation sign(I)·V, charge) of the first ``upto`` samples since the settle time."""
@@ -116,6 +122,21 @@ class _VoidSegment:
             self.hist = [tuple(np.concatenate(c) for c in zip(*self.hist, strict=True))]
         t, y, q = self.hist[0]
         return t[:upto], y[:upto], q[:upto]
+
+    def resume_from(self, before: _VoidSegment) -> None:
+        """Continue the half ``before`` was watching when a current interruption cut it."""
+        t, y, q = before.window(before.n_hist) if before.n_hist else (np.empty(0),) * 3
+        self.prior = [*before.prior, (t, y, q)]
+        self.resumes = [*before.resumes, self.t0]
+        self.prior_steps = [*before.prior_steps, *before.steps]
+        self.origin = before.origin if before.origin is not None else before.t0
+        self.prior_plateau = before.prior_plateau or before.plateau
+        self.charge = before.charge
+
+    def whole(self, upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`window` with the pieces before the interruptions in front of it."""
+        pieces = [*self.prior, self.window(upto)]
+        return tuple(np.concatenate(c) for c in zip(*pieces, strict=True))
 
 
 #: Confidence = logistic(c0 + c·void_evidence(...)); fitted on TUNING_SEEDS of
@@ -160,7 +181,10 @@ class VoidOnsetDetector:
     ``strip_sign`` picks the stripping polarity watched: +1 = WE stripping (I > 0), -1 = CE
     stripping, 0 = both. With ``interphase_n`` > 0 (electrolytes that grow an interphase with
     Li) a divergence whose relative rate an interphase R ∝ t^n with n <= ``interphase_n`` could
-    produce at this run age (d ln|V|/dt <= n/t) is no void.
+    produce at this run age (d ln|V|/dt <= n/t) is no void. A current interruption (a rest of at
+    most ``resume_gap_s``, then the same current) does not start the half afresh: the void is
+    confirmed on the piece after the resume, then dated on the whole half, the first
+    ``resume_skip_s`` after each resume (the relaxation back) left out.
     """
 
     kind = "void_onset"
@@ -183,8 +207,12 @@ class VoidOnsetDetector:
         window_s: float = 1800.0,
         interphase_n: float = 0.0,
         onset_rise: float = 0.01,
+        resume_gap_s: float = 120.0,
+        resume_skip_s: float = 120.0,
     ) -> None:
         self.area_m2 = area_m2
+        self.resume_gap_s, self.resume_skip_s = resume_gap_s, resume_skip_s
+        self._cut: _VoidSegment | None = None
         self.onset_rise = onset_rise
         self.interphase_n = interphase_n
         self._t_first: float | None = None
@@ -204,16 +232,32 @@ class VoidOnsetDetector:
             self._t_first = float(t[0])
         for new, sl in self._tracker.split(t, i):
             if new:
-                i0 = i[sl.start]
-                watched = abs(i0) > self._tracker.rest_current and (
-                    self.strip_sign == 0 or np.sign(i0) == self.strip_sign
-                )
-                self._seg = _VoidSegment(t0=t[sl.start], i_ref=i0) if watched else None
+                self._start_segment(float(t[sl.start]), float(i[sl.start]))
             if self._seg is not None and not self._seg.done:
                 ev = self._feed(self._seg, t[sl], v[sl], i[sl])
                 if ev is not None:
                     events.append(ev)
         return events
+
+    def _start_segment(self, t0: float, i0: float) -> None:
+        """A new constant-current piece: watch it if it strips the watched electrode; a rest
+        keeps the half it cut, and the same current back within ``resume_gap_s`` continues it."""
+        rest = abs(i0) <= self._tracker.rest_current
+        cut, self._cut = self._cut, None
+        if rest:
+            seg = self._seg
+            self._cut = seg if seg is not None and not seg.done and seg.last_t is not None else None
+            self._seg = None
+            return
+        watched = self.strip_sign == 0 or np.sign(i0) == self.strip_sign
+        self._seg = _VoidSegment(t0=t0, i_ref=i0) if watched else None
+        if (
+            self._seg is not None
+            and cut is not None
+            and t0 - cut.last_t <= self.resume_gap_s
+            and abs(i0 - cut.i_ref) <= self._tracker.level_tol * abs(cut.i_ref)
+        ):
+            self._seg.resume_from(cut)
 
     def _feed(self, seg: _VoidSegment, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> Event | None:
         prev_t = seg.last_t if seg.last_t is not None else t[0]
@@ -275,8 +319,21 @@ class VoidOnsetDetector:
             tt, yy, seg.t0, seg.steps, seg.threshold, f_crit=self.f_crit, onset_excess=at
         )
         if verdict.kind == VOID:
+            if seg.prior:  # interrupted half: date the rise on the data before the cuts too,
+                tt, yy, _ = seg.whole(upto)  # less the relaxation back after each resume
+                back = np.zeros(tt.size, dtype=bool)
+                for r in seg.resumes:
+                    back |= (tt >= r) & (tt < r + self.resume_skip_s)
+                tt, yy = tt[~back], yy[~back]
+                at = self.onset_rise * (seg.prior_plateau or seg.plateau)
             recent = tt >= tt[-1] - self.window_s  # old structure (steps, wander) cannot pull it
-            t_on = refine_onset(tt[recent], yy[recent], seg.t0, seg.steps, at)
+            t_on = refine_onset(
+                tt[recent],
+                yy[recent],
+                seg.origin if seg.prior else seg.t0,
+                seg.prior_steps + seg.steps,
+                at,
+            )
             if t_on is not None:
                 verdict = Verdict(VOID, t_on, verdict.f_stat, verdict.rise_V, verdict.slope_V_s)
         if verdict.kind == VOID and self.interphase_n > 0:
@@ -286,15 +343,16 @@ class VoidOnsetDetector:
         return verdict
 
     def _event(self, seg: _VoidSegment, verdict: Verdict, t_confirm: float, upto: int) -> Event:
-        tt, _, qq = seg.window(upto)
-        seg.hist = []
-        t_on = float(np.clip(verdict.time, seg.t0, t_confirm))
+        tt, _, qq = seg.whole(upto)
+        seg.hist, seg.prior = [], []
+        start = seg.origin if seg.origin is not None else seg.t0
+        t_on = float(np.clip(verdict.time, start, t_confirm))
         q_on = float(np.interp(t_on, tt, qq))
         values = {
             "charge_C": q_on,
             "current_A": seg.i_ref,
             "plateau_V": seg.plateau,
-            "segment_start": seg.t0,
+            "segment_start": start,
             "time_confirmed": t_confirm,
             "rise_V": verdict.rise_V,
             "threshold_V": seg.threshold,

@@ -96,20 +96,36 @@ def void_excess_V(truth: dict, electrode: str) -> np.ndarray:
     return con * (1.0 - f) + ct - b * np.arcsinh(np.sinh(ct / b) * f)
 
 
+def cell_void_V(truth: dict, sign: float) -> np.ndarray:
+    """Both interfaces' void overpotential in the polarisation sign(I)·V of a half with current
+    sign ``sign`` (+1 strips the WE): what the cell voltage carries of the voids. In Li|SE|Li the
+    electrode being plated refills the voids its last strip opened while the other one opens
+    new ones, so one electrode's own excess can grow while |V| stays flat or falls. The Cu WE
+    of an anode-free cell has no voids (its contact term is Li coverage of the Cu)."""
+    we = 0.0 if truth["cell"] == "anode_free" else void_excess_V(truth, "we")
+    return sign * (we - void_excess_V(truth, "ce"))
+
+
 def void_onsets(
     truth: dict, electrode: str, strip_halves: list[int], dt: float = 1.0
 ) -> list[float]:
-    """True void onsets, one per stripping half of ``electrode`` at most: the first time its
-    void's own overpotential reaches ONSET_REL_RISE of the rest of |V| (the healthy polarisation)
-    — the definition the independent set uses (analysis/validation/traces.py)."""
+    """True void onsets, one per stripping half of ``electrode`` at most: the first time the
+    cell's void overpotential (:func:`cell_void_V`) has risen above its lowest value since the
+    half start by ONSET_REL_RISE of the rest of |V| (the healthy polarisation) — the definition
+    the independent set uses (analysis/validation/traces.py), where the other electrode carries
+    no void term in such a half. Samples while a short path carries part of the current (I_ion
+    below I) or after the hard short are left out: there |V| no longer measures the interfaces."""
     edges = truth["step_edges"]
-    excess = void_excess_V(truth, electrode)
+    pv = cell_void_V(truth, 1.0 if electrode == "we" else -1.0)
+    ionic = (np.abs(truth["I_ion"]) >= (1.0 - 1e-3) * np.abs(truth["I"])).astype(float)
+    hard = truth["hard_short_time"]
     out = []
     for k in strip_halves:
         t = np.arange(edges[k] + dt, edges[k + 1], dt)
-        ex = np.interp(t, truth["t"], excess)
-        healthy = np.abs(np.interp(t, truth["t"], truth["V"])) - ex
-        hit = np.flatnonzero(ex >= ONSET_REL_RISE * healthy)
+        t = t[(np.interp(t, truth["t"], ionic) == 1.0) & (hard is None or t < hard)]
+        p = np.interp(t, truth["t"], pv)
+        healthy = np.abs(np.interp(t, truth["t"], truth["V"])) - p
+        hit = np.flatnonzero(p - np.minimum.accumulate(p) >= ONSET_REL_RISE * healthy)
         if hit.size:
             out.append(float(t[hit[0]]))
     return out

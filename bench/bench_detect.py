@@ -4,7 +4,7 @@ Sets: the independent generator (analysis.validation, held-out seeds) and our si
 (SimWorld symmetric cells from bench/analysis_simgrid.py's grid). Prints, per set, void
 detection in the correct half cycle, early calls, misses, false alarms, onset error median/p90,
 soft-short precision/recall and quiet short-free traces, and a confidence calibration table;
-then the detector throughput on a 1000-cycle run against the tree at main b2025ac (extracted
+then the detector throughput on a 1000-cycle run against the tree at main a48eb44 (extracted
 from git in the same run). ``--fit`` refits the confidence constants on the *tuning* seeds;
 ``--baseline`` also scores main 182a483's detector (before issue 17).
 
@@ -39,7 +39,7 @@ from analysis.validation.scoring import (  # noqa: E402
 from analysis.validation.traces import HELDOUT_SEEDS, TUNING_SEEDS, Truth  # noqa: E402
 
 BASELINE_COMMIT = "182a483"  #: accuracy before issue 17 (--baseline)
-SPEED_BASELINE = "b2025ac"  #: throughput before this session's onset and confidence changes
+SPEED_BASELINE = "a48eb44"  #: throughput before session 20 (interruption-aware onset)
 RIDGE = 1e-2  #: L2 penalty of the confidence fit on the slopes (few wrong calls to learn from)
 
 

@@ -1,6 +1,7 @@
 """Void-onset and short detectors against synthetic truth; live (chunked) == offline."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.detect import ShortDetector, VoidOnsetDetector, detect_shorts, detect_void_onset
@@ -55,6 +56,34 @@ def test_interphase_guard_separates_growth_from_voids():
     both, truth = _run(n_cycles=6, growth_n=0.4, growth_t0=600.0, void_step=7)
     found = detect_void_onset(both, interphase_n=0.5)
     assert len(found) == 1 and abs(found[0].time - truth["void_time"]) < 300
+
+
+def _interrupted_void(cut: tuple[float, float], seed: int = 0):
+    """A 1-h strip at 1 mA: relaxing 10.5 mV plateau, a void e^((t-1200)/400)-1 of 0.2 mV, a rest
+    at ``cut`` (the polarisation relaxes away, then 30 s back); and its 1 % onset (s)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 3600.0, 1.0)
+    i = np.where((t >= cut[0]) & (t < cut[1]), 0.0, 1e-3)
+    back = np.where(t >= cut[1], np.exp(-(t - cut[1]) / 30.0), 0.0)
+    v = 0.01 * (1.0 + 0.05 * (1 - np.exp(-t / 60.0))) - 0.004 * back
+    v += 2e-4 * np.expm1(np.maximum(t - 1200.0, 0.0) / 400.0)
+    v = np.where(i > 0, v, 0.002 * np.exp(-(t - cut[0]) / 5.0)) + rng.normal(0, 2e-5, t.size)
+    return t, v, i, 1200.0 + 400.0 * np.log1p(0.01 * 0.0105 / 2e-4)
+
+
+@pytest.mark.parametrize("cut", [(1300.0, 1320.0), (1450.0, 1470.0)])
+def test_void_onset_is_dated_across_a_current_interruption(cut):
+    t, v, i, true = _interrupted_void(cut)
+    (ev,) = VoidOnsetDetector().update(t, v, i)
+    assert abs(ev.time - true) < 60.0  # confirmed after the resume, dated on the whole half
+    assert ev.values["segment_start"] == 0.0
+    if true < cut[0]:  # each piece on its own, a void begun before the rest is dated after it
+        (fresh,) = VoidOnsetDetector(resume_gap_s=0.0).update(t, v, i)
+        assert fresh.time >= cut[1]
+    e = pd.DataFrame({"time": t, "voltage": v, "current": i})
+    for seed in range(3):
+        live = _chunked(VoidOnsetDetector(), e, seed)
+        assert [(x.time, x.confidence) for x in live] == [(ev.time, ev.confidence)]
 
 
 def test_void_strip_sign_selects_the_electrode():
