@@ -302,12 +302,15 @@ class FakeFrames(_Faulty, FrameSource):
 
 
 class HandWall:
-    """A wall-time source the test moves by hand."""
+    """A wall-time source the test moves by hand; ``step`` > 0 also moves it by that much on
+    every read (a wall that runs on, deterministically, as the clock consults it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, step: float = 0.0) -> None:
         self.t = 0.0
+        self.step = step
 
     def __call__(self) -> float:
+        self.t += self.step
         return self.t
 
 

@@ -160,11 +160,19 @@ def test_an_instrument_fault_is_an_alert_in_the_window(qtbot, settings, tmp_path
     assert [row[1] for row in win.event_log.rows()] == ["fault"]
 
 
-def test_a_simulated_run_at_a_set_speed_shows_its_pace(window, qtbot, tmp_path):
+def test_a_simulated_run_at_a_set_speed_shows_its_pace(window, qtbot, tmp_path, monkeypatch):
     """The speed control (``ssbench gui --speed N`` sets it) paces the virtual clock; the
     toolbar shows the measured pace."""
-    import time
+    import functools
 
+    from protocols_fakes import HandWall
+
+    import daq.clock
+
+    wall = HandWall(step=0.001)  # the clock's wall: 1 ms per look, not the real one
+    monkeypatch.setattr(
+        daq.clock, "VirtualClock", functools.partial(daq.clock.VirtualClock, wall=wall)
+    )
     panel = window.station_panel
     panel.disconnect_station()
     qtbot.waitUntil(lambda: panel.connect_button.isEnabled(), timeout=20_000)
@@ -173,11 +181,11 @@ def test_a_simulated_run_at_a_set_speed_shows_its_pace(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: panel.station is not None, timeout=20_000)
     assert panel.station.clock.acceleration == 50.0
     set_protocol(window, cycling(40))
-    wall0 = time.monotonic()
+    wall0 = wall.t
     assert window.start_run()
     qtbot.waitUntil(lambda: "× real time" in window.time_label.text(), timeout=20_000)
     run_t = panel.station.clock.now()
-    assert run_t <= 50.0 * (time.monotonic() - wall0) + 1.0  # never ahead of the set pace
+    assert run_t <= 50.0 * (wall.t - wall0) + 1.0  # never ahead of the set pace
     image = window.grab()
     assert image.save(str(tmp_path / "gui-speed.png"), "PNG")
     assert window.shutdown_run()
