@@ -186,6 +186,31 @@ class SimWorld:
             amps = amps + self._current_noise(np.abs(amps)) * self._noise_rng.standard_normal(n)
             return times, volts, amps, comp
 
+    def electro_readings(
+        self, times: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """An instrument's readings at ``times`` (ascending, none in the future): times, V, I,
+        compliance. The model steps to each reading's time in turn (a knot per reading, none at
+        the moment of asking) and the noise is drawn per reading, so what an instrument reads
+        does not depend on when, or in how many pieces, it is asked: a buffered block fetched
+        after 20 s and the same readings fetched one by one see the same cell."""
+        times = np.asarray(times, dtype=float)
+        with self._lock:
+            now = self.clock.now()
+            if len(times) and times[-1] > now + 1e-9 * max(1.0, abs(now)):
+                raise ValueError(
+                    f"electro_readings cannot read the future (t={times[-1]} > now={now})"
+                )
+            if len(times) and times[0] < self._buf[0, 0]:
+                raise ValueError(f"electro_readings: no model history before t={self._buf[0, 0]}")
+            for t in times[times > self._t]:
+                self._advance(float(t))
+            volts, amps, comp = self._interpolate(times)
+            noise = self._noise_rng.standard_normal((len(times), 2))
+            volts = volts + self.config.noise_V * noise[:, 0]
+            amps = amps + self._current_noise(np.abs(amps)) * noise[:, 1]
+            return times, volts, amps, comp
+
     def _current_noise(self, magnitude):
         return self.config.noise_I_A + self.config.noise_I_relative * magnitude
 
