@@ -235,6 +235,7 @@ class Engine:
         self._blocks = blocks and self.clock.is_virtual and not self.roles.has("bias_holder")
         self._trend: Trend | None = None  # of the latest electro samples, for the block horizon
         self._last_sample: tuple[float, float, float] | None = None  # (t, V, I)
+        self._electro_due = -math.inf  # block mode: no electro fetch needed before this time
         self.segment = segment
         self.time_offset = time_offset
         self.rate = protocol.sampling.rate
@@ -392,6 +393,7 @@ class Engine:
     def _next_cycle(self, k: int, start: float) -> int:
         """Index of the next cycle on the grid ``start + k * tick``: the next one, or in block
         mode the first at or after the earliest moment something may need the engine."""
+        self._electro_due = -math.inf
         if not self._blocks or self.state is not RunState.RUNNING:
             return k + 1
         until = self._block_end() - self.time_offset
@@ -405,10 +407,11 @@ class Engine:
         pace = getattr(self.clock, "acceleration", None)
         if pace is not None:  # a paced run updates its display at least every 0.1 s of wall
             ends.append(now + 0.1 * pace)
+        polls = []  # cycles that only poll the rig / thermal need no electro fetch
         if self._rig_period is not None:
-            ends += [self._next_service, self._next_slow]
+            polls += [self._next_service, self._next_slow]
         elif self.roles.has("thermal") or self._capturing:
-            ends.append(self._next_slow)
+            polls.append(self._next_slow)
         for track in self.tracks.values():
             command = track.waiting
             if track.done or track.held:
@@ -424,7 +427,8 @@ class Engine:
                     ends.append(self._samples_end(watch))
             else:  # waiting on the rig, a signal, a sweep: look every tick
                 return now
-        return min(ends)
+        self._electro_due = min(ends)
+        return min([*ends, *polls])
 
     def _samples_end(self, watch: EndWatch) -> float:
         """Time of the last sample the block may hold: one reading, or as many as the trend
@@ -470,6 +474,9 @@ class Engine:
 
     def _cycle(self) -> None:
         self._acquire()
+        if self._buffering and self._electro_due > self.now() and self._needs_samples():
+            self._electro_due = -math.inf
+            self._fetch_electro()
         self._handle_requests()
         now = self.now()
         if now >= self._next_progress:
@@ -486,6 +493,11 @@ class Engine:
         if self.state is RunState.STOPPING and self._all_held():
             for track in self.tracks.values():
                 track.done = True
+
+    def _needs_samples(self) -> bool:
+        """A step end fired on a poll, or a request waits: the samples up to now come first."""
+        fired = any(t.watch is not None and t.watch.fired is not None for t in self.tracks.values())
+        return fired or self._control.pending
 
     def _all_held(self) -> bool:
         return all(t.done or t.held or self._holds_freely(t) for t in self.tracks.values())
@@ -859,7 +871,7 @@ class Engine:
             self.roles.potentiostat.stop_buffered()
 
     def _acquire(self) -> None:
-        if self._buffering:
+        if self._buffering and self.now() >= self._electro_due - 1e-9:
             self._fetch_electro()
         if self.roles.has("bias_holder"):
             self._poll_bias()
