@@ -6,6 +6,13 @@ is replaced by that median, so a single sensor spike neither moves the actuator 
 limit, while a fast ramp is followed), check the trip level and a frozen sensor, then command an absolute (idempotent, retry-safe) actuator move from
 :class:`~drivers.force_loop.ForceLoop`. Below ``contact_force`` the rig first approaches at
 ``approach_speed`` with the integrator held at zero. ``release()`` is a verified safety write.
+
+Holding a constant target, the loop rests in a ``deadband``: while the ramp is done and every
+reading stays within the deadband of the target, no move is sent and the time to the next
+service (``next_service_in``) doubles from ``period`` up to ``hold_period``, so a held pressure
+costs few serial round trips. Any reading outside the deadband (from ``service()`` or
+``read()``), a new setpoint, hold, gap or release returns it to ``period`` at once. The trip
+level is checked on every reading, ``read()``'s included.
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ SETTINGS: dict[str, Setting] = {
     "stuck_readings": Setting(type=int),
     "spike_band": Setting("force", low=0),
     "period": Setting("time", above=0),
+    "hold_period": Setting("time", above=0),
+    "deadband": Setting("pressure", low=0),
     "loadcell": _PART,
     "actuator": _PART,
 }
@@ -115,6 +124,24 @@ class LoadCellActuatorRig(PressureRig):
         self.tolerance = s.quantity("tolerance", "pressure", 0.05e6) * self._area
         self.settle_time = s.quantity("settle_time", "time", 2.0)
         self.period = s.quantity("period", "time", 0.1)
+        # longest service interval while resting in the deadband; past a minute a creep or a
+        # swelling cell would go uncorrected too long (the trip is still checked on reads)
+        self.hold_period = s.quantity("hold_period", "time", max(2.0, self.period))
+        check(
+            name,
+            "hold_period",
+            self.hold_period,
+            InRange(self.period, max(60.0, self.period), "s", "period .. 60 s"),
+        )
+        # half the tolerance: resting in the deadband keeps the rig settled
+        self.deadband = s.quantity("deadband", "pressure", 0.5 * self.tolerance / self._area)
+        self.deadband *= self._area  # N
+        check(
+            name,
+            "deadband",
+            self.deadband / self._area,
+            InRange(0.0, self.tolerance / self._area, "Pa", "<= tolerance"),
+        )
         self.stuck_readings = int(s.number("stuck_readings", 8))
         self.spike_band = s.quantity("spike_band", "force", 0.05 * self.max_force)
         self.limit_min, self.limit_max = actuator.limits()
@@ -138,6 +165,11 @@ class LoadCellActuatorRig(PressureRig):
         self._fault: str | None = None  # latched SensorFault message
         self._target_steps = actuator.position()
         self.force = 0.0
+        self._interval = self.period  # present service interval (grows in the deadband)
+        self._due = clock.now()  # run-clock time the next service is due
+        self._held = False  # the last service rested in the deadband (no loop step)
+        self._read_t: float | None = None  # run-clock time of the latest load-cell reading
+        self._at_rest_t: float | None = None  # pos read back == target, IDLE, no move since
 
     # -- Instrument ------------------------------------------------------------------------------
     @property
@@ -157,7 +189,8 @@ class LoadCellActuatorRig(PressureRig):
             "tolerance_N": self.tolerance, "settle_time_s": self.settle_time,
             "step_size_m": self.step_size, "travel_steps": [self.limit_min, self.limit_max],
             "release_steps": self.release_steps, "mode": self.mode,
-            "target_force_N": self.loop.target,
+            "target_force_N": self.loop.target, "period_s": self.period,
+            "hold_period_s": self.hold_period, "deadband_N": self.deadband,
         }  # fmt: skip
 
     def safe_state(self) -> None:
@@ -204,12 +237,15 @@ class LoadCellActuatorRig(PressureRig):
         self._settled_since = None
         self._fault = None
         self._last_t = self.clock.now()
+        self._fast()
 
     def hold_position(self) -> None:
         self.actuator.stop()
+        self._at_rest_t = None
         self._target_steps = self.actuator.position()
         self.mode = "holding"
         self.loop.reset()
+        self._fast()
 
     def hold_gap(self, max_rise: float | None = None) -> None:
         """Constant gap: hold the actuator where it is and record the pressure the cell makes.
@@ -239,6 +275,8 @@ class LoadCellActuatorRig(PressureRig):
         self.mode = "released"
         self.loop.reset()
         self.loop.target = 0.0
+        self._fast()
+        self._at_rest_t = None
         with contextlib.suppress(InstrumentError):  # one attempt: do not delay the release
             self.actuator.command("warnings clear", idempotent=False)
         command = f"/{self.actuator.address} {self.actuator.axis} move abs {self.release_steps}"
@@ -264,13 +302,56 @@ class LoadCellActuatorRig(PressureRig):
         expected = self._expected if self._expected is not None else median
         plausible = min(abs(raw - median), abs(raw - expected)) <= self.spike_band
         self.force = raw if plausible else median
+        self._read_t = self.clock.now()
         return self.force
 
     def read(self) -> PressureReading:
-        self._read_force()
+        """Force, pressure and actuator position now; the trip level is checked here too.
+
+        On a clock that has not moved since the last load-cell reading (a ``service()`` in the
+        same virtual instant) that reading is reused. The position is the commanded target
+        while a read-back within ``hold_period`` showed the axis IDLE there and no move has
+        been sent since; otherwise it is read back (so a frozen read-back is seen as today,
+        and ``release()`` always verifies against the read-back).
+        """
+        now = self.clock.now()
+        if self._read_t != now or not self._raw:
+            self._read_force()
+            if self.force > self.trip_force:
+                self._trip(self.force)
+            if self.mode == "regulating" and not self._in_band(self.force):
+                self._fast()  # a disturbance seen between services: service at once
         force = self._raw[-1]  # the fresh reading; the median is for control only
-        position = self.actuator.position() * self.step_size
+        position = self._position_steps(now) * self.step_size
         return PressureReading(force=force, pressure=force / self._area, position=position)
+
+    def _position_steps(self, now: float) -> int:
+        if self._at_rest_t is not None and now - self._at_rest_t < self.hold_period:
+            return self._target_steps
+        reply = self.actuator.command("get pos", idempotent=True)
+        steps = int(reply.data)
+        at_rest = not reply.busy and steps == self._target_steps
+        self._at_rest_t = now if at_rest else None
+        return steps
+
+    def _in_band(self, force: float) -> bool:
+        """Resting allowed: ramp done and the reading (raw and filtered) within the deadband."""
+        target = self.loop.target
+        return (
+            self.loop.ramp_done
+            and abs(force - target) <= self.deadband
+            and abs(self._raw[-1] - target) <= self.deadband
+        )
+
+    def _fast(self) -> None:
+        """Back to servicing every ``period``, the next service due now."""
+        self._interval = self.period
+        self._due = min(self._due, self.clock.now())
+
+    @property
+    def next_service_in(self) -> float:
+        """Run-clock seconds until ``service()`` is next due (0: now); grows in the deadband."""
+        return max(self._due - self.clock.now(), 0.0)
 
     @property
     def settled(self) -> bool:
@@ -282,8 +363,11 @@ class LoadCellActuatorRig(PressureRig):
 
     # -- the loop --------------------------------------------------------------------------------
     def service(self) -> None:
-        """One control iteration (call every ``period`` s of the run clock)."""
+        """One control iteration; call it when ``next_service_in`` is 0 (every ``period`` s
+        while regulating or ramping, up to ``hold_period`` s while resting in the deadband)."""
         now = self.clock.now()
+        interval, held = self._interval, self._held
+        self._interval, self._held, self._due = self.period, False, now + self.period
         force = self._read_force()
         if force > self.trip_force:
             self._trip(force)
@@ -302,9 +386,17 @@ class LoadCellActuatorRig(PressureRig):
             self._fault = (f"load-cell reading {self._last_reply!r} frozen for {self._same + 1} "
                            "readings while regulating; the actuator is held")  # fmt: skip
             raise SensorFault(self.name, self._fault)
-        dt = min(
-            max(now - (self._last_t if self._last_t is not None else now), 0.0), 5 * self.period
-        )
+        if self._in_band(force):  # rest: no move, the integrator frozen, the interval grows
+            self._last_t = now
+            self._expected = force
+            self._interval, self._held = min(2 * interval, self.hold_period), True
+            self._due = now + self._interval
+            if self._settled_since is None:  # deadband <= tolerance: within tolerance
+                self._settled_since = now
+            return
+        # the first step after a rest spans one period (the rest froze the loop, not its time)
+        longest = self.period if held else 5 * self.period
+        dt = min(max(now - (self._last_t if self._last_t is not None else now), 0.0), longest)
         self._last_t = now
         here = self._target_steps
         room_up = min(
@@ -325,6 +417,7 @@ class LoadCellActuatorRig(PressureRig):
         self._expected = force + steps * self.step_size * self.loop.gains.stiffness
         if steps:
             self._target_steps = here + steps
+            self._at_rest_t = None
             self.actuator.move_abs(self._target_steps)
         within = abs(force - self.loop.target) <= self.tolerance and self.loop.ramp_done
         if not within:

@@ -876,12 +876,18 @@ class Engine:
         if self.roles.has("bias_holder"):
             self._poll_bias()
         now = self.now()
-        if self._rig_period is not None and now >= self._next_service:
+        if self._rig_period is not None and self._rig_due(now):
             self._next_service = now + self._rig_period
             self.roles.pressure_rig.service()
         if now >= self._next_slow:
             self._next_slow = now + self.slow_period
             self._poll_slow()
+
+    def _rig_due(self, now: float) -> bool:
+        """The rig's loop is due: by its own adaptive schedule (``next_service_in``, run-clock s,
+        within half a tick) where the driver has one, else every ``period``."""
+        wait = getattr(self.roles.pressure_rig, "next_service_in", None)
+        return now >= self._next_service if wait is None else wait < self.tick / 2
 
     def _owner_step(self, role: str) -> int:
         track = self.tracks.get(self._owner.get(role, ""))
