@@ -409,7 +409,8 @@ class Engine:
             ends.append(now + 0.1 * pace)
         polls = []  # cycles that only poll the rig / thermal need no electro fetch
         if self._rig_period is not None:
-            polls += [self._next_service, self._next_slow]
+            wait = getattr(self.roles.pressure_rig, "next_service_in", None)
+            polls += [self._next_service if wait is None else now + wait, self._next_slow]
         elif self.roles.has("thermal") or self._capturing:
             polls.append(self._next_slow)
         for track in self.tracks.values():
