@@ -13,6 +13,7 @@ The station file's ``simulation`` section configures the world, with units where
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -147,10 +148,19 @@ def sim_config(simulation: dict[str, Any]) -> SimConfig:
     return SimConfig(**_world_fields(simulation, []))
 
 
+#: the interpreter's thread switch interval (s) while a lab is open: every query to a twin is
+#: a hand-over between the engine's thread and the twin's server thread in this process, and
+#: at Python's default 5 ms a busy thread can hold the GIL that long per hand-over; measured
+#: with bench/bench_sim_run.py (plating/stripping on the rig station: 313x -> 652x under load)
+SWITCH_INTERVAL_S = 2e-4
+
+
 class SimLab:
     """Owns the world and every emulator server; close() stops them all."""
 
     def __init__(self, clock: Clock, simulation: dict[str, Any] | None = None) -> None:
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         simulation = dict(simulation or {})
         self.world = SimWorld(clock, sim_config(simulation))
         self.transport = simulation.get("transport", "pty")
@@ -244,3 +254,4 @@ class SimLab:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+        sys.setswitchinterval(self._switch_interval)
