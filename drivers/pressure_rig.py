@@ -349,6 +349,11 @@ class LoadCellActuatorRig(PressureRig):
         self._due = min(self._due, self.clock.now())
 
     @property
+    def service_interval(self) -> float:
+        """Run-clock seconds between services now: ``period``, up to ``hold_period`` at rest."""
+        return self._interval
+
+    @property
     def next_service_in(self) -> float:
         """Run-clock seconds until ``service()`` is next due (0: now); grows in the deadband."""
         return max(self._due - self.clock.now(), 0.0)
