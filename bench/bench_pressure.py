@@ -8,6 +8,14 @@ within 0.05 MPa for good ("after ramp": minus the ramp's own duration); overshoo
 pressure above the target in % of the target; final error after 90 s. In the same run: the
 loop without integral action (baseline) and the emulated integrated pressure controller.
 
+Holding (issue 12): the software rig holds 5 MPa for 10 min of virtual time, driven as the
+engine drives it (``service()`` when ``next_service_in`` says so on a 0.1 s tick grid,
+``read()`` every 0.5 s), once with ``deadband`` 0 and ``hold_period`` = ``period`` (the loop
+never rests: the rig before issue 12) and once with the defaults (deadband = tolerance / 2,
+hold_period 2 s). Serial round trips are counted at the twins
+(commands answered) and scaled to one simulated hour; × real time is virtual / wall seconds of
+that hold alone (wall time varies with machine load; the round-trip counts do not).
+
     /work/venv/bin/python bench/bench_pressure.py
 """
 
@@ -103,7 +111,71 @@ def integrated_controller() -> list[Row]:
         server.close()
 
 
+HOLD_S = 600.0
+HOLD_TICK_S = 0.1
+HOLD_SLOW_EVERY = 5  # read() every 5 ticks: the engine's default 2 Hz slow poll
+
+
+class _Counted:
+    """Wraps a twin's ``handle`` to count the commands it answers."""
+
+    def __init__(self, device) -> None:
+        self.n = 0
+        self._handle = device.handle
+        device.handle = self
+
+    def __call__(self, command: str):
+        self.n += 1
+        return self._handle(command)
+
+
+def hold(hold: dict[str, str]) -> tuple[float, float, float]:
+    """(round trips per simulated hour, × real time, max |pressure - 5 MPa| in MPa)."""
+    clock = VirtualClock()
+    world = SimWorld(clock, SimConfig(area_m2=AREA, seed=1))
+    lc_dev, act_dev = LoadCellIndicatorEmulator(world), ScrewActuatorEmulator(world)
+    counters = [_Counted(lc_dev), _Counted(act_dev)]
+    lc, act = PtyLineServer(lc_dev), TcpLineServer(act_dev)
+    resource = {"loadcell": lc.port, "actuator": act.serial_url}
+    settings = RIG_SETTINGS | hold
+    rig = open_driver("loadcell_actuator_rig", "rig", resource, settings, clock)
+    k, worst = 0, 0.0
+    try:
+        with clock.participant():
+            rig.set_pressure(5e6)
+            for phase in ("settle", "hold"):
+                if phase == "hold":
+                    before = sum(c.n for c in counters)
+                    wall = time.perf_counter()
+                end = k + round((30.0 if phase == "settle" else HOLD_S) / HOLD_TICK_S)
+                while k < end:
+                    if rig.next_service_in < HOLD_TICK_S / 2:
+                        rig.service()
+                    if k % HOLD_SLOW_EVERY == 0:
+                        pressure = rig.read().pressure
+                        if phase == "hold":
+                            worst = max(worst, abs(pressure - 5e6) / 1e6)
+                    k += 1
+                    clock.sleep_until(k * HOLD_TICK_S)
+            wall = time.perf_counter() - wall
+            trips = sum(c.n for c in counters) - before
+    finally:
+        rig.close()
+        lc.close()
+        act.close()
+    return trips * 3600.0 / HOLD_S, HOLD_S / wall, worst
+
+
 def main() -> None:
+    print(f"holding 5 MPa for {HOLD_S:.0f} s virtual (engine schedule, read() at 2 Hz)")
+    print("  rig                        | round trips / sim. h | x real time | max |p - 5 MPa| MPa")
+    for label, settings in (
+        ("before: no deadband, 0.1 s", {"deadband": "0 MPa", "hold_period": "0.1 s"}),
+        ("deadband 0.025 MPa, 2 s", {}),
+    ):
+        per_hour, speed, worst = hold(settings)
+        print(f"  {label:>26} | {per_hour:20.0f} | {speed:11.0f} | {worst:.4f}")
+    print()
     for label, run in (
         ("software loop (load cell + screw actuator), PI + feed-forward",
          lambda: software_rig(RIG_SETTINGS)),

@@ -7,8 +7,9 @@ limit, while a fast ramp is followed), check the trip level and a frozen sensor,
 :class:`~drivers.force_loop.ForceLoop`. Below ``contact_force`` the rig first approaches at
 ``approach_speed`` with the integrator held at zero. ``release()`` is a verified safety write.
 
-Holding a constant target, the loop rests in a ``deadband``: while the ramp is done and every
-reading stays within the deadband of the target, no move is sent and the time to the next
+Holding a constant target, the loop rests in a ``deadband``: once the ramp is done and the
+force has stayed within the deadband for ``settle_time``, and for as long as every reading
+stays in it, no move is sent and the time to the next
 service (``next_service_in``) doubles from ``period`` up to ``hold_period``, so a held pressure
 costs few serial round trips. Any reading outside the deadband (from ``service()`` or
 ``read()``), a new setpoint, hold, gap or release returns it to ``period`` at once. The trip
@@ -168,6 +169,7 @@ class LoadCellActuatorRig(PressureRig):
         self._interval = self.period  # present service interval (grows in the deadband)
         self._due = clock.now()  # run-clock time the next service is due
         self._held = False  # the last service rested in the deadband (no loop step)
+        self._band_since: float | None = None  # regulating in the deadband since (run clock)
         self._read_t: float | None = None  # run-clock time of the latest load-cell reading
         self._at_rest_t: float | None = None  # pos read back == target, IDLE, no move since
 
@@ -237,6 +239,7 @@ class LoadCellActuatorRig(PressureRig):
         self._settled_since = None
         self._fault = None
         self._last_t = self.clock.now()
+        self._held, self._band_since = False, None
         self._fast()
 
     def hold_position(self) -> None:
@@ -349,6 +352,11 @@ class LoadCellActuatorRig(PressureRig):
         self._due = min(self._due, self.clock.now())
 
     @property
+    def service_interval(self) -> float:
+        """Run-clock seconds between services now: ``period``, up to ``hold_period`` at rest."""
+        return self._interval
+
+    @property
     def next_service_in(self) -> float:
         """Run-clock seconds until ``service()`` is next due (0: now); grows in the deadband."""
         return max(self._due - self.clock.now(), 0.0)
@@ -386,7 +394,15 @@ class LoadCellActuatorRig(PressureRig):
             self._fault = (f"load-cell reading {self._last_reply!r} frozen for {self._same + 1} "
                            "readings while regulating; the actuator is held")  # fmt: skip
             raise SensorFault(self.name, self._fault)
-        if self._in_band(force):  # rest: no move, the integrator frozen, the interval grows
+        in_band = self._in_band(force)
+        if not in_band:
+            self._band_since = None
+        elif self._band_since is None:
+            self._band_since = now
+        # rest once the running loop kept the force in the band for settle_time (so the PI has
+        # converged first), then for as long as the readings stay in it: no move, the
+        # integrator frozen, the interval doubling up to hold_period
+        if in_band and (held or now - self._band_since >= self.settle_time):
             self._last_t = now
             self._expected = force
             self._interval, self._held = min(2 * interval, self.hold_period), True

@@ -245,6 +245,7 @@ def test_frozen_position_readback_makes_release_unconfirmable_and_loud(bench):
     loaded = bench.rig.read().position
     assert loaded > 0
     bench.act.faults.add(Fault(kind="stuck", match="get pos", times=-1))
+    bench.clock.sleep(bench.rig.hold_period)  # past the confirmed-at-rest window: read back
     assert bench.rig.read().position == loaded  # the read-back froze under load
     with pytest.raises(SafetyWriteFailed, match="did not confirm"):
         bench.rig.release()
