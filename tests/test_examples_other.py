@@ -86,3 +86,19 @@ def test_ccd_pressure_map_example_ramps_at_each_pressure_in_turn(tmp_path, capsy
         assert levels <= {1, 2, 3} and 1 in levels
         held = pressure[(pressure["time"] >= driven["time"].iloc[0]) & (pressure["time"] <= end)]
         assert held["pressure"].median() == pytest.approx(setpoint, rel=0.05)
+
+
+def test_host_half_cell_example_runs_its_72_hours_unshortened(tmp_path, capsys):
+    """The long example as shipped (three plate/strip-to-1 V cycles, about 72 h of run time): a
+    simulated run goes through it whole in block mode, each strip ending on its cut-off."""
+    proto = EXAMPLES / "protocols" / "half_cell_host_ce.yaml"
+    path = _run(tmp_path, proto, "sim_half_miec.yaml", capsys)
+    with RunReader(path) as reader:
+        electro = reader.stream("electro")
+        events = reader.events()
+    ends = events[events["kind"] == "step_end"]["message"]
+    assert ends.str.contains("ended by voltage_above").sum() == 3  # every strip reached 1 V
+    assert electro["time"].iloc[-1] > 60 * 3600.0
+    plating = electro[electro["current"] < 0]["voltage"]
+    assert plating.between(-0.1, 0.0).mean() > 0.95  # MIEC host plating near -39 mV
+    assert (electro["voltage"] <= 3.5).all()  # the bare host rests below the safety limit
