@@ -27,21 +27,32 @@ MAX_BLOCK_S = 20.0
 SAFETY = 4.0
 #: a charge end is trusted to be no nearer than this fraction of its time at the present current
 CHARGE_FRACTION = 0.9
+#: |dV/dt| (V/s) below which a change of slope is noise, not a knee (the twin's 20 uV noise
+#: gives ~0.07 mV/s between 1-s readings)
+SLOPE_FLOOR_V_PER_S = 2e-4
+#: a slope this many times the one before it marks a knee
+KNEE_RATIO = 1.2
 
 
 @dataclass(frozen=True)
 class Trend:
-    """The latest sample and the steepest recent |dV/dt| (V/s) and |dI/dt| (A/s)."""
+    """The latest sample, the steepest recent |dV/dt| (V/s) and |dI/dt| (A/s), the span (s) of
+    the block they come from, and whether |V| bent upward over it (a knee: a divergence such as
+    the end of a strip grows faster than any straight line foresees)."""
 
     time: float
     voltage: float
     current: float
     dvdt: float
     didt: float
+    span: float = 0.0
+    accelerating: bool = False
 
     @classmethod
-    def of(cls, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> Trend | None:
-        """The trend of a block of samples (None for fewer than two)."""
+    def of(cls, t: np.ndarray, v: np.ndarray, i: np.ndarray,
+           previous: Trend | None = None) -> Trend | None:  # fmt: skip
+        """The trend of a block of samples (None for fewer than two); a knee when |dV/dt| bent
+        upward within the block or grew since the ``previous`` block's."""
         if t.size < 2:
             return None
         dt = np.diff(t)
@@ -50,7 +61,20 @@ class Trend:
             return None
         dvdt = float(np.max(np.abs(np.diff(v)[ok] / dt[ok])))
         didt = float(np.max(np.abs(np.diff(i)[ok] / dt[ok])))
-        return cls(float(t[-1]), float(v[-1]), float(i[-1]), dvdt, didt)
+        span = float(t[-1] - t[0])
+        grew = previous is not None and dvdt > KNEE_RATIO * previous.dvdt
+        knee = dvdt > SLOPE_FLOOR_V_PER_S and (grew or _bends_up(t, v))
+        return cls(float(t[-1]), float(v[-1]), float(i[-1]), dvdt, didt, span, knee)
+
+
+def _bends_up(t: np.ndarray, v: np.ndarray) -> bool:
+    """|dV/dt| over the block's second half above KNEE_RATIO times that over its first half."""
+    if t.size < 4:
+        return False
+    h = t.size // 2
+    first = abs(v[h] - v[0]) / max(t[h] - t[0], 1e-12)
+    last = abs(v[-1] - v[h]) / max(t[-1] - t[h], 1e-12)
+    return last > KNEE_RATIO * first
 
 
 def _reach(distance: float, slope: float) -> float:
@@ -117,9 +141,11 @@ def sample_horizon(conditions: Iterable[EndCondition], limits: Limits, trend: Tr
                    charge: float, step_charge: float, elapsed: float,
                    area: float | None) -> float:  # fmt: skip
     """Seconds after the last sample (``trend.time``) during which no sample can end the step
-    or trip the run; 0 without a trend (the step just started)."""
+    or trip the run; 0 without a trend (the step just started). Blocks grow at most twofold
+    from one to the next, and halve while the voltage bends upward (a knee)."""
     if trend is None:
         return 0.0
-    reach = [limits_reach(limits, trend, step_charge, area), MAX_BLOCK_S]
+    growth = trend.span / 2 if trend.accelerating else 2 * trend.span
+    reach = [limits_reach(limits, trend, step_charge, area), MAX_BLOCK_S, growth]
     reach += [condition_reach(c, trend, charge, elapsed, area) for c in conditions]
     return max(min(reach), 0.0)

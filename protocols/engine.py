@@ -930,7 +930,7 @@ class Engine:
         if self._last_sample is not None:
             t0, v0, i0 = self._last_sample
             t, v, i = np.r_[t0, t], np.r_[v0, v], np.r_[i0, i]
-        self._trend = Trend.of(t, v, i)
+        self._trend = Trend.of(t, v, i, self._trend)
         self._last_sample = (float(t[-1]), float(v[-1]), float(i[-1]))
 
     def _record_electro(self, track: _Track | None, t: np.ndarray, v: np.ndarray, i: np.ndarray,

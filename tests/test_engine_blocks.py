@@ -127,8 +127,9 @@ def test_the_2450_twin_reads_the_same_cell_tick_by_tick_and_in_blocks(tmp_path, 
         np.testing.assert_array_equal(block[key], tick[key], err_msg=key)
 
 
-def _trend(v: float, dvdt: float, i: float = 1e-3) -> Trend:
-    return Trend(time=100.0, voltage=v, current=i, dvdt=dvdt, didt=0.0)
+def _trend(v: float, dvdt: float, i: float = 1e-3, span: float = 20.0, knee: bool = False) -> Trend:
+    return Trend(time=100.0, voltage=v, current=i, dvdt=dvdt, didt=0.0, span=span,
+                 accelerating=knee)  # fmt: skip
 
 
 def test_horizon_shrinks_toward_a_voltage_threshold_and_is_one_reading_at_a_fresh_start():
@@ -139,6 +140,42 @@ def test_horizon_shrinks_toward_a_voltage_threshold_and_is_one_reading_at_a_fres
     assert condition_reach(cond, _trend(0.51, 1e-3), 0.0, 100.0, 1e-4) == 0.0
     assert sample_horizon([cond], Limits(), None, 0.0, 0.0, 0.0, 1e-4) == 0.0
     assert sample_horizon([cond], Limits(), _trend(0.02, 0.0), 0.0, 0.0, 1.0, 1e-4) == MAX_BLOCK_S
+
+
+def test_blocks_grow_at_most_twofold_and_halve_at_a_knee():
+    cond = EndCondition(abs_voltage_above="0.5 V")
+    assert sample_horizon([cond], Limits(), _trend(0.02, 0.0, span=1.0), 0, 0, 1, 1e-4) == 2.0
+    assert sample_horizon([cond], Limits(), _trend(0.02, 0.0, knee=True), 0, 0, 1, 1e-4) == 10.0
+    t = np.arange(20.0)
+    assert Trend.of(t, 0.1 + 20 / (40 - t) ** 2, np.ones(20)).accelerating
+    assert not Trend.of(t, 0.1 + 1e-3 * t, np.ones(20)).accelerating
+
+
+def test_a_strip_running_into_its_cut_off_through_a_knee_ends_on_it_as_tick_by_tick():
+    """|V| diverges at the end of a strip (Li runs out) far faster than any straight line: the
+    cut-off (1 V) is crossed at t = 396 s and the next sample would be past the safety limit."""
+    body = """\
+    sampling: {rate: 1 Hz}
+    limits: {voltage: {min: -2 V, max: 1.5 V}}
+    steps:
+      - {type: galvanostatic, current: 1 mA, end: [{voltage_above: 1 V}, {time: 1 h}]}
+      - {type: rest, end: [{time: 30 s}]}
+    """
+
+    def knee(t, v, i):
+        return np.where(i > 0, v + 20.0 / np.maximum(400.0 - t, 0.5) ** 2, v), i
+
+    runs = {}
+    for blocks in (False, True):
+        station = _pot_station(FakeCell(resistance=100.0, script=knee))
+        runs[blocks] = run_yaml(body, station, head="name: t\nsample: {area: 1 cm2}\n",
+                                blocks=blocks)  # fmt: skip
+    for result, col, _ in runs.values():
+        assert result.status == "success"
+        (end,) = [e for e in col.kinds("step_end") if e.data.get("criterion") == "voltage_above"]
+        assert end.data["at"] == pytest.approx(396.0)
+    for key, col in runs[False][1].stream("electro").items():
+        np.testing.assert_array_equal(runs[True][1].stream("electro")[key], col, err_msg=key)
 
 
 def test_horizon_foresees_a_capacity_end_and_the_safety_limits():
