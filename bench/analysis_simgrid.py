@@ -316,6 +316,35 @@ def default_grid(small: bool = False) -> list[Case]:
     return sym + af + ramp
 
 
+#: Void-grid seeds the detector may be tuned on / the ones it is scored on (disjoint).
+VOID_TUNING_SEEDS = range(0, 1000)
+VOID_HELDOUT_SEEDS = range(10_000, 11_000)
+
+
+def void_case(seed: int) -> Case:
+    """One case of the void-focused grid, its conditions drawn from ``seed``.
+
+    SimWorld makes WE voids within 1-h halves only in a narrow window: LLZO at 25 °C,
+    0.13–0.26 mA/cm² and 0.5–2.5 MPa (at 60 °C, in LPS-Cl — shorts in half 0 — and in LATP —
+    interphase growth, shorts — it makes none; at >= 0.3 mA/cm² the cell shorts in half 1).
+    The conditions are drawn continuously so the onset varies (the world's own seed changes
+    the noise, not the void physics): 70 % in the void window, 15 % at 2.5–4 MPa (no void,
+    the pressure resupplies Li), 15 % LATP (interphase growth, shorts: no WE void) — the
+    void-free traces false alarms are counted on. 5 cycles (10 halves), noise ×1–5.
+    """
+    rng = np.random.default_rng([seed, 0x501D])
+    kind = rng.random()
+    j = float(np.exp(rng.uniform(np.log(1.3), np.log(2.6))))
+    if kind < 0.7:
+        preset, p = "llzo", rng.uniform(0.5e6, 2.5e6)
+    elif kind < 0.85:
+        preset, p = "llzo", rng.uniform(2.5e6, 4e6)
+    else:
+        preset, p = "latp", rng.uniform(0.5e6, 3e6)
+    noise = float(np.exp(rng.uniform(0.0, np.log(5.0))))
+    return Case(preset, j=j, pressure_Pa=float(p), noise_scale=noise, seed=seed, cycles=5)
+
+
 def summarize(rows: pd.DataFrame) -> dict[str, float]:
     """Aggregate accuracy: void-onset error, short precision/recall/delay, CCD and CE."""
     out: dict[str, float] = {}

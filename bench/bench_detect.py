@@ -1,14 +1,16 @@
 """Detector accuracy on two sets side by side, confidence calibration, and throughput.
 
 Sets: the independent generator (analysis.validation, held-out seeds) and our simulator
-(SimWorld symmetric cells from bench/analysis_simgrid.py's grid). Prints, per set, void
+(SimWorld symmetric cells from bench/analysis_simgrid.py's grid, and its void-focused grid
+``void_case`` on held-out seeds ``VOID_HELDOUT_SEEDS``). Prints, per set, void
 detection in the correct half cycle, early calls, misses, false alarms, onset error median/p90,
 soft-short precision/recall and quiet short-free traces, and a confidence calibration table;
 then the detector throughput on a 1000-cycle run against the tree at main a48eb44 (extracted
 from git in the same run). ``--fit`` refits the confidence constants on the *tuning* seeds;
 ``--baseline`` also scores main 182a483's detector (before issue 17).
 
-    python bench/bench_detect.py [--heldout 300] [--sim 216] [--fit 400] [--no-speed]
+    python bench/bench_detect.py [--heldout 300] [--sim 216] [--simvoid 200] [--fit 400]
+        [--no-speed]
 """
 
 from __future__ import annotations
@@ -77,6 +79,23 @@ def sim_set(n: int, watch: str = "we") -> tuple[pd.DataFrame, pd.DataFrame]:
         row, judged = score_events(events, sim_truth(truth, case.j, 1e-4, watch))
         rows.append({"seed": k, "preset": case.preset, **row})
         calls += [{"seed": k, **vars(x)} for x in judged]
+    cols = ["seed", "kind", "time", "confidence", "right", "features"]
+    return pd.DataFrame(rows), pd.DataFrame(calls, columns=cols)
+
+
+def sim_void_set(seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the void-focused SimWorld grid (analysis_simgrid.void_case) on ``seeds``, the
+    void watch on the WE (the Li|SE|Li default)."""
+    from analysis_simgrid import simulate, void_case
+
+    rows, calls = [], []
+    for seed in seeds:
+        case = void_case(seed)
+        run, truth = simulate(case)
+        events = detect(run.electro, run.metadata["sample"])
+        row, judged = score_events(events, sim_truth(truth, case.j, 1e-4))
+        rows.append({"seed": seed, "preset": case.preset, "j": case.j, **row})
+        calls += [{"seed": seed, **vars(x)} for x in judged]
     cols = ["seed", "kind", "time", "confidence", "right", "features"]
     return pd.DataFrame(rows), pd.DataFrame(calls, columns=cols)
 
@@ -209,6 +228,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--heldout", type=int, default=300, help="held-out independent traces")
     ap.add_argument("--sim", type=int, default=216, help="symmetric SimWorld runs")
+    ap.add_argument(
+        "--simvoid", type=int, default=200, help="void-grid SimWorld runs (held-out seeds)"
+    )
     ap.add_argument("--fit", type=int, default=0, help="refit confidence on N tuning seeds")
     ap.add_argument("--no-speed", action="store_true", help="skip the throughput comparison")
     ap.add_argument("--baseline", action="store_true", help="also score main 182a483's detector")
@@ -230,6 +252,12 @@ def main() -> None:
         for watch in ("we", "both"):
             name = f"simulator (SimWorld, symmetric Li|SE|Li), void watch {watch}"
             report(name, *sim_set(args.sim, watch))
+    if args.simvoid:
+        from analysis_simgrid import VOID_HELDOUT_SEEDS
+
+        seeds = VOID_HELDOUT_SEEDS[: args.simvoid]
+        name = f"simulator void grid (analysis_simgrid.void_case), held-out seeds {seeds.start}…"
+        report(name, *sim_void_set(seeds))
     print(f"\nscored in {time.perf_counter() - t0:.0f} s")
     if not args.no_speed:
         throughput()

@@ -15,6 +15,7 @@ can resume after its last completed step.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from daq.documents import EventKind, StreamDescriptor
+from protocols.blocks import MAX_BLOCK_S, Trend, sample_horizon
 from protocols.conditions import DETECTOR_EVENTS, EndWatch, Fired, criterion_value
 from protocols.estimate import context, dry_run, estimate, step_duration
 from protocols.instruments import Fault, Roles
@@ -216,6 +218,7 @@ class Engine:
         progress_period: float = 1.0,
         restore: dict[str, float] | None = None,
         restore_timeout: float = 1800.0,
+        blocks: bool = True,
     ) -> None:
         self.protocol = protocol
         self.station = station
@@ -227,6 +230,12 @@ class Engine:
         self.supervisor = Supervisor(protocol.limits, self.area)
         self._limit_bounds = limit_bounds(protocol)
         self.roles = Roles(station)
+        # block mode (protocols/blocks.py): on a virtual clock skip the cycles that could only
+        # fetch samples that fire nothing; the bias holder is polled every tick, so not with it
+        self._blocks = blocks and self.clock.is_virtual and not self.roles.has("bias_holder")
+        self._trend: Trend | None = None  # of the latest electro samples, for the block horizon
+        self._last_sample: tuple[float, float, float] | None = None  # (t, V, I)
+        self._electro_due = -math.inf  # block mode: no electro fetch needed before this time
         self.segment = segment
         self.time_offset = time_offset
         self.rate = protocol.sampling.rate
@@ -378,8 +387,58 @@ class Engine:
         start, k = self.clock.now(), 0
         while not all(t.done for t in self.tracks.values()):
             self._cycle()
-            k += 1
+            k = self._next_cycle(k, start)
             self.clock.sleep_until(start + k * self.tick)  # a grid: no drift over days
+
+    def _next_cycle(self, k: int, start: float) -> int:
+        """Index of the next cycle on the grid ``start + k * tick``: the next one, or in block
+        mode the first at or after the earliest moment something may need the engine."""
+        self._electro_due = -math.inf
+        if not self._blocks or self.state is not RunState.RUNNING:
+            return k + 1
+        until = self._block_end() - self.time_offset
+        return max(k + 1, math.ceil((until - start) / self.tick - 1e-6))
+
+    def _block_end(self) -> float:
+        """Run time before which no cycle has anything to do but fetch samples that fire
+        nothing: clock deadlines, the rig's and slow polls' times, the samples' horizon."""
+        now = self.now()
+        ends = [now + MAX_BLOCK_S]
+        pace = getattr(self.clock, "acceleration", None)
+        if pace is not None:  # a paced run updates its display at least every 0.1 s of wall
+            ends.append(now + 0.1 * pace)
+        polls = []  # cycles that only poll the rig / thermal need no electro fetch
+        if self._rig_period is not None:
+            wait = getattr(self.roles.pressure_rig, "next_service_in", None)
+            polls += [self._next_service if wait is None else now + wait, self._next_slow]
+        elif self.roles.has("thermal") or self._capturing:
+            polls.append(self._next_slow)
+        for track in self.tracks.values():
+            command = track.waiting
+            if track.done or track.held:
+                continue
+            if isinstance(command, c.Sleep):
+                ends.append(
+                    track.wait_t0 + command.seconds + self._paused_total - track.wait_paused
+                )
+            elif isinstance(command, c.WaitEnd) and track.watch is not None:
+                watch = track.watch
+                ends += [watch.t0 + cond.time for cond in watch.conditions if cond.time is not None]
+                if self._buffering and track.role == "potentiostat":
+                    ends.append(self._samples_end(watch))
+            else:  # waiting on the rig, a signal, a sweep: look every tick
+                return now
+        self._electro_due = min(ends)
+        return min([*ends, *polls])
+
+    def _samples_end(self, watch: EndWatch) -> float:
+        """Time of the last sample the block may hold: one reading, or as many as the trend
+        says cannot end the step nor trip the run (protocols/blocks.py)."""
+        last = self._last_sample[0] if self._last_sample is not None else self._acq_t0
+        horizon = sample_horizon(watch.conditions, self.protocol.limits, self._trend,
+                                 watch.charge, self.supervisor.step_charge, last - watch.t0,
+                                 self.area)  # fmt: skip
+        return last + max(math.floor(horizon * self.rate + 1e-9), 1) / self.rate
 
     def _restore_setpoints(self) -> None:
         """On resume: drive back to the pressure and temperature the run held, and wait until
@@ -416,6 +475,9 @@ class Engine:
 
     def _cycle(self) -> None:
         self._acquire()
+        if self._buffering and self._electro_due > self.now() and self._needs_samples():
+            self._electro_due = -math.inf
+            self._fetch_electro()
         self._handle_requests()
         now = self.now()
         if now >= self._next_progress:
@@ -432,6 +494,11 @@ class Engine:
         if self.state is RunState.STOPPING and self._all_held():
             for track in self.tracks.values():
                 track.done = True
+
+    def _needs_samples(self) -> bool:
+        """A step end fired on a poll, or a request waits: the samples up to now come first."""
+        fired = any(t.watch is not None and t.watch.fired is not None for t in self.tracks.values())
+        return fired or self._control.pending
 
     def _all_held(self) -> bool:
         return all(t.done or t.held or self._holds_freely(t) for t in self.tracks.values())
@@ -746,6 +813,7 @@ class Engine:
         """Set the potentiostat source; with ``acquire`` (re)start buffered acquisition."""
 
         def set_source() -> None:
+            self._trend = self._last_sample = None  # the old trend says nothing of the new source
             if command.mode == "open_circuit":
                 self.roles.potentiostat.set_open_circuit()
             elif command.mode == "current":
@@ -804,7 +872,7 @@ class Engine:
             self.roles.potentiostat.stop_buffered()
 
     def _acquire(self) -> None:
-        if self._buffering:
+        if self._buffering and self.now() >= self._electro_due - 1e-9:
             self._fetch_electro()
         if self.roles.has("bias_holder"):
             self._poll_bias()
@@ -841,10 +909,13 @@ class Engine:
         )
         self._samples += n
         self._last_v = float(v[-1])
+        self._update_trend(t, v, i)
         track = self.tracks.get(self._owner.get("potentiostat", ""))
         trip = self.supervisor.electro(t, v, i)
-        if trip is not None:
-            self._trip(trip, lambda: self._record_electro(track, t, v, i, t == trip.time))
+        if trip is not None:  # up to the crossing: a tick-by-tick run has no samples after it
+            upto = t <= trip.time
+            self._trip(trip, lambda: self._record_electro(track, t[upto], v[upto], i[upto],
+                                                          t[upto] == trip.time))  # fmt: skip
         for event_name, t_event, detail in self._detect(t, v, i):
             for tr in self.tracks.values():
                 if tr.watch is not None:
@@ -854,6 +925,13 @@ class Engine:
         if track is not None and track.watch is not None:
             track.watch.samples(t, v, i, comp)
         self._record_electro(track, t, v, i, np.zeros(n, bool))
+
+    def _update_trend(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> None:
+        if self._last_sample is not None:
+            t0, v0, i0 = self._last_sample
+            t, v, i = np.r_[t0, t], np.r_[v0, v], np.r_[i0, i]
+        self._trend = Trend.of(t, v, i)
+        self._last_sample = (float(t[-1]), float(v[-1]), float(i[-1]))
 
     def _record_electro(self, track: _Track | None, t: np.ndarray, v: np.ndarray, i: np.ndarray,
                         force: np.ndarray) -> None:  # fmt: skip

@@ -106,6 +106,12 @@ class RunControl:
             next_state(state, what)
             self._queue.append(what)
 
+    @property
+    def pending(self) -> bool:
+        """Whether a request waits to be handled."""
+        with self._lock:
+            return bool(self._queue)
+
     def pop(self) -> str | None:
         """The oldest queued request, or None (engine thread)."""
         with self._lock:

@@ -334,7 +334,7 @@ class Keithley2450Emulator(ScpiDevice):
         while due > tm.taken:
             n = min(due - tm.taken, SAMPLE_CHUNK)
             t0 = tm.t_start + tm.taken * tm.interval
-            t, v, i, c = self._samples(t0, t0 + n * tm.interval, tm.interval, n)
+            t, v, i, c = self._samples(t0, tm.interval, n)
             if len(t) == 0:
                 break
             self._store(buffer, t, v, i, c & self.output)
@@ -343,17 +343,14 @@ class Keithley2450Emulator(ScpiDevice):
         if now >= tm.end_time() - 1e-12:
             tm.state = "IDLE"
 
-    def _samples(self, t0: float, t1: float, interval: float, n: int):
+    def _samples(self, t0: float, interval: float, n: int):
         """``n`` readings at t0 + k*interval, k = 1..n, from the world."""
+        t = t0 + interval * np.arange(1, n + 1)
         if self.channel == "holder":
-            t = t0 + interval * np.arange(1, n + 1)
             reads = [self.world.holder_measure() for _ in range(n)]
             v, i, c = (np.array(col) for col in zip(*reads, strict=True))
             return t, v, i, c.astype(bool)
-        t, v, i, c = self.world.electro_samples(t0, t1, interval)
-        t, v, i, c = (np.asarray(a) for a in (t, v, i, c))
-        if len(t) != n:  # keep the instrument's own time base exact
-            t, v, i, c = t[:n], v[:n], i[:n], c[:n]
+        _, v, i, c = self.world.electro_readings(t)
         return t, v, i, c.astype(bool)
 
     def _require_idle(self, what: str) -> None:

@@ -382,7 +382,9 @@ class MethodScriptEmulator(LineDevice):
         def measure(k: int) -> dict[str, float]:
             if k not in cache:
                 now = self.world.clock.now()
-                times, volts, amps, comp = self.world.electro_samples(state["t"], now, interval)
+                n = int(math.floor((now - state["t"]) / interval * (1 + 1e-12) + 1e-9))
+                due = state["t"] + interval * np.arange(1, n + 1)
+                times, volts, amps, comp = self.world.electro_readings(due)
                 for i, _ in enumerate(times):
                     cache[k + i] = (float(volts[i]), float(amps[i]), bool(comp[i]))
                 state["t"] = state["t"] + interval * len(times)

@@ -92,6 +92,10 @@ class SimConfig:
             raise ValueError(f"SimConfig.tubule_count: 1-8, got {self.tubule_count!r}")
 
 
+#: readings closer together than this (s) get one model knot per fetch, not one each
+READING_KNOT_S = 0.05
+
+
 class SimWorld:
     """All simulated physics of one station; thread-safe; deterministic under ``config.seed``."""
 
@@ -184,6 +188,36 @@ class SimWorld:
             volts, amps, comp = self._interpolate(times)
             volts = volts + self.config.noise_V * self._noise_rng.standard_normal(n)
             amps = amps + self._current_noise(np.abs(amps)) * self._noise_rng.standard_normal(n)
+            return times, volts, amps, comp
+
+    def electro_readings(
+        self, times: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """An instrument's readings at ``times`` (ascending, none in the future): times, V, I,
+        compliance. The model steps to each reading's time in turn (a knot per reading, none at
+        the moment of asking) and the noise is drawn per reading, so what an instrument reads
+        does not depend on when, or in how many pieces, it is asked: a buffered block fetched
+        after 20 s and the same readings fetched one by one see the same cell. Readings closer
+        than ``READING_KNOT_S`` (above 20 Hz) share one knot at the last of them: a knot per
+        reading would cost a model step each, and there the fetch pattern shows again."""
+        times = np.asarray(times, dtype=float)
+        with self._lock:
+            now = self.clock.now()
+            if len(times) and times[-1] > now + 1e-9 * max(1.0, abs(now)):
+                raise ValueError(
+                    f"electro_readings cannot read the future (t={times[-1]} > now={now})"
+                )
+            if len(times) and times[0] < self._buf[0, 0]:
+                raise ValueError(f"electro_readings: no model history before t={self._buf[0, 0]}")
+            knots = times[times > self._t]
+            if len(times) > 1 and np.min(np.diff(times)) < READING_KNOT_S:
+                knots = knots[-1:]  # fast sampling: one knot at the last reading (cost)
+            for t in knots:
+                self._advance(float(t))
+            volts, amps, comp = self._interpolate(times)
+            noise = self._noise_rng.standard_normal((len(times), 2))
+            volts = volts + self.config.noise_V * noise[:, 0]
+            amps = amps + self._current_noise(np.abs(amps)) * noise[:, 1]
             return times, volts, amps, comp
 
     def _current_noise(self, magnitude):

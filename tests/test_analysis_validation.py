@@ -13,6 +13,8 @@ import pytest
 pytest.importorskip("sim_instruments.world")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from analysis_simgrid import (  # noqa: E402
+    VOID_HELDOUT_SEEDS,
+    VOID_TUNING_SEEDS,
     Case,
     cell_void_V,
     default_grid,
@@ -21,6 +23,7 @@ from analysis_simgrid import (  # noqa: E402
     score_tem,
     simulate,
     summarize,
+    void_case,
     void_excess_V,
     void_onsets,
 )
@@ -94,3 +97,24 @@ def test_reservoir_ce_matches_the_true_dead_li_fraction():
     row = score_adams("llzo", j=5.0, n=10)
     assert row["ce_true"] == pytest.approx(0.90)
     assert row["abs_error"] < 5e-4
+
+
+def test_void_grid_makes_we_voids_inside_one_hour_halves():
+    """The void-focused grid (bench/bench_detect.py's second simulator set) must hold both
+    traces with a WE void inside a 1-h stripping half and traces without one, and its tuning
+    and held-out seeds must not overlap."""
+    assert set(VOID_TUNING_SEEDS).isdisjoint(VOID_HELDOUT_SEEDS)
+    with_void = without = 0
+    for seed in VOID_HELDOUT_SEEDS[:12]:
+        case = void_case(seed)
+        assert case == void_case(seed)  # reproducible from the seed
+        _, truth = simulate(case)
+        n = len(truth["step_edges"]) - 1
+        we = void_onsets(truth, "we", list(range(1, n, 2)))
+        edges = truth["step_edges"]
+        for t in we:
+            k = int(np.searchsorted(edges, t, side="right") - 1)
+            assert k % 2 == 1 and edges[k] < t < edges[k + 1]  # in a WE-stripping half
+        with_void += bool(we)
+        without += not we
+    assert with_void >= 6 and without >= 1

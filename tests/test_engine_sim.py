@@ -197,10 +197,15 @@ def test_speed_paces_a_simulated_run_and_the_progress_line_shows_the_pace(
     from protocols_fakes import HandWall
 
     import daq.clock
+    import protocols.console
+    import protocols.pace
 
     wall = HandWall(step=0.001)  # the clock's wall: 1 ms per look, not the real one
     monkeypatch.setattr(
         daq.clock, "VirtualClock", functools.partial(daq.clock.VirtualClock, wall=wall)
+    )
+    monkeypatch.setattr(  # the progress line measures the pace on the same wall
+        protocols.console, "PaceMeter", functools.partial(protocols.pace.PaceMeter, wall=wall)
     )
     proto, station = _files(tmp_path)
     code = main(["run", str(proto), "--station", str(station), "--sim", "--speed", "400",

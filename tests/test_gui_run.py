@@ -124,7 +124,8 @@ def test_close_during_run_asks_then_shuts_down(window, qtbot, monkeypatch):
 
 
 def test_screenshot_of_a_run(window, qtbot, tmp_path):
-    under_pressure = cycling(6).replace(
+    # long enough (80 min of run) not to finish between two looks at the window
+    under_pressure = cycling(200).replace(
         "steps:\n", "steps:\n  - {type: set_pressure, pressure: 3 MPa}\n"
     )
     set_protocol(window, under_pressure)

@@ -1,0 +1,125 @@
+"""How long a run on a virtual clock may go before the engine looks at the samples (block mode).
+
+On a virtual clock nothing happens between two engine cycles but what the instruments record,
+so the engine may skip the cycles in which it would only have fetched samples that cannot fire
+anything, and fetch the potentiostat's reading buffer in blocks. A block ends before the first
+sample that might need the engine: from the recent trend of V and I, the step's voltage and
+current thresholds and the run's safety limits; from the current, its charge and capacity ends
+and limits. Near a threshold the horizon shrinks to one reading — what a tick-by-tick run sees.
+What the trend cannot foresee (a short's sudden drop, a detector's call) is acted on at the
+end of the block it falls in, at most ``MAX_BLOCK_S`` late. Pure functions; the engine keeps
+the state and the clock deadlines (step times, sleeps, the rig's service, slow polls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from protocols.model import Limits
+from protocols.steps.base import EndCondition
+
+#: longest block (s of run time): the latest an unforeseeable event is acted on
+MAX_BLOCK_S = 20.0
+#: a threshold is trusted to be no nearer than distance / (SAFETY x the steepest recent slope)
+SAFETY = 4.0
+#: a charge end is trusted to be no nearer than this fraction of its time at the present current
+CHARGE_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The latest sample and the steepest recent |dV/dt| (V/s) and |dI/dt| (A/s)."""
+
+    time: float
+    voltage: float
+    current: float
+    dvdt: float
+    didt: float
+
+    @classmethod
+    def of(cls, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> Trend | None:
+        """The trend of a block of samples (None for fewer than two)."""
+        if t.size < 2:
+            return None
+        dt = np.diff(t)
+        ok = dt > 0
+        if not ok.any():
+            return None
+        dvdt = float(np.max(np.abs(np.diff(v)[ok] / dt[ok])))
+        didt = float(np.max(np.abs(np.diff(i)[ok] / dt[ok])))
+        return cls(float(t[-1]), float(v[-1]), float(i[-1]), dvdt, didt)
+
+
+def _reach(distance: float, slope: float) -> float:
+    """Seconds a quantity ``distance`` from its threshold is trusted to stay short of it."""
+    if distance <= 0:
+        return 0.0
+    return np.inf if slope <= 0 else distance / (SAFETY * slope)
+
+
+def _charge_reach(remaining: float, current: float) -> float:
+    if remaining <= 0:
+        return 0.0
+    return np.inf if current == 0 else CHARGE_FRACTION * remaining / abs(current)
+
+
+def condition_reach(cond: EndCondition, trend: Trend, charge: float, elapsed: float,
+                    area: float | None) -> float:  # fmt: skip
+    """Seconds after the trend's last sample during which ``cond`` cannot fire on a sample;
+    0 when it might at the next one (detector events, compliance, dV/dt once armed)."""
+    c, v, i = cond.criterion, trend.voltage, trend.current
+    armed_in = max((cond.after or 0.0) - elapsed, 0.0)
+    if c in ("time", "pressure_above", "pressure_below"):
+        return np.inf  # the clock and the slow polls see these
+    if c == "charge":
+        return _charge_reach(cond.charge - abs(charge), i)
+    if c == "capacity":
+        return np.inf if not area else _charge_reach((cond.capacity - abs(charge) / area) * area, i)
+    if c == "voltage_above":
+        return max(armed_in, _reach(cond.value - v, trend.dvdt))
+    if c == "voltage_below":
+        return max(armed_in, _reach(v - cond.value, trend.dvdt))
+    if c == "abs_voltage_above":
+        return max(armed_in, _reach(cond.value - abs(v), trend.dvdt))
+    if c == "abs_voltage_below":
+        return max(armed_in, _reach(abs(v) - cond.value, trend.dvdt))
+    scale = area if c.startswith("current_density") and area else 1.0
+    if c in ("current_above", "current_density_above"):
+        return max(armed_in, _reach(cond.value * scale - abs(i), trend.didt))
+    if c in ("current_below", "current_density_below"):
+        return max(armed_in, _reach(abs(i) - cond.value * scale, trend.didt))
+    return armed_in  # dV/dt, events: unforeseeable once armed
+
+
+def limits_reach(limits: Limits, trend: Trend, step_charge: float, area: float | None) -> float:
+    """Seconds after the trend's last sample during which no safety limit can trip."""
+    reach = [np.inf]
+    if limits.voltage is not None:
+        if limits.voltage.max is not None:
+            reach.append(_reach(limits.voltage.max - trend.voltage, trend.dvdt))
+        if limits.voltage.min is not None:
+            reach.append(_reach(trend.voltage - limits.voltage.min, trend.dvdt))
+    if limits.current is not None:
+        reach.append(_reach(limits.current - abs(trend.current), trend.didt))
+    if limits.current_density is not None and area:
+        reach.append(_reach(limits.current_density * area - abs(trend.current), trend.didt))
+    if limits.charge is not None:
+        reach.append(_charge_reach(limits.charge - abs(step_charge), trend.current))
+    if limits.capacity is not None and area:
+        reach.append(_charge_reach(limits.capacity * area - abs(step_charge), trend.current))
+    return min(reach)
+
+
+def sample_horizon(conditions: Iterable[EndCondition], limits: Limits, trend: Trend | None,
+                   charge: float, step_charge: float, elapsed: float,
+                   area: float | None) -> float:  # fmt: skip
+    """Seconds after the last sample (``trend.time``) during which no sample can end the step
+    or trip the run; 0 without a trend (the step just started)."""
+    if trend is None:
+        return 0.0
+    reach = [limits_reach(limits, trend, step_charge, area), MAX_BLOCK_S]
+    reach += [condition_reach(c, trend, charge, elapsed, area) for c in conditions]
+    return max(min(reach), 0.0)

@@ -1,0 +1,154 @@
+"""Block mode on a virtual clock (protocols/blocks.py): fewer cycles, the same run.
+
+A tick-by-tick run (``Engine(blocks=False)``) and a block-mode run of the same protocol on the
+same seed must record the same samples and end their steps at the same samples; a limit
+crossing the trend could not foresee trips at the crossing sample's time with the same data.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from protocols_fakes import FakeCell, FakePotentiostat, FakeStation
+from protocols_helpers import HEAD, run_yaml
+
+from daq.clock import VirtualClock
+from protocols.blocks import MAX_BLOCK_S, Trend, condition_reach, sample_horizon
+from protocols.model import Limits
+from protocols.steps.base import EndCondition
+
+
+def _pot_station(cell: FakeCell) -> FakeStation:
+    clock = VirtualClock()
+    return FakeStation(clock, FakePotentiostat(clock, cell))
+
+
+def _jump(at: float, to: float):
+    """A cell whose |V| jumps to ``to`` at run time ``at`` (a sudden event no trend foresees)."""
+
+    def script(t, v, i):
+        return np.where(t >= at, np.sign(v) * to, v), i
+
+    return script
+
+
+GALV = """\
+sampling: {rate: 1 Hz}
+steps:
+  - {type: rest, end: [{time: 30 s}]}
+  - {type: galvanostatic, current: 1 mA, end: [{time: 300 s}]}
+"""
+
+
+def test_a_crossing_mid_block_trips_at_its_sample_with_the_same_data_as_tick_by_tick():
+    runs = {}
+    for blocks in (False, True):
+        station = _pot_station(FakeCell(resistance=100.0, script=_jump(137.0, 2.5)))
+        result, col, _ = run_yaml(GALV, station, blocks=blocks)
+        fetches = sum(1 for name, _ in station.potentiostat.calls if name == "fetch")
+        runs[blocks] = (result, col.stream("electro"), fetches, station.potentiostat.off_times)
+    (tick, tick_e, tick_n, _), (block, block_e, block_n, block_off) = runs[False], runs[True]
+    assert tick.status == block.status == "tripped"
+    assert block.trip == tick.trip and block.trip.time == pytest.approx(137.0)
+    assert set(block_e) == set(tick_e)
+    for key in tick_e:
+        np.testing.assert_array_equal(block_e[key], tick_e[key], err_msg=key)
+    assert block_e["time"][-1] == pytest.approx(137.0)  # nothing recorded past the crossing
+    assert block_n * 10 < tick_n  # the point of it: far fewer round trips
+    assert block_off[0] - 137.0 <= MAX_BLOCK_S  # acted on within one block
+
+
+def test_block_mode_ends_a_capacity_step_and_a_voltage_cut_off_at_the_tick_runs_samples():
+    body = """\
+    sampling: {rate: 2 Hz}
+    steps:
+      - {type: rest, end: [{time: 20 s}]}
+      - {type: galvanostatic, current: 1 mA, end: [{capacity: 0.05 mAh/cm2}]}
+      - {type: galvanostatic, current: -1 mA, end: [{voltage_below: -0.25 V}, {time: 1 h}]}
+      - {type: rest, end: [{time: 15 s}]}
+    """
+
+    def ramp(t, v, i):  # the second galvanostatic step's |V| grows steadily: a foreseeable end
+        return np.where(v < 0, v - 1e-3 * (t - 200.0).clip(0), v), i
+
+    runs = {}
+    for blocks in (False, True):
+        station = _pot_station(FakeCell(resistance=100.0, script=ramp))
+        runs[blocks] = run_yaml(body, station, blocks=blocks)
+    (tick, tick_c, _), (block, block_c, _) = runs[False], runs[True]
+    assert tick.status == block.status == "success"
+    ends = [
+        [(e.step, e.data.get("at"), e.time) for e in c.kinds("step_end")] for c in (tick_c, block_c)
+    ]
+    assert ends[0] == ends[1]
+    for key, col in tick_c.stream("electro").items():
+        np.testing.assert_array_equal(block_c.stream("electro")[key], col, err_msg=key)
+
+
+def test_the_2450_twin_reads_the_same_cell_tick_by_tick_and_in_blocks(tmp_path, monkeypatch):
+    """End to end: 2450 twin over TCP -> VISA driver -> engine -> run file, one seed."""
+    import daq.session
+    from daq.cli import main
+    from daq.runfile import RunReader
+    from protocols.engine import Engine
+
+    station = tmp_path / "station.yaml"
+    station.write_text(
+        "name: pot\nsimulation: {preset: llzo, seed: 3}\ninstruments:\n  cell:\n"
+        "    driver: keithley2450\n    resource: sim://keithley2450\n"
+        "    settings: {voltage_limit: 5 V}\n"
+    )
+    proto = tmp_path / "p.yaml"
+    proto.write_text(
+        HEAD + "sampling: {rate: 1 Hz}\nrecord: {every: 5 s, dv: 0.5 mV}\nsteps:\n"
+        "  - {type: rest, end: [{time: 1 min}]}\n"
+        "  - {type: galvanostatic, current_density: 0.5 mA/cm2, end: [{capacity: 0.02 mAh/cm2}]}\n"
+        "  - {type: rest, end: [{time: 2 min}]}\n"
+        "  - {type: galvanostatic, current_density: -0.5 mA/cm2, end: [{time: 10 min}]}\n"
+    )
+    out = {}
+    for blocks in (False, True):
+        monkeypatch.setattr(daq.session, "Engine", functools.partial(Engine, blocks=blocks))
+        runs = tmp_path / f"runs{blocks}"
+        assert main(["run", str(proto), "--station", str(station), "--sim", "--out", str(runs),
+                     "--quiet"]) == 0  # fmt: skip
+        (path,) = runs.glob("*.h5")
+        with RunReader(path) as reader:
+            electro = reader.stream("electro")
+            events = reader.events()
+            ends = events[events["kind"] == "step_end"][["step", "time"]].values.tolist()
+        out[blocks] = ({k: np.asarray(electro[k]) for k in ("time", "voltage", "current")}, ends)
+    (tick, tick_ends), (block, block_ends) = out[False], out[True]
+    assert block_ends == tick_ends
+    assert len(tick["time"]) > 100
+    for key in tick:
+        np.testing.assert_array_equal(block[key], tick[key], err_msg=key)
+
+
+def _trend(v: float, dvdt: float, i: float = 1e-3) -> Trend:
+    return Trend(time=100.0, voltage=v, current=i, dvdt=dvdt, didt=0.0)
+
+
+def test_horizon_shrinks_toward_a_voltage_threshold_and_is_one_reading_at_a_fresh_start():
+    cond = EndCondition(abs_voltage_above="0.5 V")
+    far = condition_reach(cond, _trend(0.02, 1e-5), 0.0, 100.0, 1e-4)
+    near = condition_reach(cond, _trend(0.49, 1e-3), 0.0, 100.0, 1e-4)
+    assert far > MAX_BLOCK_S and 0 < near < 10.0
+    assert condition_reach(cond, _trend(0.51, 1e-3), 0.0, 100.0, 1e-4) == 0.0
+    assert sample_horizon([cond], Limits(), None, 0.0, 0.0, 0.0, 1e-4) == 0.0
+    assert sample_horizon([cond], Limits(), _trend(0.02, 0.0), 0.0, 0.0, 1.0, 1e-4) == MAX_BLOCK_S
+
+
+def test_horizon_foresees_a_capacity_end_and_the_safety_limits():
+    cap = EndCondition(capacity="0.2 mAh/cm2")  # 0.72 C on 1 cm2
+    left = condition_reach(cap, _trend(0.02, 0.0, i=2e-5), 0.7, 10.0, 1e-4)
+    assert left == pytest.approx(0.9 * (0.72 - 0.7) / 2e-5)
+    limits = Limits(voltage={"min": "-1 V", "max": "1 V"})
+    assert sample_horizon([], limits, _trend(0.9, 0.01), 0.0, 0.0, 1.0, 1e-4) == pytest.approx(
+        0.1 / (4 * 0.01)
+    )
+    armed_later = EndCondition(dvdt_below="0.05 mV/s", after="300 s")
+    assert condition_reach(armed_later, _trend(0.0, 1e-3), 0.0, 100.0, 1e-4) == 200.0
+    assert condition_reach(EndCondition(event="short"), _trend(0.0, 0.0), 0.0, 1.0, 1e-4) == 0.0
