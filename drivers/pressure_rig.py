@@ -322,8 +322,8 @@ class LoadCellActuatorRig(PressureRig):
             self._read_force()
             if self.force > self.trip_force:
                 self._trip(self.force)
-            if self.mode == "regulating" and not self._in_band(self.force):
-                self._fast()  # a disturbance seen between services: service at once
+            if self._held and not self._in_band(self.force):
+                self._fast()  # a disturbance seen while resting: service at once
         force = self._raw[-1]  # the fresh reading; the median is for control only
         position = self._position_steps(now) * self.step_size
         return PressureReading(force=force, pressure=force / self._area, position=position)
