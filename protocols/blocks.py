@@ -32,6 +32,9 @@ CHARGE_FRACTION = 0.9
 SLOPE_FLOOR_V_PER_S = 2e-4
 #: a slope this many times the one before it marks a knee
 KNEE_RATIO = 1.2
+#: longest block (s) while a step ends on a live detector's call (a short in a CCD ramp): the
+#: call comes at its sample's time, the step ends at most this much later than tick by tick
+EVENT_BLOCK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ def _charge_reach(remaining: float, current: float) -> float:
 def condition_reach(cond: EndCondition, trend: Trend, charge: float, elapsed: float,
                     area: float | None) -> float:  # fmt: skip
     """Seconds after the trend's last sample during which ``cond`` cannot fire on a sample;
-    0 when it might at the next one (detector events, compliance, dV/dt once armed)."""
+    0 when it might at the next one (compliance, dV/dt once armed); ``EVENT_BLOCK_S`` for a
+    detector's call."""
     c, v, i = cond.criterion, trend.voltage, trend.current
     armed_in = max((cond.after or 0.0) - elapsed, 0.0)
     if c in ("time", "pressure_above", "pressure_below"):
@@ -115,7 +119,9 @@ def condition_reach(cond: EndCondition, trend: Trend, charge: float, elapsed: fl
         return max(armed_in, _reach(cond.value * scale - abs(i), trend.didt))
     if c in ("current_below", "current_density_below"):
         return max(armed_in, _reach(abs(i) - cond.value * scale, trend.didt))
-    return armed_in  # dV/dt, events: unforeseeable once armed
+    if c == "event" and cond.event != "compliance":
+        return max(armed_in, EVENT_BLOCK_S)
+    return armed_in  # dV/dt, compliance: unforeseeable once armed
 
 
 def limits_reach(limits: Limits, trend: Trend, step_charge: float, area: float | None) -> float:

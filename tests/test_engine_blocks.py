@@ -188,4 +188,5 @@ def test_horizon_foresees_a_capacity_end_and_the_safety_limits():
     )
     armed_later = EndCondition(dvdt_below="0.05 mV/s", after="300 s")
     assert condition_reach(armed_later, _trend(0.0, 1e-3), 0.0, 100.0, 1e-4) == 200.0
-    assert condition_reach(EndCondition(event="short"), _trend(0.0, 0.0), 0.0, 1.0, 1e-4) == 0.0
+    assert condition_reach(EndCondition(event="short"), _trend(0.0, 0.0), 0.0, 1.0, 1e-4) == 1.0
+    assert condition_reach(EndCondition(event="compliance"), _trend(0.0, 0.0), 0, 1, 1e-4) == 0.0
