@@ -367,18 +367,23 @@ class Keithley2450(Potentiostat):
             blocks = self._pending
             self._pending = []
             if self._buffering:
-                state = self.transport.query(":TRIG:STAT?", _trigger_state)
-                blocks.append(self._drain())
+                # one round trip: the state first, so a loop that has ended left all its readings
+                state, count, end = self.transport.query(
+                    f':TRIG:STAT?;:TRAC:ACT? "{BUFFER}";:TRAC:ACT:END? "{BUFFER}"', _state_and_counts
+                )
+                blocks.append(self._drain(count, end))
                 if state != "RUNNING":  # DurationLoop ended (or aborted at the front panel)
                     log.info("%s: trigger model %s; re-arming", self.name, state)
                     self._resume_buffering()
         return _concat(blocks)
 
-    def _drain(self) -> ElectroBlock:
-        """Everything in the reading buffer after the last fetched index."""
-        count, end = self.transport.query(
-            f':TRAC:ACT? "{BUFFER}";:TRAC:ACT:END? "{BUFFER}"', _two_ints
-        )
+    def _drain(self, count: int | None = None, end: int | None = None) -> ElectroBlock:
+        """Everything in the reading buffer after the last fetched index (``count`` readings in
+        it, the newest at ``end``: asked for here unless the caller just read them)."""
+        if count is None or end is None:
+            count, end = self.transport.query(
+                f':TRAC:ACT? "{BUFFER}";:TRAC:ACT:END? "{BUFFER}"', _two_ints
+            )
         cap = self.settings.buffer_size
         new = (end - self._last_end) % cap if count else 0
         now = self.clock.now()
@@ -465,6 +470,14 @@ def _trigger_state(reply: str) -> str:
     if not state.isalpha():
         raise ValueError(f"not a trigger state: {reply!r}")
     return state.upper()
+
+
+def _state_and_counts(reply: str) -> tuple[str, int, int]:
+    """``RUNNING;RUNNING;4;120;120`` (trigger state, buffer count, buffer end index)."""
+    parts = reply.strip().split(";")
+    if len(parts) != 5:
+        raise ValueError(f"not a trigger state and buffer counts: {reply!r}")
+    return _trigger_state(";".join(parts[:3])), parse_int(parts[3]), parse_int(parts[4])
 
 
 def _empty_block() -> ElectroBlock:

@@ -41,7 +41,10 @@ EVENT_BLOCK_S = 1.0
 class Trend:
     """The latest sample, the steepest recent |dV/dt| (V/s) and |dI/dt| (A/s), the span (s) of
     the block they come from, and whether |V| bent upward over it (a knee: a divergence such as
-    the end of a strip grows faster than any straight line foresees)."""
+    the end of a strip grows faster than any straight line foresees). ``slope`` is the block's
+    least-squares |dV/dt| (V/s) and ``slope_error`` its standard error from the readings' noise:
+    the knee tests compare slopes beyond their noise, so 10-Hz readings (whose point-to-point
+    slopes are mostly noise) do not see a knee in every block."""
 
     time: float
     voltage: float
@@ -50,12 +53,14 @@ class Trend:
     didt: float
     span: float = 0.0
     accelerating: bool = False
+    slope: float = 0.0
+    slope_error: float = 0.0
 
     @classmethod
     def of(cls, t: np.ndarray, v: np.ndarray, i: np.ndarray,
            previous: Trend | None = None) -> Trend | None:  # fmt: skip
         """The trend of a block of samples (None for fewer than two); a knee when |dV/dt| bent
-        upward within the block or grew since the ``previous`` block's."""
+        upward within the block or grew since the ``previous`` block's, beyond the noise."""
         if t.size < 2:
             return None
         dt = np.diff(t)
@@ -65,19 +70,44 @@ class Trend:
         dvdt = float(np.max(np.abs(np.diff(v)[ok] / dt[ok])))
         didt = float(np.max(np.abs(np.diff(i)[ok] / dt[ok])))
         span = float(t[-1] - t[0])
-        grew = previous is not None and dvdt > KNEE_RATIO * previous.dvdt
-        knee = dvdt > SLOPE_FLOOR_V_PER_S and (grew or _bends_up(t, v))
-        return cls(float(t[-1]), float(v[-1]), float(i[-1]), dvdt, didt, span, knee)
+        sigma = _reading_noise(v)
+        slope, error = _fit_slope(t, v, sigma)
+        grew = previous is not None and _beyond(slope, error, previous.slope, previous.slope_error)
+        knee = slope > SLOPE_FLOOR_V_PER_S and (grew or _bends_up(t, v, sigma))
+        return cls(float(t[-1]), float(v[-1]), float(i[-1]), dvdt, didt, span, knee, slope, error)
 
 
-def _bends_up(t: np.ndarray, v: np.ndarray) -> bool:
+def _reading_noise(v: np.ndarray) -> float:
+    """Robust standard deviation (V) of one reading's noise, from the spread of the
+    point-to-point differences about their median (a smooth curve's slope drops out)."""
+    d = np.diff(v)
+    if d.size < 2:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+
+
+def _fit_slope(t: np.ndarray, v: np.ndarray, sigma: float) -> tuple[float, float]:
+    """|least-squares dV/dt| (V/s) and its standard error for readings of noise ``sigma``."""
+    dt = t - t.mean()
+    ss = float(np.dot(dt, dt))
+    if ss <= 0:
+        return 0.0, 0.0
+    return abs(float(np.dot(dt, v - v.mean())) / ss), sigma / np.sqrt(ss)
+
+
+def _beyond(later: float, later_error: float, earlier: float, earlier_error: float) -> bool:
+    """``later`` above KNEE_RATIO x ``earlier`` by more than twice their combined error."""
+    return later - KNEE_RATIO * earlier > 2.0 * float(np.hypot(later_error, earlier_error))
+
+
+def _bends_up(t: np.ndarray, v: np.ndarray, sigma: float) -> bool:
     """|dV/dt| over the block's second half above KNEE_RATIO times that over its first half."""
     if t.size < 4:
         return False
     h = t.size // 2
-    first = abs(v[h] - v[0]) / max(t[h] - t[0], 1e-12)
-    last = abs(v[-1] - v[h]) / max(t[-1] - t[h], 1e-12)
-    return last > KNEE_RATIO * first
+    first, first_error = _fit_slope(t[: h + 1], v[: h + 1], sigma)
+    last, last_error = _fit_slope(t[h:], v[h:], sigma)
+    return _beyond(last, last_error, first, first_error)
 
 
 def _reach(distance: float, slope: float) -> float:
