@@ -151,6 +151,23 @@ def test_blocks_grow_at_most_twofold_and_halve_at_a_knee():
     assert not Trend.of(t, 0.1 + 1e-3 * t, np.ones(20)).accelerating
 
 
+def test_the_noise_of_10_hz_readings_is_no_knee_but_a_bend_within_it_is():
+    """At 10 Hz, 1-s blocks of a steady CCD step: point-to-point slopes are mostly noise (the
+    twin's ~10 uV), and a knee test on them halved most blocks; least-squares slopes tested
+    beyond their noise do not, and still see a divergence in the same noise."""
+    rng = np.random.default_rng(7)
+    t = np.arange(0.0, 1.05, 0.1)
+    i = np.full(t.size, 1e-4)
+
+    def knees(v: np.ndarray) -> int:
+        blocks = [v + rng.normal(0.0, 10e-6, t.size) for _ in range(200)]
+        first = [Trend.of(t - 1.0, b - (v[-1] - v[0]), i) for b in blocks]  # the block before
+        return sum(Trend.of(t, b, i, p).accelerating for b, p in zip(blocks, first, strict=True))
+
+    assert knees(0.0174 + 1e-5 * t) <= 10
+    assert knees(0.0174 + 1e-5 * t + 5e-3 * t**4) >= 190
+
+
 def test_a_strip_running_into_its_cut_off_through_a_knee_ends_on_it_as_tick_by_tick():
     """|V| diverges at the end of a strip (Li runs out) far faster than any straight line: the
     cut-off (1 V) is crossed at t = 396 s and the next sample would be past the safety limit."""
