@@ -369,7 +369,8 @@ class Keithley2450(Potentiostat):
             if self._buffering:
                 # one round trip: the state first, so a loop that has ended left all its readings
                 state, count, end = self.transport.query(
-                    f':TRIG:STAT?;:TRAC:ACT? "{BUFFER}";:TRAC:ACT:END? "{BUFFER}"', _state_and_counts
+                    f':TRIG:STAT?;:TRAC:ACT? "{BUFFER}";:TRAC:ACT:END? "{BUFFER}"',
+                    _state_and_counts,
                 )
                 blocks.append(self._drain(count, end))
                 if state != "RUNNING":  # DurationLoop ended (or aborted at the front panel)
