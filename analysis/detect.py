@@ -431,11 +431,14 @@ class ShortDetector:
         self._r_ref: dict[float, float] = {}
         self.hard_time: float | None = None
         self._last_active: _ShortSegment | None = None
+        self._last_t: float | None = None
 
     def update(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> list[Event]:
         """Consume one block of samples; return short events confirmed in it."""
         t, v, i = (np.asarray(a, dtype=float) for a in (t, v, i))
         events: list[Event] = []
+        if t.size:
+            self._last_t = float(t[-1])
         for new, sl in self._tracker.split(t, i):
             if new:
                 i0 = i[sl.start]
@@ -527,6 +530,25 @@ class ShortDetector:
             return []
         v_low = _median(seg.prev[-min(seg.prev.size, 10) :]) if seg.prev.size else 0.0
         return self._hard(seg, seg.low_start, v_low, seg.expected, at_start=False)
+
+    def quiet_for(self) -> dict[str, float]:
+        """Run time (s) after the last sample fed in which no hard short can be called, by
+        event kind: a call needs a sudden low stretch held ``hold_s`` (or, at a segment's
+        start, its baseline), so a block of samples ending sooner cannot hold one — the
+        engine's block mode ends blocks there and sees the call at the tick-by-tick sample.
+        Soft shorts come without warning and are not listed."""
+        if self.hard_time is not None:
+            return {"hard_short": np.inf}
+        fresh = self.settle_s + min(self.baseline_s, self.hold_s)  # a segment starting next
+        seg, last = self._seg, self._last_t
+        if seg is None or last is None:
+            return {"hard_short": fresh}
+        held = seg.low_start is not None and seg.low_sudden
+        low_from = seg.low_start if held else max(last, seg.t0 + self.settle_s)
+        call = low_from + self.hold_s
+        if seg.level is None:
+            call = min(call, seg.t0 + self.settle_s + self.baseline_s)
+        return {"hard_short": max(min(call - last, fresh), 0.0)}
 
     def _sudden_runs(
         self, seg: _ShortSegment, av: np.ndarray, low: np.ndarray, expected: float

@@ -13,7 +13,7 @@ the state and the clock deadlines (step times, sleeps, the rig's service, slow p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,10 +124,10 @@ def _charge_reach(remaining: float, current: float) -> float:
 
 
 def condition_reach(cond: EndCondition, trend: Trend, charge: float, elapsed: float,
-                    area: float | None) -> float:  # fmt: skip
+                    area: float | None, quiet: Mapping[str, float] | None = None) -> float:  # fmt: skip
     """Seconds after the trend's last sample during which ``cond`` cannot fire on a sample;
-    0 when it might at the next one (compliance, dV/dt once armed); ``EVENT_BLOCK_S`` for a
-    detector's call."""
+    0 when it might at the next one (compliance, dV/dt once armed); for a detector's call,
+    the time its detector says it stays ``quiet`` (by event name), else ``EVENT_BLOCK_S``."""
     c, v, i = cond.criterion, trend.voltage, trend.current
     armed_in = max((cond.after or 0.0) - elapsed, 0.0)
     if c in ("time", "pressure_above", "pressure_below"):
@@ -150,7 +150,7 @@ def condition_reach(cond: EndCondition, trend: Trend, charge: float, elapsed: fl
     if c in ("current_below", "current_density_below"):
         return max(armed_in, _reach(abs(i) - cond.value * scale, trend.didt))
     if c == "event" and cond.event != "compliance":
-        return max(armed_in, EVENT_BLOCK_S)
+        return max(armed_in, (quiet or {}).get(cond.event, EVENT_BLOCK_S))
     return armed_in  # dV/dt, compliance: unforeseeable once armed
 
 
@@ -175,13 +175,14 @@ def limits_reach(limits: Limits, trend: Trend, step_charge: float, area: float |
 
 def sample_horizon(conditions: Iterable[EndCondition], limits: Limits, trend: Trend | None,
                    charge: float, step_charge: float, elapsed: float,
-                   area: float | None) -> float:  # fmt: skip
+                   area: float | None, quiet: Mapping[str, float] | None = None) -> float:  # fmt: skip
     """Seconds after the last sample (``trend.time``) during which no sample can end the step
     or trip the run; 0 without a trend (the step just started). Blocks grow at most twofold
-    from one to the next, and halve while the voltage bends upward (a knee)."""
+    from one to the next, and halve while the voltage bends upward (a knee). ``quiet``: how
+    long the live detectors cannot call each event (s, by event name)."""
     if trend is None:
         return 0.0
     growth = trend.span / 2 if trend.accelerating else 2 * trend.span
     reach = [limits_reach(limits, trend, step_charge, area), MAX_BLOCK_S, growth]
-    reach += [condition_reach(c, trend, charge, elapsed, area) for c in conditions]
+    reach += [condition_reach(c, trend, charge, elapsed, area, quiet) for c in conditions]
     return max(min(reach), 0.0)

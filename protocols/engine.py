@@ -437,8 +437,19 @@ class Engine:
         last = self._last_sample[0] if self._last_sample is not None else self._acq_t0
         horizon = sample_horizon(watch.conditions, self.protocol.limits, self._trend,
                                  watch.charge, self.supervisor.step_charge, last - watch.t0,
-                                 self.area)  # fmt: skip
+                                 self.area, self._detectors_quiet())  # fmt: skip
         return last + max(math.floor(horizon * self.rate + 1e-9), 1) / self.rate
+
+    def _detectors_quiet(self) -> dict[str, float]:
+        """How long (s after the last sample) the live detectors cannot call each step-ending
+        event, from those that can tell (``quiet_for``); the shortest where several can."""
+        quiet: dict[str, float] = {}
+        for detector in self.detectors:
+            for kind, seconds in getattr(detector, "quiet_for", dict)().items():
+                name = DETECTOR_EVENTS.get(kind)
+                if name is not None:
+                    quiet[name] = min(seconds, quiet.get(name, math.inf))
+        return quiet
 
     def _restore_setpoints(self) -> None:
         """On resume: drive back to the pressure and temperature the run held, and wait until

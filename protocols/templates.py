@@ -163,6 +163,9 @@ class CCDRamp(_HalfCycles):
     stop_on_short: bool = True
     first: Literal["strip", "plate"] = "strip"
     on_failure_goto: str | None = None
+    stop_run_on_short: bool = Field(
+        False, description="a short stops the run even where on_failure_goto moves on"
+    )
     pressure: Pressure | None = Field(None, description="recorded in meta (for maps)")
 
     @model_validator(mode="after")
@@ -195,10 +198,11 @@ class CCDRamp(_HalfCycles):
         if self.polarization_limit is not None:
             ends.append(_end("abs_voltage_above", self.polarization_limit, **fail))
         if self.stop_on_short:
-            ends.append(_end("event", "short", **fail))
+            short = {"result": "ccd_failure", "action": "stop"} if self.stop_run_on_short else fail
+            ends.append(_end("event", "short", **short))
             if self.short_voltage is not None:
                 ends.append(
-                    _end("abs_voltage_below", self.short_voltage, after=self.short_after, **fail)
+                    _end("abs_voltage_below", self.short_voltage, after=self.short_after, **short)
                 )
         return ends
 
@@ -249,7 +253,9 @@ class PressureSchedule(StepBase):
 
 
 class CCDPressureMap(StepBase):
-    """CCD ramp at each of several stack pressures; a failure moves on to the next pressure."""
+    """CCD ramp at each of several stack pressures on one cell: a polarization failure (voids,
+    which a higher pressure may close) moves on to the next pressure; a short stops the map,
+    since a welded filament stays and every later ramp would only measure the short."""
 
     type: Literal["ccd_pressure_map"]
     pressures: list[Pressure] = Field(min_length=1)
@@ -274,6 +280,7 @@ class CCDPressureMap(StepBase):
                 set_p["timeout"] = self.settle_timeout
             ramp = self.ccd.model_dump(exclude_none=True) | {
                 "on_failure_goto": after,
+                "stop_run_on_short": True,
                 "pressure": p,
             }
             steps += [set_p, ramp, {"type": "signal", "name": after, "label": after}]

@@ -8,16 +8,20 @@ crossing the trend could not foresee trips at the crossing sample's time with th
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from protocols_fakes import FakeCell, FakePotentiostat, FakeStation
 from protocols_helpers import HEAD, run_yaml
 
+from analysis.detect import ShortDetector
 from daq.clock import VirtualClock
-from protocols.blocks import MAX_BLOCK_S, Trend, condition_reach, sample_horizon
+from protocols.blocks import EVENT_BLOCK_S, MAX_BLOCK_S, Trend, condition_reach, sample_horizon
 from protocols.model import Limits
 from protocols.steps.base import EndCondition
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _pot_station(cell: FakeCell) -> FakeStation:
@@ -87,44 +91,117 @@ def test_block_mode_ends_a_capacity_step_and_a_voltage_cut_off_at_the_tick_runs_
         np.testing.assert_array_equal(block_c.stream("electro")[key], col, err_msg=key)
 
 
-def test_the_2450_twin_reads_the_same_cell_tick_by_tick_and_in_blocks(tmp_path, monkeypatch):
-    """End to end: 2450 twin over TCP -> VISA driver -> engine -> run file, one seed."""
+def _cli_both_ways(tmp_path, monkeypatch, station: str, protocol: str,
+                   modes: tuple[bool, ...] = (False, True)) -> dict:  # fmt: skip
+    """Run ``protocol`` on ``station`` through ``ssbench run --sim``, tick by tick and in
+    blocks: per mode the electro stream, the step ends and the 2450 fetches made."""
     import daq.session
     from daq.cli import main
     from daq.runfile import RunReader
+    from drivers.keithley2450 import Keithley2450
     from protocols.engine import Engine
 
-    station = tmp_path / "station.yaml"
-    station.write_text(
+    (tmp_path / "station.yaml").write_text(station)
+    (tmp_path / "p.yaml").write_text(protocol)
+    fetch, fetches = Keithley2450.fetch, []
+
+    def counted(self):
+        fetches.append(1)
+        return fetch(self)
+
+    monkeypatch.setattr(Keithley2450, "fetch", counted)
+    out = {}
+    for blocks in modes:
+        fetches.clear()
+        monkeypatch.setattr(daq.session, "Engine", functools.partial(Engine, blocks=blocks))
+        runs = tmp_path / f"runs{blocks}"
+        main(["run", str(tmp_path / "p.yaml"), "--station", str(tmp_path / "station.yaml"),
+              "--sim", "--out", str(runs), "--quiet"])  # fmt: skip
+        (path,) = runs.glob("*.h5")
+        with RunReader(path) as reader:
+            electro = reader.stream("electro")
+            events = reader.events()
+        ends = events[events["kind"] == "step_end"][["step", "time", "message"]].values.tolist()
+        data = {k: np.asarray(electro[k]) for k in ("time", "voltage", "current")}
+        out[blocks] = (data, ends, len(fetches))
+    return out
+
+
+def _assert_same_run(out: dict) -> None:
+    (tick, tick_ends, _), (block, block_ends, _) = out[False], out[True]
+    assert block_ends == tick_ends
+    assert len(tick["time"]) > 100
+    for key in tick:
+        np.testing.assert_array_equal(block[key], tick[key], err_msg=key)
+
+
+def test_the_2450_twin_reads_the_same_cell_tick_by_tick_and_in_blocks(tmp_path, monkeypatch):
+    """End to end: 2450 twin over TCP -> VISA driver -> engine -> run file, one seed."""
+    station = (
         "name: pot\nsimulation: {preset: llzo, seed: 3}\ninstruments:\n  cell:\n"
         "    driver: keithley2450\n    resource: sim://keithley2450\n"
         "    settings: {voltage_limit: 5 V}\n"
     )
-    proto = tmp_path / "p.yaml"
-    proto.write_text(
+    protocol = (
         HEAD + "sampling: {rate: 1 Hz}\nrecord: {every: 5 s, dv: 0.5 mV}\nsteps:\n"
         "  - {type: rest, end: [{time: 1 min}]}\n"
         "  - {type: galvanostatic, current_density: 0.5 mA/cm2, end: [{capacity: 0.02 mAh/cm2}]}\n"
         "  - {type: rest, end: [{time: 2 min}]}\n"
         "  - {type: galvanostatic, current_density: -0.5 mA/cm2, end: [{time: 10 min}]}\n"
     )
-    out = {}
+    _assert_same_run(_cli_both_ways(tmp_path, monkeypatch, station, protocol))
+
+
+def test_a_step_ending_on_the_detectors_short_ends_at_the_tick_runs_sample():
+    """The live short detector calls a hard short only once |V| has stayed collapsed for its
+    hold time, and says how long it stays quiet (``quiet_for``): blocks end there, so the step
+    ends on the short at the tick-by-tick sample with the same data, in far fewer fetches
+    than the 1-s blocks used for calls that come without warning (``EVENT_BLOCK_S``)."""
+    body = """\
+    sampling: {rate: 2 Hz}
+    steps:
+      - {type: rest, end: [{time: 20 s}]}
+      - {type: galvanostatic, current: 1 mA, end: [{event: short}, {time: 2 h}]}
+      - {type: rest, end: [{time: 15 s}]}
+    """
+    runs = {}
     for blocks in (False, True):
-        monkeypatch.setattr(daq.session, "Engine", functools.partial(Engine, blocks=blocks))
-        runs = tmp_path / f"runs{blocks}"
-        assert main(["run", str(proto), "--station", str(station), "--sim", "--out", str(runs),
-                     "--quiet"]) == 0  # fmt: skip
-        (path,) = runs.glob("*.h5")
-        with RunReader(path) as reader:
-            electro = reader.stream("electro")
-            events = reader.events()
-            ends = events[events["kind"] == "step_end"][["step", "time"]].values.tolist()
-        out[blocks] = ({k: np.asarray(electro[k]) for k in ("time", "voltage", "current")}, ends)
-    (tick, tick_ends), (block, block_ends) = out[False], out[True]
+        station = _pot_station(FakeCell(resistance=100.0, script=_jump(1234.3, 1e-4)))
+        result, col, _ = run_yaml(body, station, detectors=[ShortDetector()], blocks=blocks)
+        fetches = sum(1 for name, _ in station.potentiostat.calls if name == "fetch")
+        ends = [(e.step, e.data.get("at"), e.time) for e in col.kinds("step_end")]
+        runs[blocks] = (result, col.stream("electro"), ends, fetches)
+    (tick, tick_e, tick_ends, tick_n), (block, block_e, block_ends, block_n) = (
+        runs[False],
+        runs[True],
+    )
+    assert tick.status == block.status == "success"
     assert block_ends == tick_ends
-    assert len(tick["time"]) > 100
-    for key in tick:
-        np.testing.assert_array_equal(block[key], tick[key], err_msg=key)
+    assert 1234.3 + 60.0 <= tick_ends[1][2] < 1234.3 + 61.0  # ended on the call, not the time
+    for key in tick_e:
+        np.testing.assert_array_equal(block_e[key], tick_e[key], err_msg=key)
+    assert block_n < tick_ends[-1][2] / (5 * EVENT_BLOCK_S) < tick_n
+
+
+def test_the_sulfide_twin_ccd_ramp_ends_on_its_short_in_long_blocks(tmp_path, monkeypatch):
+    """End to end on the sulfide twin (2450 + rig, welds at ~32 min at 0.1 mA/cm2 and 1 MPa):
+    the ramp stops on the detector's short, fetching the 2450 in long blocks."""
+    station = (EXAMPLES / "stations" / "sim_lpscl.yaml").read_text()
+    protocol = """\
+name: short
+sample: {area: 1 cm2, electrolyte: Li6PS5Cl, electrodes: Li|LPSCl|Li}
+sampling: {rate: 10 Hz, slow_rate: 0.5 Hz}
+record: {every: 1 s, dv: 1 mV}
+limits: {voltage: {min: -2 V, max: 2 V}}
+steps:
+  - {type: set_pressure, pressure: 1 MPa}
+  - {type: ccd_ramp, start: 0.1 mA/cm2, increment: 0.1 mA/cm2, maximum: 1 mA/cm2,
+     half_cycle_time: 30 min, polarization_limit: 1 V}
+"""
+    data, ends, fetches = _cli_both_ways(tmp_path, monkeypatch, station, protocol, (True,))[True]
+    assert ends[-1][2].endswith("ended by event: stop")  # the short, the ramp's only event end
+    assert 1800.0 < ends[-1][1] < 3600.0
+    assert fetches < data["time"][-1] / (5 * EVENT_BLOCK_S)
 
 
 def _trend(v: float, dvdt: float, i: float = 1e-3, span: float = 20.0, knee: bool = False) -> Trend:
