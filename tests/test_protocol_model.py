@@ -312,7 +312,9 @@ def test_imaging_calibration_in_the_sample_reaches_the_run_metadata():
 def test_a_ccd_pressure_map_moves_on_after_polarization_but_stops_on_a_short():
     """A welded filament stays: after a short every later ramp would measure only the short."""
     p = load(f"steps: [{TEMPLATES_YAML['ccd_pressure_map'][:-2]}, polarization_limit: 1 V}}}}]")
-    first = next(i.step for i in compile_protocol(p)["main"].steps() if getattr(i.step, "end", None))
+    first = next(
+        i.step for i in compile_protocol(p)["main"].steps() if getattr(i.step, "end", None)
+    )
     ends = {(e.criterion, e.event): (e.action, e.goto) for e in first.end}
     assert ends[("abs_voltage_above", None)] == (None, "main:steps[0]:map_1_done")
     assert ends[("event", "short")] == ("stop", None)
