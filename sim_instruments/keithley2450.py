@@ -34,6 +34,7 @@ from sim_instruments.scpi import (
     in_range,
     param_count,
 )
+from sim_instruments.world import READING_KNOT_S
 
 IDN = "KEITHLEY INSTRUMENTS,MODEL 2450,04488888,1.7.12b (ssbench emulator)"
 
@@ -225,6 +226,8 @@ class Keithley2450Emulator(ScpiDevice):
         self._last_elements: list[str] = ["READ"]
         self._build_tree()
         self.reset()
+        if channel == "cell":
+            world.add_reading_schedule(self._next_reading)
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -342,6 +345,16 @@ class Keithley2450Emulator(ScpiDevice):
         tm.taken = max(tm.taken, tm.due(now))
         if now >= tm.end_time() - 1e-12:
             tm.state = "IDLE"
+
+    def _next_reading(self, t: float) -> float:
+        """Time of the running trigger model's first reading after ``t`` (inf for none, or
+        above 20 Hz, where the world keeps one knot per fetch: READING_KNOT_S)."""
+        tm = self.trigger
+        if tm.state != "RUNNING" or tm.interval < READING_KNOT_S:
+            return math.inf
+        k = max(math.floor((t - tm.t_start) / tm.interval + 1e-9) + 1, 1)
+        nxt = tm.t_start + k * tm.interval
+        return nxt if nxt <= tm.end_time() + 1e-9 else math.inf
 
     def _samples(self, t0: float, interval: float, n: int):
         """``n`` readings at t0 + k*interval, k = 1..n, from the world."""

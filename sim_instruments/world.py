@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -121,6 +122,7 @@ class SimWorld:
         self._level = 0.0
         self._limit = math.inf
         self._t = clock.now()
+        self._reading_schedules: list[Callable[[float], float]] = []
         self._columns = self._column_names()
         self._col = {name: i for i, name in enumerate(self._columns)}
         self._buf = np.empty((4096, len(self._columns)))
@@ -209,7 +211,7 @@ class SimWorld:
                 )
             if len(times) and times[0] < self._buf[0, 0]:
                 raise ValueError(f"electro_readings: no model history before t={self._buf[0, 0]}")
-            knots = times[times > self._t]
+            knots = times[times > self._t + 1e-9]  # a scheduled knot already stepped to
             if len(times) > 1 and np.min(np.diff(times)) < READING_KNOT_S:
                 knots = knots[-1:]  # fast sampling: one knot at the last reading (cost)
             for t in knots:
@@ -219,6 +221,18 @@ class SimWorld:
             volts = volts + self.config.noise_V * noise[:, 0]
             amps = amps + self._current_noise(np.abs(amps)) * noise[:, 1]
             return times, volts, amps, comp
+
+    def add_reading_schedule(self, next_reading: Callable[[float], float]) -> None:
+        """Register a buffering instrument's schedule: ``next_reading(t)`` is the time of its
+        first reading after ``t`` (inf for none). The model steps to each of them whoever
+        advances it, so a reading another instrument's query has already passed sees the
+        same model knots as one asked for in time (the rig's reads do not change the cell the
+        2450 reads, however each is polled)."""
+        with self._lock:
+            self._reading_schedules.append(next_reading)
+
+    def _next_reading(self) -> float:
+        return min((f(self._t) for f in self._reading_schedules), default=math.inf)
 
     def _current_noise(self, magnitude):
         return self.config.noise_I_A + self.config.noise_I_relative * magnitude
@@ -500,6 +514,7 @@ class SimWorld:
                 thermal.max_step(),
                 tubes.max_step(),
                 cell.next_event() - self._t,
+                self._next_reading() - self._t,
             )
             dt = max(dt, 1e-9)
             cell.step(self._t, dt, self._op, T, P)

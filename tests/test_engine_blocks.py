@@ -183,9 +183,12 @@ def test_a_step_ending_on_the_detectors_short_ends_at_the_tick_runs_sample():
     assert block_n < tick_ends[-1][2] / (5 * EVENT_BLOCK_S) < tick_n
 
 
-def test_the_sulfide_twin_ccd_ramp_ends_on_its_short_in_long_blocks(tmp_path, monkeypatch):
-    """End to end on the sulfide twin (2450 + rig, welds at ~32 min at 0.1 mA/cm2 and 1 MPa):
-    the ramp stops on the detector's short, fetching the 2450 in long blocks."""
+def test_the_sulfide_twin_ccd_ramp_ends_on_its_short_as_tick_by_tick(tmp_path, monkeypatch):
+    """End to end on the sulfide twin (2450 + pressure rig; welds at ~32 min at 0.1 mA/cm2 and
+    1 MPa): the ramp stops on the detector's short at the tick-by-tick sample with the same
+    data, fetching the 2450 in long blocks. The rig's reads advance the shared world between
+    the 2450's readings; the world steps to each scheduled reading all the same
+    (``SimWorld.add_reading_schedule``), else the two runs' cells drift apart."""
     station = (EXAMPLES / "stations" / "sim_lpscl.yaml").read_text()
     protocol = """\
 name: short
@@ -198,10 +201,12 @@ steps:
   - {type: ccd_ramp, start: 0.1 mA/cm2, increment: 0.1 mA/cm2, maximum: 1 mA/cm2,
      half_cycle_time: 30 min, polarization_limit: 1 V}
 """
-    data, ends, fetches = _cli_both_ways(tmp_path, monkeypatch, station, protocol, (True,))[True]
+    out = _cli_both_ways(tmp_path, monkeypatch, station, protocol)
+    _assert_same_run(out)
+    data, ends, fetches = out[True]
     assert ends[-1][2].endswith("ended by event: stop")  # the short, the ramp's only event end
     assert 1800.0 < ends[-1][1] < 3600.0
-    assert fetches < data["time"][-1] / (5 * EVENT_BLOCK_S)
+    assert fetches < data["time"][-1] / (5 * EVENT_BLOCK_S) < out[False][2]
 
 
 def _trend(v: float, dvdt: float, i: float = 1e-3, span: float = 20.0, knee: bool = False) -> Trend:
