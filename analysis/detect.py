@@ -384,7 +384,7 @@ class _ShortSegment:
     low_sudden: bool | None = None
     prev: np.ndarray = field(default_factory=lambda: np.empty(0))
     tail: np.ndarray = field(default_factory=lambda: np.empty(0))
-    tail_t: float = 0.0
+    tail_times: np.ndarray = field(default_factory=lambda: np.empty(0))
     soft_done: bool = False
     last_t: float | None = None
     expected: float | None = None
@@ -485,14 +485,14 @@ class ShortDetector:
                 if level > 0 and flat:
                     self._resistances[sign].append(level / abs(seg.i_ref))
                     self._r_ref[sign] = _median(self._resistances[sign])
+        if not seg.soft_done:
+            soft = self._soft(seg, t, av)
+            if soft is not None:
+                events.append(soft)
         expected = self._expected(seg)
         if expected is None:
             return events
         watch = el >= self.settle_s
-        if seg.level is not None and not seg.soft_done:
-            soft = self._soft(seg, t, av, watch)
-            if soft is not None:
-                events.append(soft)
         low = (av < self.hard_frac * expected) & watch
         sudden = self._sudden_runs(seg, av, low, expected)
         idx = np.arange(low.size)
@@ -573,31 +573,31 @@ class ShortDetector:
         seg.low_sudden = bool(out[-1]) if low[-1] else None
         return out
 
-    def _soft(
-        self, seg: _ShortSegment, t: np.ndarray, av: np.ndarray, watch: np.ndarray
-    ) -> Event | None:
-        """First sample whose polarisation, and the next one's, lies below the mean of the
-        ``window`` samples before it by more than the limit (a one-sample spike is no short)."""
+    def _soft(self, seg: _ShortSegment, t: np.ndarray, av: np.ndarray) -> Event | None:
+        """First sample after the segment's baseline whose polarisation, and the next one's,
+        lies below the mean of the ``window`` samples before it by more than the limit (a
+        one-sample spike is no short). The window's history is kept from the segment's start,
+        so blocks of any size (live) and the whole stream at once (offline) give one answer."""
         w = self.window
         n_tail = seg.tail.size
         full = np.concatenate((seg.tail, av))
-        seg.tail = full[-(w + 1) :]
-        last_t, seg.tail_t = seg.tail_t, float(t[-1])
-        if full.size <= w + 1:
+        times = np.concatenate((seg.tail_times, t))
+        seg.tail, seg.tail_times = full[-(w + 1) :], times[-(w + 1) :]
+        if seg.level is None or full.size <= w + 1:
             return None
         c = np.cumsum(np.concatenate(([0.0], full)))
         mean = (c[w:-2] - c[: -w - 2]) / w  # mean of the w samples before index k = w .. n-2
         drop = mean - full[w:-1]
         limit = max(self.k_sigma * seg.sigma, self.soft_frac * seg.level)
-        j = np.arange(w, full.size - 1) - n_tail  # block index of sample k (< 0: previous block)
-        ok = (j >= -1) & (drop > limit) & (mean - full[w + 1 :] > limit)
-        ok[ok] &= watch[np.maximum(j[ok], 0)]
+        fresh = np.arange(w, full.size - 1) >= n_tail - 1  # not judged in an earlier block
+        after_base = times[w:-1] - seg.t0 >= self.settle_s + self.baseline_s
+        ok = fresh & after_base & (drop > limit) & (mean - full[w + 1 :] > limit)
         k = np.flatnonzero(ok)
         if k.size == 0:
             return None
-        k0, jj = int(k[0]), int(j[k[0]])
+        k0 = int(k[0])
         seg.soft_done = True
-        t_drop = float(t[jj]) if jj >= 0 else last_t
+        t_drop = float(times[w + k0])
         ratio = float(drop[k0] / limit)
         return Event(
             "soft_short",

@@ -112,6 +112,20 @@ def test_live_chunks_equal_offline(seed):
         assert list(a.values.values()) == pytest.approx(list(b.values.values()), rel=1e-9)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_drop_within_a_steps_baseline_is_judged_alike_live_and_offline(seed):
+    """Soft shorts are sought once a segment's level is known (after settle + baseline): a drop
+    12 s into a half was called offline (the whole segment at once) but not live (blocks came
+    before the level), so the two disagreed; now neither calls it, and both call the later one."""
+    early, later = 3 * 3600 + 12.0, 3 * 3600 + 1500.0
+    e, _ = _run(n_cycles=3, soft_times=[early, later], seed=seed)
+    offline = detect_shorts(e)
+    assert [(x.kind, round(x.time)) for x in offline] == [("soft_short", round(later))]
+    for chunks in range(3):
+        live = _chunked(ShortDetector(), e, seed + 10 * chunks)
+        assert [(x.kind, x.time) for x in live] == [(x.kind, x.time) for x in offline]
+
+
 def test_hard_and_soft_short_times():
     short_t, soft_t = 3600 * 9 + 1234.0, 3600 * 7 + 321.0
     e, truth = _run(n_cycles=6, soft_times=[soft_t], short_time=short_t, rest_s=0)
