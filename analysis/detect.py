@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise, refine_onset
+from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise, level_onset, refine_onset
 from daq.debounce import sustained
 
 
@@ -326,14 +326,17 @@ class VoidOnsetDetector:
                     back |= (tt >= r) & (tt < r + self.resume_skip_s)
                 tt, yy = tt[~back], yy[~back]
                 at = self.onset_rise * (seg.prior_plateau or seg.plateau)
-            recent = tt >= tt[-1] - self.window_s  # old structure (steps, wander) cannot pull it
-            t_on = refine_onset(
-                tt[recent],
-                yy[recent],
-                seg.origin if seg.prior else seg.t0,
-                seg.prior_steps + seg.steps,
-                at,
-            )
+            # a rise bending up from the start of the half is dated against that start's level;
+            t_on = level_onset(tt, yy, at)
+            if t_on is None:  # else the segmented refit, on the recent window only (old
+                recent = tt >= tt[-1] - self.window_s  # structure, steps, wander cannot pull it)
+                t_on = refine_onset(
+                    tt[recent],
+                    yy[recent],
+                    seg.origin if seg.prior else seg.t0,
+                    seg.prior_steps + seg.steps,
+                    at,
+                )
             if t_on is not None:
                 verdict = Verdict(VOID, t_on, verdict.f_stat, verdict.rise_V, verdict.slope_V_s)
         if verdict.kind == VOID and self.interphase_n > 0:

@@ -171,6 +171,48 @@ def refine_onset(
     return t_seg + best_c + best_reach
 
 
+#: Bins at the start of the window whose median is the level a void rises from (level_onset).
+_LEVEL_BINS = 5
+#: How clearly the data up to the level crossing must curve upward (t of the quadratic term).
+_LEVEL_CONVEX_T = 3.0
+
+
+def level_onset(
+    t: np.ndarray, y: np.ndarray, onset_excess: float, *, bins: int = 200
+) -> float | None:
+    """Run time at which a confirmed divergence that bends up from the start of the window
+    reached ``onset_excess`` (V) above the window's starting level, or None.
+
+    The level is the median of the first bins; the answer is the first bin whose mean is
+    ``onset_excess`` above it — but only if the data up to that bin themselves curve upward
+    (a void accelerating from the start). A relaxation or a resistance drift rises concavely
+    or linearly: there the starting level is no healthy reference and None sends the caller to
+    the segmented fit (:func:`refine_onset`). Why: a contact loss that opens from the first
+    second of a strip (SimWorld's voids, a strip whose supply never keeps up) has no hinge to
+    fit, and a null model with linear drift fitted before any candidate start absorbs it.
+    """
+    tb, yb = _binned(t, y, bins)
+    if tb.size < _LEVEL_BINS + 8:
+        return None
+    y0 = float(np.median(yb[:_LEVEL_BINS]))
+    hit = np.flatnonzero(yb - y0 >= onset_excess)
+    if hit.size == 0 or hit[0] < 8:
+        return None
+    k = int(hit[0]) + 1
+    return float(tb[k - 1]) if _convex_t(tb[:k], yb[:k]) > _LEVEL_CONVEX_T else None
+
+
+def _convex_t(x: np.ndarray, y: np.ndarray) -> float:
+    """t statistic of the quadratic term of a least-squares parabola through (x, y)."""
+    u = (x - x.mean()) / max(float(np.ptp(x)), 1e-9)
+    a = np.column_stack((np.ones_like(u), u, u * u))
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    resid = y - a @ coef
+    s2 = float(resid @ resid) / max(x.size - 3, 1)
+    var = s2 * float(np.linalg.pinv(a.T @ a)[2, 2])
+    return float(coef[2] / np.sqrt(max(var, 1e-300)))
+
+
 def _accelerating(x: np.ndarray, y: np.ndarray, t_min: float = 3.0) -> bool:
     """Does ``y`` itself curve upward after the fitted onset (quadratic term > ``t_min`` SE)?
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from analysis.detect import ShortDetector, VoidOnsetDetector, detect_shorts, detect_void_onset
+from analysis.rise import level_onset
 from analysis.synthetic import SynthSpec, synthetic_run
 
 
@@ -84,6 +85,45 @@ def test_void_onset_is_dated_across_a_current_interruption(cut):
     for seed in range(3):
         live = _chunked(VoidOnsetDetector(), e, seed)
         assert [(x.time, x.confidence) for x in live] == [(ev.time, ev.confidence)]
+
+
+def _voiding_from_start(seed: int = 0, noise: float = 5e-5):
+    """A 1-h strip at 1 mA whose contact loss opens from its first second (the supply never
+    keeps up): contact fraction f = e^(-(t/1500)^1.3), contact term 2 mV·(1/f - 1) on a 40 mV
+    plateau — no hinge anywhere; and the time its excess reaches 1 % of the plateau."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 3600.0, 1.0)
+    excess = 2e-3 * np.expm1((t / 1500.0) ** 1.3)
+    v = 0.04 + excess + rng.normal(0.0, noise, t.size)
+    true = float(t[np.flatnonzero(excess >= 0.01 * 0.04)[0]])
+    return t, v, np.full(t.size, 1e-3), true
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_void_opening_from_the_strip_start_is_dated_at_its_1pc_rise(seed):
+    # the healthy null's linear drift absorbs a curve bending up from t = 0: the segmented refit
+    # dated these 300-750 s off; against the strip's starting level the crossing is direct
+    t, v, i, true = _voiding_from_start(seed)
+    (ev,) = VoidOnsetDetector().update(t, v, i)
+    assert abs(ev.time - true) < 60.0
+    e = pd.DataFrame({"time": t, "voltage": v, "current": i})
+    assert [(x.time, x.confidence) for x in _chunked(VoidOnsetDetector(), e, seed)] == [
+        (ev.time, ev.confidence)
+    ]
+
+
+def test_level_dating_is_refused_when_the_rise_begins_as_a_relaxation():
+    # a concave relaxation lifts |V| over 1 % before the void: the starting level is no
+    # healthy reference, so level_onset declines and the segmented refit dates the void
+    t = np.arange(10.0, 3000.0, 1.0)
+    relax = 0.04 + 0.002 * (1.0 - np.exp(-t / 150.0))
+    void = 2e-3 * np.expm1(np.maximum(t - 2000.0, 0.0) / 300.0)
+    rng = np.random.default_rng(0)
+    y = relax + void + rng.normal(0.0, 2e-5, t.size)
+    assert level_onset(t, y, 4e-4) is None
+    assert level_onset(t, 0.04 + void + rng.normal(0.0, 2e-5, t.size), 4e-4) == pytest.approx(
+        2000.0 + 300.0 * np.log1p(0.2), abs=30.0
+    )
 
 
 def test_void_strip_sign_selects_the_electrode():
