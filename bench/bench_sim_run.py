@@ -51,7 +51,8 @@ def _protocol_file(name: str, drop: tuple[str, ...], folder: Path) -> Path:
 
 
 def _measure(case: str, blocks: bool, seconds: float) -> dict[str, float]:
-    """In this process: run ``case`` for ``seconds`` of wall time, then abort; the figures."""
+    """In this process: run ``case`` for ``seconds`` of wall time (or to its end), then abort;
+    the figures."""
     from daq.recording import open_recorder
     from daq.session import live_detectors
     from daq.station import Station, load_station_config
@@ -71,11 +72,12 @@ def _measure(case: str, blocks: bool, seconds: float) -> dict[str, float]:
             runner = threading.Thread(target=engine.run, name="engine")
             wall0, cpu0 = time.monotonic(), time.process_time()
             runner.start()
-            time.sleep(seconds)
+            runner.join(timeout=seconds)  # a short run may end sooner: measured to its end
             run_s, wall = engine.now(), time.monotonic() - wall0
             cpu = time.process_time() - cpu0
-            engine.abort("benchmark done")
-            runner.join()
+            if runner.is_alive():
+                engine.abort("benchmark done")
+                runner.join()
             recorder.close("aborted", "benchmark done")
     return {"run_s": run_s, "wall_s": wall, "cpu_s": cpu, "samples": engine._samples}
 
