@@ -29,7 +29,7 @@ CASES = {
     "plating/stripping, 2450 + pressure rig": ("plating_stripping.yaml", "rig", ()),
     "plating/stripping, 2450 only": ("plating_stripping.yaml", "pot", ("set_pressure",)),
     "CCD under a pressure schedule, 2450 + rig": ("ccd_pressure_schedule.yaml", "rig", ()),
-    "CCD ramp at 10 Hz ending on the short detector, 2450 + rig": ("ccd_ramp.yaml", "rig", ()),
+    "CCD ramp, 10 Hz, short detector, 2450 + rig": ("ccd_ramp.yaml", "rig", ()),
 }
 
 
