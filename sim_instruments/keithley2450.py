@@ -336,8 +336,7 @@ class Keithley2450Emulator(ScpiDevice):
             due = min(due, tm.taken + max(buffer.capacity - buffer.total, 0))
         while due > tm.taken:
             n = min(due - tm.taken, SAMPLE_CHUNK)
-            t0 = tm.t_start + tm.taken * tm.interval
-            t, v, i, c = self._samples(t0, tm.interval, n)
+            t, v, i, c = self._samples(tm.taken, n)
             if len(t) == 0:
                 break
             self._store(buffer, t, v, i, c & self.output)
@@ -356,9 +355,11 @@ class Keithley2450Emulator(ScpiDevice):
         nxt = tm.t_start + k * tm.interval
         return nxt if nxt <= tm.end_time() + 1e-9 else math.inf
 
-    def _samples(self, t0: float, interval: float, n: int):
-        """``n`` readings at t0 + k*interval, k = 1..n, from the world."""
-        t = t0 + interval * np.arange(1, n + 1)
+    def _samples(self, taken: int, n: int):
+        """Readings ``taken`` + 1 .. ``taken`` + n of the running trigger model, from the world:
+        at t_start + k*interval, the same float times however the buffer is fetched."""
+        tm = self.trigger
+        t = tm.t_start + tm.interval * np.arange(taken + 1, taken + n + 1)
         if self.channel == "holder":
             reads = [self.world.holder_measure() for _ in range(n)]
             v, i, c = (np.array(col) for col in zip(*reads, strict=True))

@@ -95,6 +95,9 @@ class SimConfig:
 
 #: readings closer together than this (s) get one model knot per fetch, not one each
 READING_KNOT_S = 0.05
+#: model times closer than this (s) are one instant: an instrument asking at a time that
+#: differs from a reading's by float rounding (tick arithmetic) adds no model step
+TIME_RESOLUTION_S = 1e-9
 
 
 class SimWorld:
@@ -211,7 +214,7 @@ class SimWorld:
                 )
             if len(times) and times[0] < self._buf[0, 0]:
                 raise ValueError(f"electro_readings: no model history before t={self._buf[0, 0]}")
-            knots = times[times > self._t + 1e-9]  # a scheduled knot already stepped to
+            knots = times[times > self._t + TIME_RESOLUTION_S]  # not a knot already stepped to
             if len(times) > 1 and np.min(np.diff(times)) < READING_KNOT_S:
                 knots = knots[-1:]  # fast sampling: one knot at the last reading (cost)
             for t in knots:
@@ -504,7 +507,10 @@ class SimWorld:
     def _advance(self, target: float) -> None:
         """Integrate every model from the model time to ``target`` (no-op if not later)."""
         cell, press, thermal, tubes = self.cell, self.press, self.thermal, self.tubes
-        while self._t < target:
+        reading = self._next_reading()
+        if 0.0 < reading - target <= TIME_RESOLUTION_S:
+            target = reading  # the same instant as a scheduled reading: step to its knot
+        while target - self._t > TIME_RESOLUTION_S:
             T, P = thermal.T, press.pressure_Pa()
             li = cell.li_thickness_total_m()
             dt = min(

@@ -3,6 +3,7 @@ through pyvisa-py, and PyMeasure's own Keithley2450 driver."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from keithley_support import bench, raw_visa
 
@@ -240,3 +241,37 @@ def test_long_unread_acquisition_keeps_only_what_the_ring_holds(k):
     assert rel[-1] == pytest.approx(3600.0 - 0.0002, abs=1e-6)
     assert rel[0] == pytest.approx(3600.0 - 1000 * 0.0002, abs=1e-6)
     k.write(":ABOR")
+
+
+def test_the_twin_reads_the_same_cell_whoever_else_advances_the_world():
+    """Buffered readings do not depend on when, in how many pieces, or between which other
+    instruments' reads they are fetched: the world steps to every scheduled reading, readings
+    sit at t_start + k*interval, and a read at a time off a reading by float rounding (tick
+    arithmetic) is no model step. Fetching at every 0.1-s tick with a rig-like read before
+    each fetch gave knots 6e-14 s apart and 1e-8 V differences hours later."""
+    from daq.clock import VirtualClock
+    from sim_instruments.keithley2450 import Keithley2450Emulator
+    from sim_instruments.world import SimConfig, SimWorld
+
+    def readings(ticked: bool) -> tuple[bytes, np.ndarray]:
+        clock = VirtualClock()
+        world = SimWorld(clock, SimConfig(seed=4))
+        twin = Keithley2450Emulator(world)
+        for line in (":SOUR:FUNC CURR;:SOUR:CURR 1e-4;:SOUR:CURR:VLIM 5;:OUTP ON",
+                     ':SENS:FUNC "VOLT";:SENS:VOLT:NPLC 0.01',
+                     ':TRIG:LOAD "DurationLoop", 60, 0.0998', ":INIT"):  # fmt: skip
+            twin.respond(line)
+        tick = start = clock.now()
+        if ticked:
+            for _ in range(599):
+                tick += 0.1  # a tick grid summed up: off the readings' times by float rounding
+                clock.sleep_until(tick)
+                world.sync()  # another instrument reads the cell now
+                twin.respond(':TRAC:ACT? "defbuffer1"')  # and the 2450 takes its readings
+        clock.sleep_until(start + 61.0)
+        data = twin.respond(':TRAC:DATA? 1, 600, "defbuffer1", READ, REL')[0]
+        return data, np.unique(world.truth()["t"])
+
+    (ticked, knots_ticked), (once, knots_once) = readings(True), readings(False)
+    assert ticked == once
+    np.testing.assert_array_equal(knots_ticked, knots_once)
