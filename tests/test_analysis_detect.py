@@ -219,3 +219,18 @@ def test_detectors_for_sample_match_offline_settings():
     assert [(x.kind, x.time) for x in live_events] == [
         (x.kind, x.time) for x in detect_void_onset(e, area_m2=1e-4)
     ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_strip_end_judgement_leaves_a_relaxation_alone(seed):
+    # a concave relaxation plus drift ends a strip 4.7 mV above its plateau (the re-judgement
+    # at the strip's end is asked for) but does not bend up from the start: no void call
+    rng = np.random.default_rng(seed)
+    t1, t2 = np.arange(0.0, 3600.0, 1.0), np.arange(3600.0, 4200.0, 1.0)
+    v1 = 0.04 + 0.004 * (1.0 - np.exp(-t1 / 400.0)) + 2e-7 * t1
+    t = np.r_[t1, t2]
+    v = np.r_[v1, np.full(t2.size, -0.04)] + rng.normal(0.0, 2e-5, t.size)
+    i = np.r_[np.full(t1.size, 1e-3), np.full(t2.size, -1e-3)]
+    assert VoidOnsetDetector().update(t, v, i) == []
+    e = pd.DataFrame({"time": t, "voltage": v, "current": i})
+    assert _chunked(VoidOnsetDetector(), e, seed) == []

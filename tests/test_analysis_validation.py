@@ -140,3 +140,31 @@ def test_void_grid_onsets_dated_within_minutes():
             errors.append(abs(voids[0].time - we[0]))
     assert len(errors) >= 10
     assert np.median(errors) < 300.0
+
+
+def test_void_judged_again_when_its_strip_ends_live_and_offline():
+    """Void-grid tuning seed 5 (LLZO): the first judgement ~2860 s into the WE strip that holds
+    the 1 % onset (6301 s) returns *none*, the level is re-based onto the slow rise, and the
+    rest of it never crosses a new threshold; the strip's end judges the whole strip again.
+    Before: first call one WE strip later (12864 s). Live chunks give the same call."""
+    from analysis.live import detectors_for
+    from analysis.segment import rest_tolerance
+
+    case = void_case(VOID_TUNING_SEEDS[5])
+    run, truth = simulate(case)
+    e, sample = run.electro, run.metadata["sample"]
+    edges = np.asarray(truth["step_edges"])
+    we = void_onsets(truth, "we", list(range(1, edges.size - 1, 2)))
+    rest = max(rest_tolerance(e["current"].to_numpy(), None), 1e-15)
+    t, v, i = (e[c].to_numpy() for c in ("time", "voltage", "current"))
+    offline = detectors_for(sample, rest_current=rest)[0].update(t, v, i)
+    assert offline and edges[1] <= we[0] < edges[2]
+    assert edges[1] <= offline[0].time < edges[2]  # in the onset's own strip
+    assert abs(offline[0].time - we[0]) < 300.0
+    live, k, rng = [], 0, np.random.default_rng(5)
+    det = detectors_for(sample, rest_current=rest)[0]
+    while k < t.size:
+        m = int(rng.integers(1, 2000))
+        live += det.update(t[k : k + m], v[k : k + m], i[k : k + m])
+        k += m
+    assert [(x.time, x.confidence) for x in live] == [(x.time, x.confidence) for x in offline]
