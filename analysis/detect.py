@@ -21,6 +21,7 @@ import pandas as pd
 
 from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise, level_onset, refine_onset
 from daq.debounce import sustained
+from daq.noise import noise_sigma
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,6 @@ def _quantum(x: np.ndarray) -> float:
     d = np.abs(np.diff(x))
     d = d[d > 0]
     return float(d.min()) if d.size else 0.0
-
-
-def _noise_sigma(x: np.ndarray) -> float:
-    """Robust sample-to-sample noise: MAD of second differences scaled to a Gaussian sigma
-    (blind to a linear trend, so a relaxing baseline does not inflate it)."""
-    if x.size < 4:
-        return 0.0
-    d = x[2:] - 2.0 * x[1:-1] + x[:-2]
-    return float(1.4826 * _median(np.abs(d - _median(d))) / np.sqrt(6.0))
 
 
 class SegmentTracker:
@@ -305,7 +297,7 @@ class VoidOnsetDetector:
             _, base, _ = seg.window(first + k)
             seg.plateau = seg.level = _median(base)
             seg.threshold = max(
-                self.k_sigma * max(_noise_sigma(base), _quantum(base)),
+                self.k_sigma * max(noise_sigma(base, order=2), _quantum(base)),
                 self.rel_rise * seg.plateau,
                 self.min_rise_v,
             )
@@ -509,11 +501,11 @@ class ShortDetector:
                 moved = _median(base[-m:]) - _median(base[:m])  # still relaxing: not shorted
                 flat = expected is None or moved < 0.5 * self.hard_frac * expected
                 # a shorted cell's polarisation is I·R_short >= 0; a reversal relaxes up from < 0
-                shorted = level > -4.0 * _noise_sigma(base)
+                shorted = level > -4.0 * noise_sigma(base, order=2)
                 if expected is not None and level < self.hard_frac * expected and flat and shorted:
                     return self._hard(seg, float(t[done[0]]), level, expected, at_start=True)
                 seg.level, seg.base_v = level, []
-                seg.sigma = max(_noise_sigma(base), _quantum(base))
+                seg.sigma = max(noise_sigma(base, order=2), _quantum(base))
                 sign = float(np.sign(seg.i_ref))
                 if level > 0 and flat:
                     self._resistances[sign].append(level / abs(seg.i_ref))

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from daq.noise import noise_sigma
+
 
 def stream_step_means(stream: pd.DataFrame, column: str, steps: pd.DataFrame) -> np.ndarray:
     """Time-average of ``column`` over each step's [start_time, end_time] (NaN outside the stream)."""
@@ -50,8 +52,7 @@ def pressure_excursions(
     lo, hi = np.minimum(before, after), np.maximum(before, after)
     ref = np.clip(p, lo, hi)
     dev = p - ref
-    d = np.diff(p)
-    sigma = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)
+    sigma = noise_sigma(p)
     out = np.abs(dev) > np.maximum(k_sigma * sigma, rel * np.abs(ref))
     edges = np.flatnonzero(np.diff(np.concatenate(([0], out.astype(np.int8), [0]))))
     rows = []

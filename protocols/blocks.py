@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from daq.noise import noise_sigma
 from protocols.model import Limits
 from protocols.steps.base import EndCondition
 
@@ -70,20 +71,11 @@ class Trend:
         dvdt = float(np.max(np.abs(np.diff(v)[ok] / dt[ok])))
         didt = float(np.max(np.abs(np.diff(i)[ok] / dt[ok])))
         span = float(t[-1] - t[0])
-        sigma = _reading_noise(v)
+        sigma = noise_sigma(v)
         slope, error = _fit_slope(t, v, sigma)
         grew = previous is not None and _beyond(slope, error, previous.slope, previous.slope_error)
         knee = slope > SLOPE_FLOOR_V_PER_S and (grew or _bends_up(t, v, sigma))
         return cls(float(t[-1]), float(v[-1]), float(i[-1]), dvdt, didt, span, knee, slope, error)
-
-
-def _reading_noise(v: np.ndarray) -> float:
-    """Robust standard deviation (V) of one reading's noise, from the spread of the
-    point-to-point differences about their median (a smooth curve's slope drops out)."""
-    d = np.diff(v)
-    if d.size < 2:
-        return 0.0
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
 
 
 def _fit_slope(t: np.ndarray, v: np.ndarray, sigma: float) -> tuple[float, float]:

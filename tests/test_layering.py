@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("daq", "drivers", "sim_instruments", "protocols", "analysis", "gui")
 #: daq's foundations: import nothing else of the project, importable by every package
 FOUNDATIONS = ("daq", "daq.clock", "daq.units", "daq.runfile", "daq.h5recover", "daq.debounce",
-               "daq.yamlconfig", "daq.documents")  # fmt: skip
+               "daq.yamlconfig", "daq.documents", "daq.noise")  # fmt: skip
 #: what each package may import besides itself and the foundations
 ALLOWED = {
     "drivers": (),
