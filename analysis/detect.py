@@ -106,7 +106,19 @@ class _VoidSegment:
     resumes: list[float] = field(default_factory=list)
     prior_steps: list[float] = field(default_factory=list)
     origin: float | None = None  # start of the first piece (t0 when never interrupted)
-    prior_plateau: float | None = None
+    prior_healthy: float | None = None
+    watched: bool = True  # False: a half only measured for its plateau (see ``healthy``)
+    #: the healthy |V| the onset's ``onset_rise`` is a fraction of (VoidOnsetDetector._baseline)
+    healthy: float | None = None
+    voided: bool = False  # a void was called in it
+    #: (earlier half, onset dated in this one) when a void confirmed here was traced back
+    #: (VoidOnsetDetector._trace_back)
+    lookback: tuple[_VoidSegment, float] | None = None
+
+    @property
+    def start(self) -> float:
+        """Run time the half began (before any current interruption)."""
+        return self.origin if self.origin is not None else self.t0
 
     def window(self, upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(t, polarisation sign(I)·V, charge) of the first ``upto`` samples since the settle time."""
@@ -121,8 +133,8 @@ class _VoidSegment:
         self.prior = [*before.prior, (t, y, q)]
         self.resumes = [*before.resumes, self.t0]
         self.prior_steps = [*before.prior_steps, *before.steps]
-        self.origin = before.origin if before.origin is not None else before.t0
-        self.prior_plateau = before.prior_plateau or before.plateau
+        self.origin = before.start
+        self.prior_healthy = before.prior_healthy or before.healthy
         self.charge = before.charge
 
     def whole(self, upto: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,8 +180,10 @@ class VoidOnsetDetector:
     a rise is judged by :func:`analysis.rise.judge_rise` on the whole window since the settle
     time — void (convex divergence beyond relaxation, drift and steps, F >= ``f_crit``), step
     (added to the healthy model), wait (judged again after more data) or none (re-based).
-    The onset is the divergence's fitted start, refitted on the last ``window_s`` of data when the
-    window is longer (old steps and wander cannot pull it); charge, capacity and J are at it.
+    The onset is where the divergence reaches ``onset_rise`` of the healthy |V| — the plateau,
+    or with ``symmetric`` (Li|SE|Li) the lower of it and the previous half's plateau at the same
+    |I| — dated on the data from the half's start (:func:`analysis.rise.level_onset`) or by a
+    segmented refit on the last ``window_s``; charge, capacity and J are at it.
     ``strip_sign`` picks the stripping polarity watched: +1 = WE stripping (I > 0), -1 = CE
     stripping, 0 = both. With ``interphase_n`` > 0 (electrolytes that grow an interphase with
     Li) a divergence whose relative rate an interphase R ∝ t^n with n <= ``interphase_n`` could
@@ -180,6 +194,9 @@ class VoidOnsetDetector:
     unresolved with |V| above its plateau by the threshold is judged once more on all its data
     when the next segment starts, a void then accepted only if it bends up from the half's
     start (:func:`analysis.rise.level_onset` dates it); the call is confirmed at the half's end.
+    A void that bends up from the start of its half is traced back through up to
+    ``lookback_strips`` earlier watched halves that ended uncalled, as long as each bent up from
+    its start past the onset excess too: the onset is dated in the first of them.
     """
 
     kind = "void_onset"
@@ -204,8 +221,11 @@ class VoidOnsetDetector:
         onset_rise: float = 0.01,
         resume_gap_s: float = 120.0,
         resume_skip_s: float = 120.0,
+        symmetric: bool = True,
+        lookback_strips: int = 4,
     ) -> None:
         self.area_m2 = area_m2
+        self.symmetric = symmetric
         self.resume_gap_s, self.resume_skip_s = resume_gap_s, resume_skip_s
         self._cut: _VoidSegment | None = None
         self.onset_rise = onset_rise
@@ -218,6 +238,9 @@ class VoidOnsetDetector:
         self.window_s = window_s
         self._tracker = SegmentTracker(rest_current, level_tol)
         self._seg: _VoidSegment | None = None
+        self._prev_plateau: tuple[float, float] | None = None  # (|I|, plateau) of the last half
+        #: the watched halves since the last void call that ended unresolved, newest last
+        self._strips: deque[_VoidSegment] = deque(maxlen=lookback_strips)
 
     def update(self, t: np.ndarray, v: np.ndarray, i: np.ndarray) -> list[Event]:
         """Consume one block of samples; return void-onset events confirmed in it."""
@@ -246,19 +269,29 @@ class VoidOnsetDetector:
             seg = self._seg
             self._cut = seg if seg is not None and not seg.done and seg.last_t is not None else None
             self._seg = None
-            return self._close(cut)
+            return self._closed(cut)
         ended = self._seg
         watched = self.strip_sign == 0 or np.sign(i0) == self.strip_sign
-        self._seg = _VoidSegment(t0=t0, i_ref=i0) if watched else None
+        self._seg = _VoidSegment(t0=t0, i_ref=i0, watched=bool(watched))
         if (
-            self._seg is not None
-            and cut is not None
+            cut is not None
             and t0 - cut.last_t <= self.resume_gap_s
             and abs(i0 - cut.i_ref) <= self._tracker.level_tol * abs(cut.i_ref)
         ):
             self._seg.resume_from(cut)
             cut = None
-        return self._close(ended) or self._close(cut)
+        return self._closed(ended) or self._closed(cut)
+
+    def _closed(self, seg: _VoidSegment | None) -> Event | None:
+        """:meth:`_close`, then keep a watched half that ended without a void call for the
+        look-back (:meth:`_trace_back`); a void call empties it."""
+        ev = self._close(seg)
+        if seg is not None and seg.watched and seg.plateau is not None:
+            if ev is not None or seg.voided:
+                self._strips.clear()
+            else:
+                self._strips.append(seg)
+        return ev
 
     def _close(self, seg: _VoidSegment | None) -> Event | None:
         """Judge a half that ended without a verdict once more, on all its data, if |V| ended
@@ -295,12 +328,10 @@ class VoidOnsetDetector:
                 return None
             k = int(after[0])
             _, base, _ = seg.window(first + k)
-            seg.plateau = seg.level = _median(base)
-            seg.threshold = max(
-                self.k_sigma * max(noise_sigma(base, order=2), _quantum(base)),
-                self.rel_rise * seg.plateau,
-                self.min_rise_v,
-            )
+            self._baseline(seg, base)
+            if not seg.watched:
+                seg.done = True
+                return None
         while k < t.size:
             excess = av[k:] - seg.level
             ready = seg.n_watch + np.arange(1, excess.size + 1) >= max(self.min_fit, seg.next_n)
@@ -330,11 +361,36 @@ class VoidOnsetDetector:
             k = end
         return None
 
+    def _baseline(self, seg: _VoidSegment, base: np.ndarray) -> None:
+        """Plateau, noise threshold and healthy |V| of a segment from its baseline samples.
+
+        In a symmetric cell (Li|SE|Li) both directions have the same healthy |V| at the same
+        |I|, so the healthy part is at most the previous half's plateau: voids left by the
+        other electrode's strip raise this half's plateau but were not there when the previous
+        half started (SimWorld LLZO: 58 mV at the start of the CE's strip, 68 mV at the WE's).
+        """
+        seg.plateau = seg.level = _median(base)
+        seg.threshold = max(
+            self.k_sigma * max(noise_sigma(base, order=2), _quantum(base)),
+            self.rel_rise * seg.plateau,
+            self.min_rise_v,
+        )
+        seg.healthy = seg.plateau
+        if seg.prior:  # a piece after an interruption: its half's first piece set the reference
+            return
+        prev, self._prev_plateau = self._prev_plateau, (abs(seg.i_ref), seg.plateau)
+        same_i = prev is not None and abs(
+            prev[0] - abs(seg.i_ref)
+        ) <= self._tracker.level_tol * abs(seg.i_ref)
+        if self.symmetric and same_i:
+            seg.healthy = min(seg.plateau, prev[1])
+
     def _judge(self, seg: _VoidSegment, upto: int, from_start: bool = False) -> Verdict:
         """:func:`judge_rise` on the window, a void dated; ``from_start``: only a rise bending
         up from the half's start (dated by ``level_onset``) counts as a void."""
+        seg.lookback = None
         tt, yy, _ = seg.window(upto)
-        at = self.onset_rise * seg.plateau
+        at = self.onset_rise * seg.healthy
         verdict = judge_rise(
             tt, yy, seg.t0, seg.steps, seg.threshold, f_crit=self.f_crit, onset_excess=at
         )
@@ -345,9 +401,11 @@ class VoidOnsetDetector:
                 for r in seg.resumes:
                     back |= (tt >= r) & (tt < r + self.resume_skip_s)
                 tt, yy = tt[~back], yy[~back]
-                at = self.onset_rise * (seg.prior_plateau or seg.plateau)
+                at = self.onset_rise * (seg.prior_healthy or seg.healthy)
             # a rise bending up from the start of the half is dated against that start's level;
             t_on = level_onset(tt, yy, at)
+            if t_on is not None:
+                t_on = self._trace_back(seg, t_on)
             if t_on is None and from_start:  # only a rise bending up from the start counts
                 return Verdict(NONE, f_stat=verdict.f_stat, rise_V=verdict.rise_V)
             if t_on is None:  # else the segmented refit, on the recent window only (old
@@ -355,7 +413,7 @@ class VoidOnsetDetector:
                 t_on = refine_onset(
                     tt[recent],
                     yy[recent],
-                    seg.origin if seg.prior else seg.t0,
+                    seg.start,
                     seg.prior_steps + seg.steps,
                     at,
                 )
@@ -364,13 +422,36 @@ class VoidOnsetDetector:
         if verdict.kind == VOID and self.interphase_n > 0:
             age = max(float(tt[-1]) - self._t_first, 1.0)
             if verdict.slope_V_s / (seg.plateau + verdict.rise_V) <= self.interphase_n / age:
+                seg.lookback = None
                 return Verdict(NONE, f_stat=verdict.f_stat, rise_V=verdict.rise_V)
         return verdict
 
+    def _trace_back(self, seg: _VoidSegment, t_on: float) -> float:
+        """Onset of a void that bends up from the start of ``seg``'s half, traced back through
+        the unresolved strips before it at the same |I| while each of them bent up from its
+        start past the onset excess too (:func:`analysis.rise.level_onset`); sets
+        ``seg.lookback``. Why: a void opening in the last minutes of a strip is confirmed only in
+        a later one (SimWorld void grid: 16 % of void onsets lie in the last 8 min of their half),
+        but the strip it opened in already shows its rise, too small for the threshold."""
+        tol = self._tracker.level_tol * abs(seg.i_ref)
+        own = t_on
+        for prev in reversed(self._strips):
+            if abs(abs(prev.i_ref) - abs(seg.i_ref)) > tol:
+                break
+            tp, yp, _ = prev.whole(prev.n_hist)
+            t_prev = level_onset(tp, yp, self.onset_rise * (prev.prior_healthy or prev.healthy))
+            if t_prev is None:
+                break
+            seg.lookback, t_on = (prev, own), t_prev
+        return t_on
+
     def _event(self, seg: _VoidSegment, verdict: Verdict, t_confirm: float, upto: int) -> Event:
-        tt, _, qq = seg.whole(upto)
+        seg.voided = True
+        self._strips.clear()
+        src, t_own = seg.lookback or (seg, verdict.time)
+        tt, _, qq = src.whole(src.n_hist if seg.lookback else upto)
         seg.hist, seg.prior = [], []
-        start = seg.origin if seg.origin is not None else seg.t0
+        start = src.start
         t_on = float(np.clip(verdict.time, start, t_confirm))
         q_on = float(np.interp(t_on, tt, qq))
         values = {
@@ -384,7 +465,10 @@ class VoidOnsetDetector:
             "f_stat": verdict.f_stat,
         }
         c = np.asarray(VOID_CONFIDENCE)
-        confidence = _logistic(float(c[0] + c[1:] @ void_evidence(t_on, values)))
+        # the evidence is the confirming half's: a trace-back moves the date, it adds no evidence
+        t_own = float(np.clip(t_own, seg.start, t_confirm))
+        own = void_evidence(t_own, values | {"segment_start": seg.start})
+        confidence = _logistic(float(c[0] + c[1:] @ own))
         if self.area_m2:
             values["capacity_C_m2"] = q_on / self.area_m2
             values["current_density_A_m2"] = seg.i_ref / self.area_m2

@@ -37,6 +37,20 @@ def strip_sign_for(sample: dict[str, Any]) -> int:
     return -1 if ("cu" in tokens or "anode" in tokens) else 1
 
 
+def is_symmetric(sample: dict[str, Any]) -> bool:
+    """True unless the sample names two different electrodes ("Li|LLZO|Cu", "host|PEO|Li").
+
+    Only in a symmetric cell do both current directions have the same healthy |V|, so the void
+    watch may take the previous half's plateau as a bound on this one's healthy part. An
+    undescribed cell is taken for Li|SE|Li, as :func:`strip_sign_for` does.
+    """
+    text = str(sample.get("electrodes", ""))
+    sep = r"[|/]" if re.search(r"[|/]", text) else "-"  # "Li|LLZO|Cu", "Li/LLZO/Cu", "Li-LLZO-Cu"
+    parts = [p.strip().lower() for p in re.split(sep, text)]
+    parts = [p for p in parts if p]
+    return len(parts) < 2 or parts[0] == parts[-1]
+
+
 def is_reactive(sample: dict[str, Any]) -> bool:
     """True when the electrolyte keeps growing an interphase with Li.
 
@@ -68,6 +82,7 @@ def detectors_for(
             "rest_current": rest_current,
             "area_m2": area,
             "strip_sign": sign,
+            "symmetric": is_symmetric(sample),
             **guard,
             **(void or {}),
         }

@@ -210,6 +210,7 @@ def test_detectors_for_sample_match_offline_settings():
     assert void.strip_sign == -1 and void.interphase_n == 0.5 and void.area_m2 == 1e-4
     sym, _ = detectors_for({"area_m2": 1e-4, "electrodes": "Li|LLZO|Li", "electrolyte": "LLZO"})
     assert sym.strip_sign == 1 and sym.interphase_n == 0.0  # plating halves are not watched
+    assert sym.symmetric and not void.symmetric  # only Li|SE|Li borrows the last half's plateau
     both, _ = detectors_for({"electrodes": "Li|LLZO|Li", "void_watch": "both"})
     assert both.strip_sign == 0
     with pytest.raises(ValueError, match="void_watch: 'plating'"):
@@ -234,3 +235,67 @@ def test_strip_end_judgement_leaves_a_relaxation_alone(seed):
     assert VoidOnsetDetector().update(t, v, i) == []
     e = pd.DataFrame({"time": t, "voltage": v, "current": i})
     assert _chunked(VoidOnsetDetector(), e, seed) == []
+
+
+def _strip_after_a_voided_half(seed: int = 0):
+    """Li|SE|Li, 1 mA: a 1-h CE strip starting at 40 mV that ends at 60 mV (its voids), then a
+    1-h WE strip at 60 mV (the CE's voids, refilling slowly) whose own void opens from its first
+    second as 2 mV·(e^((t/1500)^1.3) - 1); and the time that void reaches 1 % of the healthy
+    40 mV (the previous half's plateau), not of this half's 60 mV."""
+    rng = np.random.default_rng(seed)
+    t0, t1 = np.arange(0.0, 3600.0, 1.0), np.arange(0.0, 3600.0, 1.0)
+    v0 = -(0.04 + 0.02 * (t0 / 3600.0) ** 2)
+    excess = 2e-3 * np.expm1((t1 / 1500.0) ** 1.3)
+    v1 = 0.06 + excess
+    t = np.r_[t0, 3600.0 + t1]
+    v = np.r_[v0, v1] + rng.normal(0.0, 5e-5, t.size)
+    i = np.r_[np.full(t0.size, -1e-3), np.full(t1.size, 1e-3)]
+    return t, v, i, 3600.0 + float(t1[np.flatnonzero(excess >= 0.01 * 0.04)[0]])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_void_onset_is_scaled_by_the_previous_halfs_plateau_in_a_symmetric_cell(seed):
+    # the WE strip's plateau still holds the CE's leftover voids (60 vs 40 mV); the onset's 1 %
+    # is of the healthy |V|, which in Li|SE|Li the previous half at the same |I| bounds
+    t, v, i, true = _strip_after_a_voided_half(seed)
+    (ev,) = VoidOnsetDetector().update(t, v, i)
+    assert abs(ev.time - true) < 60.0
+    (own,) = VoidOnsetDetector(symmetric=False).update(t, v, i)  # 1 % of 60 mV: later
+    assert own.time - ev.time > 80.0
+    e = pd.DataFrame({"time": t, "voltage": v, "current": i})
+    assert [(x.time, x.confidence) for x in _chunked(VoidOnsetDetector(), e, seed)] == [
+        (ev.time, ev.confidence)
+    ]
+
+
+def _void_confirmed_a_strip_later(seed: int = 0):
+    """Li|SE|Li, 1 mA, 1-h halves: a CE strip at 40 mV; a WE strip at 60 mV (the CE's leftover
+    voids) whose own void rises as 0.5 mV·(t/3600)^4 — past 1 % of the healthy 40 mV at 3405 s,
+    never past the 0.6-mV threshold; a CE strip; the next WE strip, where the void grows on from
+    its first second. And the run time the void reached 0.4 mV in the first WE strip."""
+    rng = np.random.default_rng(seed)
+    h = np.arange(0.0, 3600.0, 1.0)
+    halves = [
+        -np.full(h.size, 0.04),
+        0.06 + 5e-4 * (h / 3600.0) ** 4,
+        -np.full(h.size, 0.06),
+        0.0605 + 2e-3 * np.expm1((h / 1500.0) ** 1.3),
+    ]
+    t = np.concatenate([3600.0 * k + h for k in range(4)])
+    v = np.concatenate(halves) + rng.normal(0.0, 5e-5, t.size)
+    i = np.concatenate([np.full(h.size, 1e-3 * (-1) ** (k + 1)) for k in range(4)])
+    return t, v, i, 3600.0 + 3600.0 * 0.8**0.25
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_void_confirmed_in_a_later_strip_is_dated_in_the_strip_it_opened_in(seed):
+    t, v, i, true = _void_confirmed_a_strip_later(seed)
+    (ev,) = VoidOnsetDetector().update(t, v, i)
+    assert abs(ev.time - true) < 60.0 and ev.values["segment_start"] == 3600.0
+    assert ev.values["time_confirmed"] > 3 * 3600.0
+    (late,) = VoidOnsetDetector(lookback_strips=0).update(t, v, i)
+    assert late.time > 3 * 3600.0  # without the look-back: dated in the strip that confirmed it
+    e = pd.DataFrame({"time": t, "voltage": v, "current": i})
+    assert [(x.time, x.confidence) for x in _chunked(VoidOnsetDetector(), e, seed)] == [
+        (ev.time, ev.confidence)
+    ]
