@@ -122,8 +122,9 @@ def test_void_grid_makes_we_voids_inside_one_hour_halves():
 
 def test_void_grid_onsets_dated_within_minutes():
     """SimWorld's WE voids open from the first second of a strip (no hinge): on tuning seeds of
-    the void grid, the first void call in the true half is dated within 5 min of the 1 % onset
-    in most runs (the segmented refit alone: median 490 s on these seeds)."""
+    the void grid, the first void call in the true half is dated within minutes of the 1 % onset
+    (the segmented refit alone: median 490 s on these seeds; the 1 % of the WE strip's own
+    plateau, which holds the CE's leftover voids, rather than of the healthy |V|: 170 s)."""
     from analysis.validation.scoring import detect
 
     errors = []
@@ -139,18 +140,21 @@ def test_void_grid_onsets_dated_within_minutes():
         if half[0] == half[1]:
             errors.append(abs(voids[0].time - we[0]))
     assert len(errors) >= 10
-    assert np.median(errors) < 300.0
+    assert np.median(errors) < 120.0
 
 
-def test_void_judged_again_when_its_strip_ends_live_and_offline():
-    """Void-grid tuning seed 5 (LLZO): the first judgement ~2860 s into the WE strip that holds
-    the 1 % onset (6301 s) returns *none*, the level is re-based onto the slow rise, and the
-    rest of it never crosses a new threshold; the strip's end judges the whole strip again.
-    Before: first call one WE strip later (12864 s). Live chunks give the same call."""
+@pytest.mark.parametrize("seed", [5, 84])
+def test_void_called_in_the_strip_it_opened_in_live_and_offline(seed):
+    """Void-grid tuning seeds whose first call came one WE strip late. Seed 5 (LLZO): the first
+    judgement ~2860 s into the WE strip that holds the 1 % onset (6301 s) returns *none*, the
+    level is re-based onto the slow rise, and the rest of it never crosses a new threshold; the
+    strip's end judges the whole strip again (before: first call at 12864 s). Seed 84: the onset
+    (6142 s) is too small to confirm before the strip ends; the next WE strip confirms a void
+    bending up from its start and traces it back (before: 12583 s). Live chunks agree."""
     from analysis.live import detectors_for
     from analysis.segment import rest_tolerance
 
-    case = void_case(VOID_TUNING_SEEDS[5])
+    case = void_case(VOID_TUNING_SEEDS[seed])
     run, truth = simulate(case)
     e, sample = run.electro, run.metadata["sample"]
     edges = np.asarray(truth["step_edges"])
@@ -161,7 +165,7 @@ def test_void_judged_again_when_its_strip_ends_live_and_offline():
     assert offline and edges[1] <= we[0] < edges[2]
     assert edges[1] <= offline[0].time < edges[2]  # in the onset's own strip
     assert abs(offline[0].time - we[0]) < 300.0
-    live, k, rng = [], 0, np.random.default_rng(5)
+    live, k, rng = [], 0, np.random.default_rng(seed)
     det = detectors_for(sample, rest_current=rest)[0]
     while k < t.size:
         m = int(rng.integers(1, 2000))
