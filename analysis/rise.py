@@ -181,11 +181,14 @@ def level_onset(
     t: np.ndarray, y: np.ndarray, onset_excess: float, *, bins: int = 200
 ) -> float | None:
     """Run time at which a confirmed divergence that bends up from the start of the window
-    reached ``onset_excess`` (V) above the window's starting level, or None.
+    reached ``onset_excess`` (V) above the lowest level since the window's start, or None.
 
-    The level is the median of the first bins; the answer is the first bin whose mean is
-    ``onset_excess`` above it — but only if the data up to that bin themselves curve upward
-    (a void accelerating from the start). A relaxation or a resistance drift rises concavely
+    The level is the median of the first bins, or the running minimum of the curve (a moving
+    median over as many bins) where it dips below that; the answer is the first bin whose
+    mean is ``onset_excess`` above the level so far — but only if the data up to that bin
+    themselves curve upward (a void accelerating from the start). The minimum, not the start:
+    in Li|SE|Li the other electrode, plated meanwhile, refills the voids its own strip left, so
+    |V| may first fall and the void's own rise starts from the dip (SimWorld LLZO). A relaxation or a resistance drift rises concavely
     or linearly: there the starting level is no healthy reference and None sends the caller to
     the segmented fit (:func:`refine_onset`). Why: a contact loss that opens from the first
     second of a strip (SimWorld's voids, a strip whose supply never keeps up) has no hinge to
@@ -195,7 +198,10 @@ def level_onset(
     if tb.size < _LEVEL_BINS + 8:
         return None
     y0 = float(np.median(yb[:_LEVEL_BINS]))
-    hit = np.flatnonzero(yb - y0 >= onset_excess)
+    edge = np.pad(yb, _LEVEL_BINS // 2, mode="edge")
+    smooth = np.median(np.lib.stride_tricks.sliding_window_view(edge, _LEVEL_BINS), axis=1)
+    level = np.minimum(y0, np.minimum.accumulate(smooth))
+    hit = np.flatnonzero(yb - level >= onset_excess)
     if hit.size == 0 or hit[0] < 8:
         return None
     k = int(hit[0]) + 1

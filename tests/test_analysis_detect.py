@@ -126,6 +126,15 @@ def test_level_dating_is_refused_when_the_rise_begins_as_a_relaxation():
     )
 
 
+def test_level_dating_counts_from_the_dip_a_rise_starts_from():
+    # |V| first falls (the other electrode's voids refilling), then the void's own rise: the 1 %
+    # is counted from the lowest level, not from the start (there: 2183 s)
+    t = np.arange(10.0, 3000.0, 1.0)
+    rng = np.random.default_rng(0)
+    y = 0.04 + 1e-9 * ((t - 1000.0) ** 2 - 1000.0**2) + rng.normal(0.0, 2e-5, t.size)
+    assert level_onset(t, y, 4e-4) == pytest.approx(1000.0 + np.sqrt(4e5), abs=30.0)
+
+
 def test_void_strip_sign_selects_the_electrode():
     e, _ = _run(n_cycles=3, void_step=3)  # step 3 strips WE (I > 0)
     assert len(detect_void_onset(e, strip_sign=1)) == 1
