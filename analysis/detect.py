@@ -19,7 +19,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.rise import NONE, STEP, VOID, WAIT, Verdict, judge_rise, level_onset, refine_onset
+from analysis.rise import (
+    NONE,
+    STEP,
+    VOID,
+    WAIT,
+    Verdict,
+    flat_onset,
+    judge_rise,
+    late_level_onset,
+    level_onset,
+    refine_onset,
+)
 from daq.debounce import sustained
 from daq.noise import noise_sigma
 
@@ -168,6 +179,10 @@ def void_evidence(time: float, values: dict[str, float]) -> np.ndarray:
 
 def _logistic(z: float) -> float:
     return float(1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))))
+
+
+#: How long before a refitted onset the |V| level its 1 % is taken of is measured (s).
+_LEVEL_BEFORE_S = 300.0
 
 
 class VoidOnsetDetector:
@@ -410,13 +425,7 @@ class VoidOnsetDetector:
                 return Verdict(NONE, f_stat=verdict.f_stat, rise_V=verdict.rise_V)
             if t_on is None:  # else the segmented refit, on the recent window only (old
                 recent = tt >= tt[-1] - self.window_s  # structure, steps, wander cannot pull it)
-                t_on = refine_onset(
-                    tt[recent],
-                    yy[recent],
-                    seg.start,
-                    seg.prior_steps + seg.steps,
-                    at,
-                )
+                t_on = self._refit(seg, tt[recent], yy[recent], at)
             if t_on is not None:
                 verdict = Verdict(VOID, t_on, verdict.f_stat, verdict.rise_V, verdict.slope_V_s)
         if verdict.kind == VOID and self.interphase_n > 0:
@@ -425,6 +434,25 @@ class VoidOnsetDetector:
                 seg.lookback = None
                 return Verdict(NONE, f_stat=verdict.f_stat, rise_V=verdict.rise_V)
         return verdict
+
+    def _refit(self, seg: _VoidSegment, t: np.ndarray, y: np.ndarray, at: float) -> float | None:
+        """Onset of a void that does not bend up from its half's start (a relaxation came first):
+        the segmented refit (:func:`analysis.rise.refine_onset`), its 1 % rescaled to the level
+        |V| held just before it, and bounded below by the onset over the latest flat stretch
+        and over the lowest level since a start the rise bends up from. Why: the plateau was
+        taken 10-40 s into the half, while the interface still relaxed (independent traces: a
+        third to a half of the level it reaches), and the refit's healthy model may hand the
+        relaxation's end to the hinge (dated up to 15 min early)."""
+        steps = seg.prior_steps + seg.steps
+        t_on = refine_onset(t, y, seg.start, steps, at)
+        if t_on is None:
+            return None
+        near = (t >= t_on - _LEVEL_BEFORE_S) & (t < t_on)
+        if near.sum() >= self.confirm and self.onset_rise * _median(y[near]) > at:
+            at = self.onset_rise * _median(y[near])
+            t_on = refine_onset(t, y, seg.start, steps, at) or t_on
+        bounds = [b for b in (flat_onset(t, y, at), late_level_onset(t, y, at)) if b is not None]
+        return max([t_on, *bounds])
 
     def _trace_back(self, seg: _VoidSegment, t_on: float) -> float:
         """Onset of a void that bends up from the start of ``seg``'s half, traced back through

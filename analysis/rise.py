@@ -133,7 +133,17 @@ def refine_onset(
     the least squared error win."""
     tb, yb = _binned(t, y, bins)
     x = tb - t_seg
-    a = _null_columns(x, [s - t_seg for s in steps])
+    c, reach = _segmented_fit(x, yb, _null_columns(x, [s - t_seg for s in steps]), onset_excess)
+    if reach > float(x[-1]) - c:
+        return None  # the fitted divergence does not reach it: no better than the judge's
+    return t_seg + c + reach
+
+
+def _segmented_fit(
+    x: np.ndarray, yb: np.ndarray, a: np.ndarray, onset_excess: float
+) -> tuple[float, float]:
+    """The segmented fit of :func:`refine_onset` on bins ``x``, ``yb`` with null columns ``a``:
+    (hinge x, time from the hinge to ``onset_excess``; inf when it is never reached)."""
     scale = max(float(x[-1] - x[0]), 1.0)
     best_sse, best_reach = np.inf, np.inf
     best_c = float(x[-1])
@@ -166,9 +176,47 @@ def refine_onset(
             if sse < best_sse:
                 best_sse, best_c = sse, c
                 best_reach = tau * float(np.log1p(max(onset_excess, 0.0) / amp))
-    if best_reach > float(x[-1]) - best_c:
-        return None  # the fitted divergence does not reach it: no better than the judge's
-    return t_seg + best_c + best_reach
+    return best_c, best_reach
+
+
+#: Window starts tried by the lower bounds on a refitted onset (flat_onset, late_level_onset).
+_FLAT_STARTS, _LEVEL_STARTS = 20, 40
+#: A stretch counts as flat when its linear trend is below this many standard errors.
+_FLAT_TREND_T = 3.0
+
+
+def flat_onset(
+    t: np.ndarray, y: np.ndarray, onset_excess: float, *, bins: int = 200
+) -> float | None:
+    """Run time at which a divergence reached ``onset_excess`` (V) over a *constant* level: the
+    segmented fit of :func:`refine_onset` with a constant null, from the earliest of
+    ``_FLAT_STARTS`` window starts whose data before the fitted hinge show no linear trend.
+
+    Why: after a relaxation |V| sits flat until a void lifts it, but the healthy model's
+    relaxation and drift columns, fitted before a candidate hinge, extrapolate off that flat
+    stretch and let the hinge slide back to the relaxation's end (independent traces: dated up
+    to 15 min early). Used as a lower bound on the refit's onset, never alone.
+    """
+    for s0 in range(0, t.size - 40, max(1, t.size // _FLAT_STARTS)):
+        tb, yb = _binned(t[s0:], y[s0:], bins)
+        x = tb - tb[0]
+        c, reach = _segmented_fit(x, yb, np.ones((x.size, 1)), onset_excess)
+        pre = x <= c
+        if pre.sum() < 10 or abs(_top_t(x[pre], yb[pre], 1)) >= _FLAT_TREND_T:
+            continue
+        return float(tb[0] + c + reach) if reach <= float(x[-1]) - c else None
+    return None
+
+
+def late_level_onset(t: np.ndarray, y: np.ndarray, onset_excess: float) -> float | None:
+    """:func:`level_onset` from the earliest of ``_LEVEL_STARTS`` window starts where it
+    answers: the crossing of a rise that bends up from some point after a relaxation. A lower
+    bound on the refit's onset, like :func:`flat_onset`."""
+    for s0 in range(0, t.size - 20, max(1, t.size // _LEVEL_STARTS)):
+        t_on = level_onset(t[s0:], y[s0:], onset_excess)
+        if t_on is not None:
+            return t_on
+    return None
 
 
 #: Bins at the start of the window whose median is the level a void rises from (level_onset).
@@ -205,18 +253,19 @@ def level_onset(
     if hit.size == 0 or hit[0] < 8:
         return None
     k = int(hit[0]) + 1
-    return float(tb[k - 1]) if _convex_t(tb[:k], yb[:k]) > _LEVEL_CONVEX_T else None
+    return float(tb[k - 1]) if _top_t(tb[:k], yb[:k], 2) > _LEVEL_CONVEX_T else None
 
 
-def _convex_t(x: np.ndarray, y: np.ndarray) -> float:
-    """t statistic of the quadratic term of a least-squares parabola through (x, y)."""
+def _top_t(x: np.ndarray, y: np.ndarray, degree: int) -> float:
+    """t statistic of the highest term of a least-squares polynomial of ``degree`` through
+    (x, y): the slope (1) or the curvature (2) measured against the scatter about the fit."""
     u = (x - x.mean()) / max(float(np.ptp(x)), 1e-9)
-    a = np.column_stack((np.ones_like(u), u, u * u))
+    a = np.vander(u, degree + 1, increasing=True)
     coef, *_ = np.linalg.lstsq(a, y, rcond=None)
     resid = y - a @ coef
-    s2 = float(resid @ resid) / max(x.size - 3, 1)
-    var = s2 * float(np.linalg.pinv(a.T @ a)[2, 2])
-    return float(coef[2] / np.sqrt(max(var, 1e-300)))
+    s2 = float(resid @ resid) / max(x.size - degree - 1, 1)
+    var = s2 * float(np.linalg.pinv(a.T @ a)[degree, degree])
+    return float(coef[degree] / np.sqrt(max(var, 1e-300)))
 
 
 def _accelerating(x: np.ndarray, y: np.ndarray, t_min: float = 3.0) -> bool:
@@ -225,15 +274,7 @@ def _accelerating(x: np.ndarray, y: np.ndarray, t_min: float = 3.0) -> bool:
     A guard on the raw data: the null model's freedom can let a hinge fit part of a concave
     relaxation, but a relaxation never accelerates.
     """
-    if x.size < 5:
-        return False
-    u = (x - x.mean()) / max(float(np.ptp(x)), 1e-9)
-    a = np.column_stack((np.ones_like(u), u, u * u))
-    coef, res, *_ = np.linalg.lstsq(a, y, rcond=None)
-    resid = y - a @ coef
-    s2 = float(resid @ resid) / max(x.size - 3, 1)
-    cov = s2 * np.linalg.pinv(a.T @ a)
-    return bool(coef[2] > t_min * np.sqrt(max(cov[2, 2], 1e-300)))
+    return x.size >= 5 and _top_t(x, y, 2) > t_min
 
 
 def judge_rise(
