@@ -66,11 +66,12 @@ def test_virtual_clock_keeps_two_participants_in_step():
 
 
 def test_virtual_clock_acceleration_paces_against_wall_time():
-    clock = VirtualClock(acceleration=1000.0)
-    real = RealClock()
+    # a hand-moved wall (1 ms per read): the jump waits until the wall says it is due
+    wall = HandWall(step=1e-3)
+    clock = VirtualClock(acceleration=1000.0, wall=wall)
     clock.sleep(50.0)
     assert clock.now() == pytest.approx(50.0)
-    assert real.now() >= 0.04  # 50 virtual s at 1000x is at least 50 ms of wall time
+    assert wall.t >= 0.05  # 50 virtual s at 1000x: not before 50 ms of the pace's wall time
 
 
 def test_background_participant_never_drives_time_alone():
