@@ -253,7 +253,7 @@ class VoidOnsetDetector:
         self.window_s = window_s
         self._tracker = SegmentTracker(rest_current, level_tol)
         self._seg: _VoidSegment | None = None
-        self._prev_plateau: tuple[float, float] | None = None  # (|I|, plateau) of the last half
+        self._prev_plateau: tuple[float, float] | None = None  # (I, plateau) of the last half
         #: the watched halves since the last void call that ended unresolved, newest last
         self._strips: deque[_VoidSegment] = deque(maxlen=lookback_strips)
 
@@ -291,7 +291,8 @@ class VoidOnsetDetector:
         if (
             cut is not None
             and t0 - cut.last_t <= self.resume_gap_s
-            and abs(i0 - cut.i_ref) <= self._tracker.level_tol * abs(cut.i_ref)
+            and np.sign(i0) == np.sign(cut.i_ref)
+            and self._same_current(i0, cut.i_ref)
         ):
             self._seg.resume_from(cut)
             cut = None
@@ -300,13 +301,14 @@ class VoidOnsetDetector:
     def _closed(self, seg: _VoidSegment | None) -> Event | None:
         """:meth:`_close`, then keep a watched half that ended without a void call for the
         look-back (:meth:`_trace_back`); a void call empties it."""
-        ev = self._close(seg)
-        if seg is not None and seg.watched and seg.plateau is not None:
-            if ev is not None or seg.voided:
-                self._strips.clear()
-            else:
-                self._strips.append(seg)
+        ev = self._close(seg)  # a call (here or earlier) has emptied the look-back already
+        if seg is not None and seg.watched and seg.plateau is not None and not seg.voided:
+            self._strips.append(seg)
         return ev
+
+    def _same_current(self, a: float, b: float) -> bool:
+        """Are |a| and |b| (A) one current level, within ``level_tol``?"""
+        return abs(abs(a) - abs(b)) <= self._tracker.level_tol * abs(b)
 
     def _close(self, seg: _VoidSegment | None) -> Event | None:
         """Judge a half that ended without a verdict once more, on all its data, if |V| ended
@@ -393,17 +395,14 @@ class VoidOnsetDetector:
         seg.healthy = seg.plateau
         if seg.prior:  # a piece after an interruption: its half's first piece set the reference
             return
-        prev, self._prev_plateau = self._prev_plateau, (abs(seg.i_ref), seg.plateau)
-        same_i = prev is not None and abs(
-            prev[0] - abs(seg.i_ref)
-        ) <= self._tracker.level_tol * abs(seg.i_ref)
-        if self.symmetric and same_i:
+        prev, self._prev_plateau = self._prev_plateau, (seg.i_ref, seg.plateau)
+        if self.symmetric and prev is not None and self._same_current(prev[0], seg.i_ref):
             seg.healthy = min(seg.plateau, prev[1])
 
     def _judge(self, seg: _VoidSegment, upto: int, from_start: bool = False) -> Verdict:
         """:func:`judge_rise` on the window, a void dated; ``from_start``: only a rise bending
         up from the half's start (dated by ``level_onset``) counts as a void."""
-        seg.lookback = None
+        traced = None
         tt, yy, _ = seg.window(upto)
         at = self.onset_rise * seg.healthy
         verdict = judge_rise(
@@ -420,7 +419,7 @@ class VoidOnsetDetector:
             # a rise bending up from the start of the half is dated against that start's level;
             t_on = level_onset(tt, yy, at)
             if t_on is not None:
-                t_on = self._trace_back(seg, t_on)
+                t_on, traced = self._trace_back(t_on, seg.i_ref)
             if t_on is None and from_start:  # only a rise bending up from the start counts
                 return Verdict(NONE, f_stat=verdict.f_stat, rise_V=verdict.rise_V)
             if t_on is None:  # else the segmented refit, on the recent window only (old
@@ -431,8 +430,8 @@ class VoidOnsetDetector:
         if verdict.kind == VOID and self.interphase_n > 0:
             age = max(float(tt[-1]) - self._t_first, 1.0)
             if verdict.slope_V_s / (seg.plateau + verdict.rise_V) <= self.interphase_n / age:
-                seg.lookback = None
-                return Verdict(NONE, f_stat=verdict.f_stat, rise_V=verdict.rise_V)
+                verdict = Verdict(NONE, f_stat=verdict.f_stat, rise_V=verdict.rise_V)
+        seg.lookback = traced if verdict.kind == VOID else None
         return verdict
 
     def _refit(self, seg: _VoidSegment, t: np.ndarray, y: np.ndarray, at: float) -> float | None:
@@ -454,24 +453,25 @@ class VoidOnsetDetector:
         bounds = [b for b in (flat_onset(t, y, at), late_level_onset(t, y, at)) if b is not None]
         return max([t_on, *bounds])
 
-    def _trace_back(self, seg: _VoidSegment, t_on: float) -> float:
-        """Onset of a void that bends up from the start of ``seg``'s half, traced back through
-        the unresolved strips before it at the same |I| while each of them bent up from its
-        start past the onset excess too (:func:`analysis.rise.level_onset`); sets
-        ``seg.lookback``. Why: a void opening in the last minutes of a strip is confirmed only in
+    def _trace_back(
+        self, t_on: float, i_ref: float
+    ) -> tuple[float, tuple[_VoidSegment, float] | None]:
+        """Onset of a void that bends up from the start of its half (at current ``i_ref``),
+        traced back through the unresolved strips before it at the same |I| while each of them
+        bent up from its start past the onset excess too (:func:`analysis.rise.level_onset`):
+        (onset, (the strip it was traced to, the onset dated in its own half) or None). Why: a void opening in the last minutes of a strip is confirmed only in
         a later one (SimWorld void grid: 16 % of void onsets lie in the last 8 min of their half),
         but the strip it opened in already shows its rise, too small for the threshold."""
-        tol = self._tracker.level_tol * abs(seg.i_ref)
-        own = t_on
+        own, traced = t_on, None
         for prev in reversed(self._strips):
-            if abs(abs(prev.i_ref) - abs(seg.i_ref)) > tol:
+            if not self._same_current(prev.i_ref, i_ref):
                 break
             tp, yp, _ = prev.whole(prev.n_hist)
             t_prev = level_onset(tp, yp, self.onset_rise * (prev.prior_healthy or prev.healthy))
             if t_prev is None:
                 break
-            seg.lookback, t_on = (prev, own), t_prev
-        return t_on
+            t_on, traced = t_prev, (prev, own)
+        return t_on, traced
 
     def _event(self, seg: _VoidSegment, verdict: Verdict, t_confirm: float, upto: int) -> Event:
         seg.voided = True

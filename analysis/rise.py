@@ -236,9 +236,9 @@ def level_onset(
     mean is ``onset_excess`` above the level so far — but only if the data up to that bin
     themselves curve upward (a void accelerating from the start). The minimum, not the start:
     in Li|SE|Li the other electrode, plated meanwhile, refills the voids its own strip left, so
-    |V| may first fall and the void's own rise starts from the dip (SimWorld LLZO). A relaxation or a resistance drift rises concavely
-    or linearly: there the starting level is no healthy reference and None sends the caller to
-    the segmented fit (:func:`refine_onset`). Why: a contact loss that opens from the first
+    |V| may first fall and the void's own rise starts from the dip (SimWorld LLZO). A
+    relaxation or a resistance drift rises concavely or linearly: there the starting level is
+    no healthy reference and None sends the caller to the segmented fit (:func:`refine_onset`). Why: a contact loss that opens from the first
     second of a strip (SimWorld's voids, a strip whose supply never keeps up) has no hinge to
     fit, and a null model with linear drift fitted before any candidate start absorbs it.
     """
