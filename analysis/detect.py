@@ -379,20 +379,21 @@ class VoidOnsetDetector:
         return None
 
     def _baseline(self, seg: _VoidSegment, base: np.ndarray) -> None:
-        """Plateau, noise threshold and healthy |V| of a segment from its baseline samples.
+        """Plateau, noise threshold and healthy |V| of a segment from its baseline samples (an
+        unwatched half only needs its plateau, the next half's bound).
 
         In a symmetric cell (Li|SE|Li) both directions have the same healthy |V| at the same
         |I|, so the healthy part is at most the previous half's plateau: voids left by the
         other electrode's strip raise this half's plateau but were not there when the previous
         half started (SimWorld LLZO: 58 mV at the start of the CE's strip, 68 mV at the WE's).
         """
-        seg.plateau = seg.level = _median(base)
-        seg.threshold = max(
-            self.k_sigma * max(noise_sigma(base, order=2), _quantum(base)),
-            self.rel_rise * seg.plateau,
-            self.min_rise_v,
-        )
-        seg.healthy = seg.plateau
+        seg.plateau = seg.level = seg.healthy = _median(base)
+        if seg.watched:
+            seg.threshold = max(
+                self.k_sigma * max(noise_sigma(base, order=2), _quantum(base)),
+                self.rel_rise * seg.plateau,
+                self.min_rise_v,
+            )
         if seg.prior:  # a piece after an interruption: its half's first piece set the reference
             return
         prev, self._prev_plateau = self._prev_plateau, (seg.i_ref, seg.plateau)
